@@ -1,0 +1,76 @@
+# Stock Update Pipeline. `make demo` and `make test` build everything they need on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 like the Lambda runtime: a pyenv 3.12 if there is one, else python3.12 on PATH, else python3.
+PYTHON_BOOT ?= $(shell for c in "env PYENV_VERSION=3.12.1 python3.12" python3.12 python3; do \
+	$$c -c 'import sys; assert sys.version_info >= (3, 12); print(sys.executable)' 2>/dev/null && break; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+# sam build looks for python3.12 on PATH for the python3.12 runtime.
+SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
+export PYTHONPATH := src
+
+.PHONY: help venv demo test unit integration e2e lint build deploy up diagram bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON_BOOT)" || { echo "Python 3.12 or newer is needed (pyenv install 3.12)"; exit 1; }
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON_BOOT) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtual environment
+
+demo: $(VENV)/.installed ## run the whole pipeline on the local stack and print a summary
+	$(PY) -m local_aws.demo $(ARGS)
+
+test: $(VENV)/.installed ## unit, integration and end-to-end tests
+	$(PY) -m pytest -q
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest -q tests/integration
+
+e2e: $(VENV)/.installed
+	$(PY) -m pytest -q tests/e2e
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint with the serverless rules, sam validate --lint
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(SAM_ENV) $(SAM) validate --lint --region eu-central-1
+
+build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check of every function package
+	$(SAM_ENV) $(SAM) build --region eu-central-1
+	@$(PY) scripts/check_package_size.py .aws-sam/build 50
+
+deploy: build ## sam deploy --guided (needs AWS credentials)
+	$(SAM_ENV) $(SAM) deploy --guided
+
+up: $(VENV)/.installed ## run the local stack in the foreground; writes .local-stack.json
+	$(PY) -m local_aws up
+
+diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
+	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz; }
+	$(PY) scripts/diagram.py
+
+bench: $(VENV)/.installed ## benchmarks (never part of make test)
+	$(PY) -m pytest -q benchmarks
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .local-stack.json

@@ -1,0 +1,142 @@
+"""Amazon Kinesis Data Generator (KDG) record templates, rendered without a browser.
+
+A template is text with `{{helper(args)}}` placeholders, as KDG users write them. Each template is compiled
+once into literal parts and helper calls; rendering is then a join. An unknown helper fails at compile time
+with its position in the template.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+# DESIGN.md §1: the record template users already run in KDG.
+STOCK_UPDATE_TEMPLATE = (
+    '{"accountId": {{random.number(100)}}, "retailerId": "retailer-{{random.number(90)}}", '
+    '"channelId": {{random.number(10)}}, "productId": "{{random.number(1000)}}", '
+    '"articleId": {{random.number(1000)}}, "articleNumber": {{random.number(1000)}}, '
+    "\"lastUpdated\": \"{{date.utc('YYYY-MM-DDTHH:mm:ss.SSSZ')}}\", \"quantity\": {{random.number(100)}}}"
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A KDG load profile: the rate users run and the Firehose buffer they pair it with."""
+
+    name: str
+    records_per_second: int
+    buffer_seconds: int
+
+    @property
+    def records_per_buffer(self) -> int:
+        return self.records_per_second * self.buffer_seconds
+
+
+PROFILES = {
+    "test": Profile("test", records_per_second=1, buffer_seconds=60),
+    "real": Profile("real", records_per_second=300, buffer_seconds=300),
+}
+
+
+class TemplateError(ValueError):
+    """A template that cannot be rendered; the message names the position."""
+
+
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_CALL = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*\((.*)\)\s*$", re.DOTALL)
+
+
+def _parse_args(text: str, position: int) -> list[object]:
+    """Helper arguments are JavaScript literals; single-quoted strings are accepted like KDG does."""
+    text = text.strip()
+    if not text:
+        return []
+    normalised = re.sub(r"'((?:[^'\\]|\\.)*)'", lambda m: json.dumps(m.group(1)), text)
+    normalised = re.sub(r"([{,]\s*)([A-Za-z_]\w*)\s*:", r'\1"\2":', normalised)  # {min: 1} -> {"min": 1}
+    try:
+        return json.loads(f"[{normalised}]")
+    except json.JSONDecodeError as exc:
+        raise TemplateError(f"cannot read the arguments {text!r} at position {position}: {exc.msg}") from exc
+
+
+_MOMENT_TOKENS = [
+    ("YYYY", lambda d: f"{d.year:04d}"),
+    ("YY", lambda d: f"{d.year % 100:02d}"),
+    ("MM", lambda d: f"{d.month:02d}"),
+    ("M", lambda d: str(d.month)),
+    ("DD", lambda d: f"{d.day:02d}"),
+    ("D", lambda d: str(d.day)),
+    ("HH", lambda d: f"{d.hour:02d}"),
+    ("H", lambda d: str(d.hour)),
+    ("hh", lambda d: f"{(d.hour % 12) or 12:02d}"),
+    ("mm", lambda d: f"{d.minute:02d}"),
+    ("ss", lambda d: f"{d.second:02d}"),
+    ("SSS", lambda d: f"{d.microsecond // 1000:03d}"),
+    ("SS", lambda d: f"{d.microsecond // 10000:02d}"),
+    ("S", lambda d: str(d.microsecond // 100000)),
+    ("ZZ", lambda d: d.strftime("%z") or "+0000"),
+    ("Z", lambda d: (lambda z: f"{z[:3]}:{z[3:]}")(d.strftime("%z") or "+0000")),
+    ("A", lambda d: "AM" if d.hour < 12 else "PM"),
+    ("x", lambda d: str(int(d.timestamp() * 1000))),
+    ("X", lambda d: str(int(d.timestamp()))),
+]
+_MOMENT_RE = re.compile(r"\[([^\]]*)\]|" + "|".join(re.escape(t) for t, _ in _MOMENT_TOKENS))
+_MOMENT_FUNCS = dict(_MOMENT_TOKENS)
+
+
+def format_moment(when: datetime, fmt: str) -> str:
+    """moment.js formatting (the tokens KDG templates use); `[text]` is literal, as in moment."""
+    return _MOMENT_RE.sub(lambda m: m.group(1) if m.group(1) is not None else _MOMENT_FUNCS[m.group(0)](when), fmt)
+
+
+class Renderer:
+    """Helpers available to templates. Seeded, so a run can be repeated exactly."""
+
+    def __init__(self, seed: int | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        self.random = random.Random(seed)  # noqa: S311 - test data, not secrets
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.helpers: dict[str, Callable[..., object]] = {
+            "random.number": self._number,
+            "date.utc": lambda fmt="YYYY-MM-DDTHH:mm:ss.SSSZ": format_moment(self.clock().astimezone(UTC), fmt),
+            "date.now": lambda fmt="YYYY-MM-DDTHH:mm:ss.SSSZ": format_moment(self.clock().astimezone(), fmt),
+        }
+
+    def _number(self, spec: object = 999) -> int:
+        if isinstance(spec, dict):
+            low, high = int(spec.get("min", 0)), int(spec.get("max", 999))
+        else:
+            low, high = 0, int(spec)  # type: ignore[call-overload]
+        return self.random.randint(low, high)
+
+    def compile(self, template: str) -> Callable[[], str]:
+        parts: list[str | tuple[Callable[..., object], list[object]]] = []
+        last = 0
+        for match in _PLACEHOLDER.finditer(template):
+            parts.append(template[last : match.start()])
+            call = _CALL.match(match.group(1))
+            name = call.group(1) if call else match.group(1).strip()
+            helper = self.helpers.get(name)
+            if helper is None:
+                raise TemplateError(f"unknown helper {name!r} at position {match.start()} of the template")
+            parts.append((helper, _parse_args(call.group(2), match.start()) if call else []))
+            last = match.end()
+        parts.append(template[last:])
+
+        def render() -> str:
+            return "".join(p if isinstance(p, str) else str(p[0](*p[1])) for p in parts)
+
+        return render
+
+    def records(self, template: str, count: int) -> list[str]:
+        render = self.compile(template)
+        return [render() for _ in range(count)]
+
+
+def render_records(count: int, *, seed: int | None = None, templates: Sequence[str] = (STOCK_UPDATE_TEMPLATE,)) -> list[str]:
+    renderer = Renderer(seed)
+    compiled = [renderer.compile(t) for t in templates]
+    return [compiled[i % len(compiled)]() for i in range(count)]

@@ -1,0 +1,122 @@
+"""`make demo`: KDG-style stock updates through Firehose on the local stack, then a summary of what landed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from loadgen.kdg import PROFILES, render_records
+from local_aws.stack import LocalStack
+
+BATCH = 500  # PutRecordBatch takes at most 500 records
+
+
+def malformed_records() -> list[str]:
+    """What real feeds contain now and then: each of these must be rejected with its reason."""
+    return [
+        '{"accountId": 1, "retailerId": "retailer-1", "channelId": 1, "productId": "1", "articleId": 1, '
+        '"articleNumber": 1, "lastUpdated": "2026-01-01T00:00:00.000+00:00", "quantity": -5}',
+        '{"accountId": "one", "retailerId": "retailer-1"}',
+        '{"accountId": 1, "retailerId": "retailer-1", "channelId": 1, "productId": "1", "articleId": 1, "articleNumber": 1',
+    ]
+
+
+def send(stack: LocalStack, records: Sequence[str], progress: Any) -> int:
+    firehose = stack.client("firehose")
+    stream = stack.outputs["StockUpdatesStreamName"]
+    failed = 0
+    for start in range(0, len(records), BATCH):
+        chunk = records[start : start + BATCH]
+        response = firehose.put_record_batch(DeliveryStreamName=stream, Records=[{"Data": r.encode()} for r in chunk])
+        failed += response["FailedPutCount"]
+        progress.update(len(chunk))
+    return failed
+
+
+def drain(stack: LocalStack, progress: Any) -> None:
+    assert stack.firehose is not None
+    for _ in range(10_000):
+        stack.firehose.flush_all()
+        moved = sum(poller.poll_once() for poller in stack.pollers)
+        progress.update(moved)
+        if moved == 0 and all(p.backlog() == 0 for p in stack.pollers):
+            return
+    raise RuntimeError("the local pipeline did not drain")
+
+
+def summary(stack: LocalStack, sent: Sequence[str]) -> dict[str, Any]:
+    import awswrangler as wr
+
+    out = stack.outputs
+    bucket, table = out["DataBucketName"], out["StockTableName"]
+    s3, ddb = stack.client("s3"), stack.client("dynamodb")
+    rejected = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="rejected/"):
+        for obj in page.get("Contents", []):
+            rejected += s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().count(b"\n")
+    articles = set()
+    for text in sent:
+        try:
+            r = json.loads(text)
+            if isinstance(r.get("quantity"), int) and r["quantity"] >= 0:
+                articles.add((r["retailerId"], r["accountId"], r["articleId"], r["channelId"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    items = sum(page["Count"] for page in ddb.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
+    lake = wr.s3.read_parquet(f"s3://{bucket}/curated/stock_latest/", dataset=True)
+    partitions = lake[["retailer_id", "account_id"]].drop_duplicates()
+    sample = lake.sort_values("last_updated", ascending=False).head(5)
+    return {
+        "records sent": len(sent),
+        "records rejected": rejected,
+        "distinct articles": len(articles),
+        "DynamoDB items": items,
+        "Parquet rows": len(lake),
+        "Parquet partitions": len(partitions),
+        "sample": sample[["retailer_id", "account_id", "article_id", "channel_id", "quantity", "last_updated"]],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="test", help="KDG load profile (default: test)")
+    parser.add_argument("--records", type=int, help="records to send (default: one buffer of the profile)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-bad", action="store_true", help="do not mix in malformed records")
+    args = parser.parse_args(argv)
+
+    from tqdm import tqdm
+
+    profile = PROFILES[args.profile]
+    count = args.records or profile.records_per_buffer
+    records = render_records(count, seed=args.seed)
+    if not args.no_bad:
+        records += malformed_records()
+    print(f"Profile {profile.name}: {profile.records_per_second} records/s, {profile.buffer_seconds} s Firehose buffer "
+          f"-> {count} records (sent at once; the local Firehose flushes when the pipeline is drained).")
+    with LocalStack(function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+        counts = {how: sum(1 for i in stack.inventory if i.how == how) for how in ("cloudformation", "local", "not emulated")}
+        print(f"Local stack from template.yaml at {stack.endpoint}: {counts['cloudformation']} resources by "
+              f"CloudFormation (moto), {counts['local']} filled in locally, {counts['not emulated']} not emulated.")
+        with tqdm(total=len(records), desc="Firehose PutRecordBatch", unit="rec") as bar:
+            failed = send(stack, records, bar)
+        with tqdm(desc="S3 -> SQS -> Lambda", unit="msg") as bar:
+            drain(stack, bar)
+        result = summary(stack, records)
+    result["records failed to send"] = failed
+    sample = result.pop("sample")
+    width = max(len(k) for k in result)
+    print("\nSummary")
+    for key, value in result.items():
+        print(f"  {key:<{width}}  {value}")
+    print("\nLatest stock (sample, from the Parquet lake):")
+    print(sample.to_string(index=False))
+    result["sample"] = sample
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

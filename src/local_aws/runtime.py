@@ -1,0 +1,95 @@
+"""Runs a template's Lambda handler in this process, with the Environment the template gives the function."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# One invocation at a time: the process environment is shared, as a Lambda container's is not.
+_INVOKE_LOCK = threading.RLock()
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = field(default=0.0, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    """One function of the stack: its configuration as deployed, its code from the CodeUri folder."""
+
+    logical_id: str
+    name: str
+    arn: str
+    handler: str
+    environment: dict[str, str]
+    timeout_s: int
+    memory_mb: int
+    code_dir: Path
+    base_environment: Mapping[str, str]
+    invocations: int = 0
+    errors: int = 0
+
+    def _resolve(self) -> Callable[[dict[str, Any], Any], Any]:
+        module_name, _, attribute = self.handler.rpartition(".")
+        if str(self.code_dir) not in sys.path:
+            sys.path.insert(0, str(self.code_dir))
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """Synchronous invoke; an exception is the function's error, as Lambda reports it to the poller."""
+        with _INVOKE_LOCK, _environment({**self.base_environment, **self.environment, **self._lambda_vars()}):
+            handler = self._resolve()
+            context = LambdaContext(
+                function_name=self.name,
+                memory_limit_in_mb=self.memory_mb,
+                invoked_function_arn=self.arn,
+                timeout_s=self.timeout_s,
+                log_group_name=f"/aws/lambda/{self.name}",
+                _deadline=time.monotonic() + self.timeout_s,
+            )
+            self.invocations += 1
+            try:
+                return handler(event, context)
+            except Exception:
+                self.errors += 1
+                raise
+
+    def _lambda_vars(self) -> dict[str, str]:
+        return {
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+        }
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Any:
+    saved = dict(os.environ)
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

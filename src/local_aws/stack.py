@@ -1,0 +1,484 @@
+"""The embedded local stack: moto, the stack created from template.yaml, and events routed as the template wires them.
+
+Deploying is what `sam package` + `sam deploy` do: upload the code, run the SAM transform, create the
+CloudFormation stack (moto's). Resource types moto's CloudFormation skips are then created from the *same*
+translated template through moto's service APIs (with moto's own intrinsic-function resolver), so there is no
+second list of resources. What cannot be emulated is listed with the reason (see `inventory`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_aws import firehose as local_firehose
+from local_aws.pollers import SqsPoller
+from local_aws.runtime import LocalFunction
+from local_aws.template import ROOT, code_dirs, load_template, package, translate, zip_folder
+
+log = logging.getLogger("local_aws")
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "eu-central-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+ARTIFACT_BUCKET = "local-sam-artifacts"
+POWERTOOLS_SSM_DEFAULT = "/aws/service/powertools/python/arm64/python3.12/latest"
+
+# Local parameter values: fast Firehose flushes instead of five minutes; everything else is the template's default.
+LOCAL_PARAMETERS = {"FirehoseBufferSeconds": "2"}
+
+# Types moto's CloudFormation creates itself.
+NOT_EMULATED = {
+    "AWS::IAM::Policy": "IAM is not enforced by moto: policies are stored, never evaluated",
+}
+
+
+@dataclass
+class StandIn:
+    """A resource created outside moto's CloudFormation, registered so Ref/GetAtt to it resolve."""
+
+    physical_resource_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def get_cfn_attribute(self, name: str) -> Any:
+        return self.attributes[name]
+
+
+@dataclass
+class Inventory:
+    logical_id: str
+    type: str
+    how: str  # "cloudformation" (moto), "local" (filled in from the template here), "not emulated"
+    physical_id: str | None = None
+    note: str = ""
+
+
+class LocalStack:
+    def __init__(
+        self,
+        *,
+        stack_name: str = "stock-pipeline-local",
+        region: str = DEFAULT_REGION,
+        parameters: dict[str, str] | None = None,
+        template_path: Path | None = None,
+        server: bool = True,
+        port: int = 0,
+        function_environment: dict[str, str] | None = None,
+    ) -> None:
+        self.stack_name = stack_name
+        self.region = region
+        self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
+        self.template_path = template_path or ROOT / "template.yaml"
+        self.server = server
+        self.port = port
+        self.function_environment = function_environment or {}
+        self.endpoint: str | None = None
+        self.functions: dict[str, LocalFunction] = {}
+        self.pollers: list[SqsPoller] = []
+        self.inventory: list[Inventory] = []
+        self.outputs: dict[str, str] = {}
+        self.firehose: local_firehose.LocalFirehose | None = None
+        self._moto_server: Any = None
+        self._background: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._session: boto3.session.Session | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalStack:
+        """Start moto (a server on 127.0.0.1 unless in-process mocking is active) and deploy the template."""
+        import os
+
+        if self.server:
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+            self._moto_server.start()
+            host, port = self._moto_server.get_host_and_port()
+            self.endpoint = f"http://{host}:{port}"
+        os.environ.update(CREDENTIALS)
+        os.environ["AWS_DEFAULT_REGION"] = self.region
+        if self.endpoint:
+            os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        self._session = boto3.session.Session(region_name=self.region)
+        self.firehose = local_firehose.LocalFirehose(self.client("s3"))
+        local_firehose.install(self.firehose)
+        self.deploy()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._background:
+            self._background.join(timeout=10)
+        if self._moto_server:
+            self._moto_server.stop()
+            self._moto_server = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client(self, service: str) -> Any:
+        assert self._session is not None, "start() the stack first"
+        return self._session.client(service, endpoint_url=self.endpoint)
+
+    # ------------------------------------------------------------------ deploy
+
+    def deploy(self) -> None:
+        sam_template = load_template(self.template_path)
+        code_dir = next(iter(code_dirs(sam_template, self.template_path.parent)))
+        parameters = self._prepare_account(code_dir)
+        packaged = package(sam_template, f"s3://{ARTIFACT_BUCKET}/code.zip")
+        self.cfn_template = translate(packaged, parameters, self.client("iam"))
+        cfn = self.client("cloudformation")
+        # moto warns (and prints) for each type it skips and for the Docker it looks for; the inventory says it better.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("moto"):
+            warnings.simplefilter("ignore")
+            cfn.create_stack(
+                StackName=self.stack_name,
+                TemplateBody=json.dumps(self.cfn_template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
+            status = cfn.describe_stacks(StackName=self.stack_name)["Stacks"][0]["StackStatus"]
+            if status != "CREATE_COMPLETE":
+                raise RuntimeError(f"local stack {self.stack_name} ended in {status}")
+            self._fill_in(code_dir)
+
+    def _prepare_account(self, code_dir: Path) -> dict[str, str]:
+        """What exists in a real account before `sam deploy`: the artifact, the managed layers, the public SSM name."""
+        s3 = self.client("s3")
+        location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET, **location)
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key="code.zip", Body=zip_folder(code_dir))
+        lam = self.client("lambda")
+        empty = _empty_zip()
+        pandas_arn = lam.publish_layer_version(
+            LayerName="AWSSDKPandas-Python312-Arm64", Content={"ZipFile": empty}, CompatibleRuntimes=["python3.12"]
+        )["LayerVersionArn"]
+        powertools_arn = lam.publish_layer_version(
+            LayerName="AWSLambdaPowertoolsPythonV3-python312-arm64", Content={"ZipFile": empty}
+        )["LayerVersionArn"]
+        _seed_public_ssm_parameter(self.region, POWERTOOLS_SSM_DEFAULT, powertools_arn)
+        return {"PandasLayerArn": pandas_arn, **self.parameters}
+
+    def _resource_map(self) -> Any:
+        from moto.cloudformation.models import cloudformation_backends
+
+        backend = cloudformation_backends[ACCOUNT_ID][self.region]
+        stack = next(s for s in backend.stacks.values() if s.name == self.stack_name)
+        return stack.resource_map
+
+    def _fill_in(self, code_dir: Path) -> None:
+        from moto.cloudformation.parsing import clean_json
+
+        resource_map = self._resource_map()
+        created = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in self.client("cloudformation").describe_stack_resources(StackName=self.stack_name)["StackResources"]
+            if "LogicalResourceId" in r
+        }
+        resources = self.cfn_template["Resources"]
+        # Conditions false for these parameters: the resource is not part of this deployment.
+        active = {lid: r for lid, r in resources.items() if _condition_holds(r, resource_map)}
+        pending = [lid for lid in active if lid not in created]
+        for lid in active:
+            if lid in created:
+                self.inventory.append(Inventory(lid, active[lid]["Type"], "cloudformation", created[lid]))
+        fillers = self._fillers()
+        for lid in sorted(pending, key=lambda x: _FILL_ORDER.get(active[x]["Type"], 99)):
+            rtype = active[lid]["Type"]
+            props = clean_json(active[lid].get("Properties", {}), resource_map)
+            filler = fillers.get(rtype)
+            if filler is None:
+                self.inventory.append(Inventory(lid, rtype, "not emulated", None, NOT_EMULATED.get(rtype, "no local emulation")))
+                continue
+            stand_in, note = filler(lid, props)
+            resource_map._parsed_resources[lid] = stand_in
+            self.inventory.append(Inventory(lid, rtype, "local", stand_in.physical_resource_id, note))
+        for lid, resource in active.items():
+            if resource["Type"] == "AWS::Lambda::Function":
+                self._register_function(lid, created[lid], code_dir)
+        for lid, resource in active.items():
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+                self._route_event_source(lid, created[lid], clean_json(resource["Properties"], resource_map))
+        # Properties moto's CloudFormation stores but does not act on (after the pollers own the queues).
+        for lid, resource in active.items():
+            if resource["Type"] == "AWS::S3::Bucket" and "NotificationConfiguration" in resource.get("Properties", {}):
+                config = clean_json(resource["Properties"]["NotificationConfiguration"], resource_map)
+                self._bucket_notifications(created[lid], config)
+                for item in self.inventory:
+                    if item.logical_id == lid:
+                        item.note = "NotificationConfiguration applied locally (moto's CloudFormation skips it)"
+        self.outputs = {
+            name: str(clean_json(output["Value"], resource_map))
+            for name, output in self.cfn_template.get("Outputs", {}).items()
+            if _condition_holds(output, resource_map)
+        }
+
+    # ------------------------------------------------------------------ what moto's CloudFormation skips
+
+    def _fillers(self) -> dict[str, Callable[[str, dict[str, Any]], tuple[StandIn, str]]]:
+        return {
+            "AWS::KinesisFirehose::DeliveryStream": self._firehose_stream,
+            "AWS::Glue::Database": self._glue_database,
+            "AWS::Glue::Table": self._glue_table,
+            "AWS::Athena::WorkGroup": self._athena_workgroup,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::Logs::LogStream": self._log_stream,
+            "AWS::SNS::Subscription": self._subscription,
+        }
+
+    def _name(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}"
+
+    def _firehose_stream(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        name = props.get("DeliveryStreamName") or self._name(lid)
+        kwargs = {k: v for k, v in props.items() if k not in ("DeliveryStreamName", "Tags")}
+        self.client("firehose").create_delivery_stream(DeliveryStreamName=name, **kwargs)
+        arn = f"arn:aws:firehose:{self.region}:{ACCOUNT_ID}:deliverystream/{name}"
+        return StandIn(name, {"Arn": arn}), "buffering, prefix expressions, delimiter and GZIP emulated locally"
+
+    def _glue_database(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        database = props["DatabaseInput"]
+        self.client("glue").create_database(DatabaseInput=database)
+        return StandIn(database["Name"]), ""
+
+    def _glue_table(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        table = props["TableInput"]
+        self.client("glue").create_table(DatabaseName=props["DatabaseName"], TableInput=table)
+        return StandIn(table["Name"]), "catalog only: Athena does not run queries locally"
+
+    def _athena_workgroup(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        self.client("athena").create_work_group(
+            Name=props["Name"], Description=props.get("Description", ""), Configuration=props.get("WorkGroupConfiguration", {})
+        )
+        return StandIn(props["Name"]), "catalog only: queries are not executed locally"
+
+    def _bucket_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        policy, dropped = _without_tls_only(props["PolicyDocument"])
+        if policy["Statement"]:
+            self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
+        return StandIn(props["Bucket"]), _tls_note(dropped)
+
+    def _queue_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        sqs = self.client("sqs")
+        policy, dropped = _without_tls_only(props["PolicyDocument"])
+        for url in props["Queues"]:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        return StandIn(self._name(lid)), _tls_note(dropped)
+
+    def _alarm(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        name = props.pop("AlarmName", None) or self._name(lid)
+        self.client("cloudwatch").put_metric_alarm(AlarmName=name, **props)
+        return StandIn(name), "created; no metrics are emitted locally, so it does not fire"
+
+    def _log_stream(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        self.client("logs").create_log_stream(logGroupName=props["LogGroupName"], logStreamName=props["LogStreamName"])
+        return StandIn(props["LogStreamName"]), ""
+
+    def _subscription(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        attributes = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in props.items() if k in ("RedrivePolicy", "FilterPolicy", "RawMessageDelivery")}
+        arn = self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attributes)["SubscriptionArn"]
+        return StandIn(arn), "e-mail is not sent locally"
+
+    def _bucket_notifications(self, bucket: str, config: dict[str, Any]) -> None:
+        queues = [
+            {
+                "QueueArn": q["Queue"],
+                "Events": [q["Event"]],
+                **({"Filter": {"Key": {"FilterRules": q["Filter"]["S3Key"]["Rules"]}}} if "Filter" in q else {}),
+            }
+            for q in config.get("QueueConfigurations", [])
+        ]
+        self.client("s3").put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queues}
+        )
+
+    # ------------------------------------------------------------------ functions and their event sources
+
+    def _register_function(self, lid: str, name: str, code_dir: Path) -> None:
+        config = self.client("lambda").get_function_configuration(FunctionName=name)
+        # The template's Environment, then local overrides (e.g. a quieter log level for the demo).
+        environment = {**config.get("Environment", {}).get("Variables", {}), **self.function_environment}
+        self.functions[lid] = LocalFunction(
+            logical_id=lid,
+            name=name,
+            arn=config["FunctionArn"],
+            handler=config["Handler"],
+            environment=environment,
+            timeout_s=int(config.get("Timeout", 3)),
+            memory_mb=int(config.get("MemorySize", 128)),
+            code_dir=code_dir,
+            base_environment=self._runtime_environment(),
+        )
+
+    def _runtime_environment(self) -> dict[str, str]:
+        env = {
+            **CREDENTIALS,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+        if self.endpoint:
+            env["AWS_ENDPOINT_URL"] = self.endpoint
+        return env
+
+    def _route_event_source(self, lid: str, uuid: str, props: dict[str, Any]) -> None:
+        lam = self.client("lambda")
+        # moto's own invoker for this mapping needs Docker; the poller below replaces it.
+        lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+        function = next(f for f in self.functions.values() if f.name == props["FunctionName"] or f.arn == props["FunctionName"])
+        source = props["EventSourceArn"]
+        if ":sqs:" not in source:
+            self.inventory.append(Inventory(lid, "AWS::Lambda::EventSourceMapping", "not emulated", uuid, f"no poller for {source}"))
+            return
+        queue_url = self.client("sqs").get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
+        self.pollers.append(
+            SqsPoller(
+                sqs=self.client("sqs"),
+                queue_url=queue_url,
+                queue_arn=source,
+                function=function,
+                batch_size=int(props.get("BatchSize", 10)),
+                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                region=self.region,
+            )
+        )
+        for item in self.inventory:
+            if item.logical_id == lid:
+                item.how, item.note = "local", "moto's mapping disabled; polled here with Lambda's batch semantics"
+
+    # ------------------------------------------------------------------ running
+
+    def drain(self, *, max_rounds: int = 1000) -> int:
+        """Deliver buffered Firehose data and poll every event source until nothing is left; returns messages handled."""
+        assert self.firehose is not None
+        handled = 0
+        for _ in range(max_rounds):
+            self.firehose.flush_all()
+            moved = sum(poller.poll_once() for poller in self.pollers)
+            handled += moved
+            if moved == 0 and self.firehose.pending_records() == 0 and all(p.backlog() == 0 for p in self.pollers):
+                return handled
+        raise RuntimeError(f"the local pipeline did not drain within {max_rounds} rounds")
+
+    def run_in_background(self, *, interval_s: float = 0.5) -> None:
+        """What AWS does continuously: flush Firehose buffers when due, and poll every event source."""
+        assert self.firehose is not None
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.firehose.flush_due()  # type: ignore[union-attr]
+                    if sum(poller.poll_once() for poller in self.pollers) == 0:
+                        self._stop.wait(interval_s)
+                except Exception:  # keep serving; the error is the function's, already counted
+                    log.exception("local event routing failed")
+                    self._stop.wait(interval_s)
+
+        self._background = threading.Thread(target=loop, name="local-aws-router", daemon=True)
+        self._background.start()
+
+    def describe(self) -> dict[str, Any]:
+        """What `.local-stack.json` holds: enough for the aws CLI, boto3 or the notebook to drive the stack."""
+        return {
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "stackName": self.stack_name,
+            "credentials": {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
+            "outputs": self.outputs,
+            "generatedAt": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
+
+
+_FILL_ORDER = {
+    "AWS::Logs::LogStream": 0,
+    "AWS::Glue::Database": 1,
+    "AWS::Glue::Table": 2,
+    "AWS::Athena::WorkGroup": 3,
+    "AWS::S3::BucketPolicy": 4,
+    "AWS::SQS::QueuePolicy": 5,
+    "AWS::KinesisFirehose::DeliveryStream": 6,
+    "AWS::SNS::Subscription": 7,
+    "AWS::CloudWatch::Alarm": 8,
+}
+
+
+def _without_tls_only(document: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The local endpoint is plain HTTP on 127.0.0.1, so a deny-unless-TLS statement would deny everything."""
+    kept = [
+        statement
+        for statement in document.get("Statement", [])
+        if statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") not in ("false", False)
+    ]
+    return {**document, "Statement": kept}, len(document.get("Statement", [])) - len(kept)
+
+
+def _tls_note(dropped: int) -> str:
+    return "applied without its TLS-only statement (local endpoint is plain HTTP)" if dropped else "applied"
+
+
+def _condition_holds(resource: dict[str, Any], resource_map: Any) -> bool:
+    condition = resource.get("Condition")
+    return condition is None or bool(resource_map.lazy_condition_map[condition])
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Any:
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _seed_public_ssm_parameter(region: str, name: str, value: str) -> None:
+    """AWS publishes /aws/service/... parameters; moto refuses to create them through the API."""
+    from moto.ssm.models import Parameter, ssm_backends
+
+    backend = ssm_backends[ACCOUNT_ID][region]
+    backend._parameters[name].append(
+        Parameter(ACCOUNT_ID, name, value, "String", None, None, None, datetime.datetime.now(datetime.UTC), 1, "text")
+    )
+
+
+def _empty_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("python/.keep", "")
+    return buffer.getvalue()
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0, step_s: float = 0.1) -> bool:
+    """For interactive use (make up / demo), never in tests: tests call drain()."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return predicate()

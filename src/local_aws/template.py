@@ -1,0 +1,60 @@
+"""template.yaml -> CloudFormation, the way `sam package` + the SAM transform would do it, for the local stack."""
+
+from __future__ import annotations
+
+import copy
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """Parse the SAM template, short-form intrinsics (!Ref, !Sub, ...) included."""
+    return yaml_parse(path.read_text())
+
+
+def code_dirs(template: dict[str, Any], template_dir: Path = ROOT) -> set[Path]:
+    """Every function's CodeUri as a local folder: what `sam build` packages and Lambda puts on sys.path."""
+    default = template.get("Globals", {}).get("Function", {}).get("CodeUri")
+    dirs = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            uri = resource.get("Properties", {}).get("CodeUri", default)
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                dirs.add((template_dir / uri).resolve())
+    return dirs
+
+
+def package(template: dict[str, Any], code_uri: str) -> dict[str, Any]:
+    """Point every local CodeUri at an uploaded artifact, as `sam package` does before the transform."""
+    packaged = copy.deepcopy(template)
+    function_globals = packaged.get("Globals", {}).get("Function", {})
+    if isinstance(function_globals.get("CodeUri"), str):
+        function_globals["CodeUri"] = code_uri
+    for resource in packaged["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource.get("Properties", {}):
+            resource["Properties"]["CodeUri"] = code_uri
+    return packaged
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The deployment artifact (moto stores it; the local runtime imports the code from the folder itself)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+def translate(template: dict[str, Any], parameters: dict[str, str], iam_client: Any) -> dict[str, Any]:
+    """The SAM transform, run locally with the same library the CloudFormation service uses."""
+    return transform(copy.deepcopy(template), dict(parameters), ManagedPolicyLoader(iam_client))

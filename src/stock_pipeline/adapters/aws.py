@@ -1,0 +1,24 @@
+"""boto3 session and clients as every adapter wants them: pooled for concurrency, retrying throttles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+def client_config(max_pool_connections: int = 10) -> Config:
+    return Config(
+        max_pool_connections=max(10, max_pool_connections),
+        retries={"mode": "standard", "max_attempts": 10},
+    )
+
+
+def new_session() -> Any:
+    return boto3.session.Session()
+
+
+def clients(session: Any, concurrency: int) -> dict[str, Any]:
+    config = client_config(concurrency + 4)
+    return {name: session.client(name, config=config) for name in ("s3", "dynamodb")}

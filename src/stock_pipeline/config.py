@@ -1,0 +1,61 @@
+"""Typed settings from the environment the template gives each function, read and checked once per container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from stock_pipeline.domain.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    table_name: str
+    bucket_name: str
+    lake_prefix: str = "curated/"
+    rejected_prefix: str = "rejected/"
+    write_concurrency: int = 32
+    default_restock_threshold: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Fail at cold start with every missing or malformed variable named, not at the first record."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is not set")
+            return value
+
+        def integer(name: str, default: int, minimum: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not an integer")
+                return default
+            if value < minimum:
+                problems.append(f"{name}={value} is below {minimum}")
+            return value
+
+        settings = cls(
+            table_name=required("STOCK_TABLE_NAME"),
+            bucket_name=required("DATA_BUCKET_NAME"),
+            lake_prefix=_prefix(env.get("LAKE_PREFIX", "curated/")),
+            rejected_prefix=_prefix(env.get("REJECTED_PREFIX", "rejected/")),
+            write_concurrency=integer("WRITE_CONCURRENCY", 32, 1),
+            default_restock_threshold=integer("DEFAULT_RESTOCK_THRESHOLD", 10, 0),
+        )
+        if problems:
+            raise ConfigError("invalid function configuration: " + "; ".join(problems))
+        return settings
+
+
+def _prefix(value: str) -> str:
+    value = value.strip().strip("/")
+    return f"{value}/" if value else ""

@@ -1,0 +1,344 @@
+"""Stock updates (absolute snapshots from Firehose): parse, validate, keep the newest per article.
+
+The fast path hands the whole object to pyarrow's JSON reader and validates column-wise. Only when pyarrow
+refuses the object (a malformed line, a wrong type) does a line-by-line pass find the culprits, so that bad
+records are rejected with their line number and the good ones still land.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+import pyarrow.parquet as pq
+
+from stock_pipeline.domain.errors import UnreadableObjectError
+from stock_pipeline.domain.objects import decompress, is_parquet
+from stock_pipeline.domain.rejections import Rejection
+
+INT_FIELDS = ("accountId", "channelId", "articleId", "articleNumber", "quantity")
+STR_FIELDS = ("retailerId", "productId", "lastUpdated")
+KEY_FIELDS = ("retailerId", "accountId", "articleId", "channelId")
+REQUIRED_FIELDS = (
+    "accountId",
+    "retailerId",
+    "channelId",
+    "productId",
+    "articleId",
+    "articleNumber",
+    "lastUpdated",
+    "quantity",
+)
+
+TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
+
+# As the records arrive: lastUpdated is still text.
+RAW_SCHEMA = pa.schema(
+    [(name, pa.int64() if name in INT_FIELDS else pa.string()) for name in REQUIRED_FIELDS]
+)
+
+# After validation: one canonical shape whatever the source format.
+CANONICAL_SCHEMA = pa.schema(
+    [
+        ("retailerId", pa.string()),
+        ("accountId", pa.int64()),
+        ("channelId", pa.int64()),
+        ("articleId", pa.int64()),
+        ("articleNumber", pa.int64()),
+        ("productId", pa.string()),
+        ("lastUpdated", TIMESTAMP_TYPE),
+        ("quantity", pa.int64()),
+        ("sourceLine", pa.int64()),
+    ]
+)
+
+# ISO-8601 date-time with an explicit offset (Z or ±hh[:]mm) and at most microseconds.
+_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
+_ISO_RE = re.compile(_ISO_WITH_OFFSET)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(slots=True)
+class ParsedUpdates:
+    """Valid records in CANONICAL_SCHEMA plus every rejected record with its line and reason."""
+
+    table: pa.Table
+    rejections: list[Rejection] = field(default_factory=list)
+    records_read: int = 0
+
+
+def parse_stock_updates(body: bytes) -> ParsedUpdates:
+    """Parse one Firehose object: gzip or plain NDJSON, or Parquet from Firehose format conversion."""
+    data = decompress(body)
+    if is_parquet(data):
+        raw, lines, rejections = _read_parquet(data)
+    elif not data.strip():
+        return ParsedUpdates(CANONICAL_SCHEMA.empty_table(), [], 0)
+    else:
+        raw, lines, rejections = _read_ndjson(data)
+    table, more = _validate(raw, lines)
+    rejections.extend(more)
+    rejections.sort(key=lambda r: r.line)
+    return ParsedUpdates(table, rejections, raw.num_rows + len(rejections) - len(more))
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _read_ndjson(data: bytes) -> tuple[pa.Table, np.ndarray, list[Rejection]]:
+    options = pj.ParseOptions(explicit_schema=RAW_SCHEMA, unexpected_field_behavior="ignore")
+    try:
+        table = pj.read_json(io.BytesIO(data), parse_options=options)
+    except pa.ArrowInvalid:
+        return _read_ndjson_line_by_line(data)
+    lines = _nonblank_line_numbers(data)
+    if len(lines) != table.num_rows:
+        # Several objects on one line (a Firehose stream without a delimiter): let the slow path number them.
+        return _read_ndjson_line_by_line(data)
+    return table, lines, []
+
+
+def _nonblank_line_numbers(data: bytes) -> np.ndarray:
+    """1-based numbers of the lines that hold a record, computed without splitting into Python objects."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 0x0A)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(buf)]))
+    lengths = ends - starts
+    # A line of just "\r" (CRLF files) is blank too.
+    has_cr = lengths == 1
+    if has_cr.any():
+        cr_at = starts[has_cr]
+        lengths[np.flatnonzero(has_cr)[buf[cr_at] == 0x0D]] = 0
+    return np.flatnonzero(lengths > 0) + 1
+
+
+def _read_ndjson_line_by_line(data: bytes) -> tuple[pa.Table, np.ndarray, list[Rejection]]:
+    decoder = json.JSONDecoder()
+    rows: list[dict] = []
+    lines: list[int] = []
+    rejections: list[Rejection] = []
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        try:
+            text = raw_line.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            rejections.append(Rejection(number, f"not UTF-8: {exc.reason} at byte {exc.start}", None))
+            continue
+        pos = 0
+        while pos < len(text):
+            try:
+                obj, end = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as exc:
+                rejections.append(Rejection(number, f"malformed JSON: {exc.msg} at column {exc.colno}", text))
+                break
+            snippet = text[pos:end]
+            pos = end
+            while pos < len(text) and text[pos] in " \t\r,":
+                pos += 1
+            problem = _type_problem(obj)
+            if problem:
+                rejections.append(Rejection(number, problem, snippet))
+                continue
+            rows.append(obj)
+            lines.append(number)
+    table = pa.Table.from_pylist(
+        [{name: row.get(name) for name in REQUIRED_FIELDS} for row in rows], schema=RAW_SCHEMA
+    )
+    return table, np.asarray(lines, dtype=np.int64), rejections
+
+
+def _type_problem(obj: object) -> str | None:
+    """The same type rules pyarrow applies, spelled out per record so the reason can be reported."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, got {type(obj).__name__}"
+    for name in INT_FIELDS:
+        value = obj.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{name}: expected an integer, got {json.dumps(value)[:40]}"
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            return f"{name}: integer out of range"
+    for name in STR_FIELDS:
+        value = obj.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{name}: expected a string, got {json.dumps(value)[:40]}"
+    return None
+
+
+def _read_parquet(data: bytes) -> tuple[pa.Table, np.ndarray, list[Rejection]]:
+    """Firehose format conversion writes lower-case column names (Glue schema); match them case-insensitively."""
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UnreadableObjectError(f"unreadable Parquet: {exc}") from exc
+    by_lower = {name.lower(): name for name in table.column_names}
+    columns = []
+    for name in REQUIRED_FIELDS:
+        source = by_lower.get(name.lower())
+        if source is None:
+            columns.append(pa.nulls(table.num_rows, RAW_SCHEMA.field(name).type))
+            continue
+        column = table.column(source)
+        target = RAW_SCHEMA.field(name).type
+        if name == "lastUpdated" and pa.types.is_timestamp(column.type):
+            column = _timestamp_to_iso(column)
+        try:
+            columns.append(pc.cast(column, target))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise UnreadableObjectError(f"Parquet column {source!r} cannot be read as {target}: {exc}") from exc
+    lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    return pa.Table.from_arrays(columns, schema=RAW_SCHEMA), lines, []
+
+
+def _timestamp_to_iso(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if column.type.tz is None:  # Glue `timestamp` carries no zone; Firehose writes UTC
+        column = pc.assume_timezone(column, "UTC")
+    return pc.strftime(pc.cast(column, TIMESTAMP_TYPE), format="%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------ validation
+
+
+def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejection]]:
+    """Column-wise checks; every failing row gets the first reason that applies."""
+    n = raw.num_rows
+    reasons: list[str | None] = [None] * n
+    bad = np.zeros(n, dtype=bool)
+
+    def reject(mask: np.ndarray, reason: str) -> None:
+        for i in np.flatnonzero(mask & ~bad):
+            reasons[i] = reason
+        bad[:] |= mask
+
+    for name in REQUIRED_FIELDS:
+        reject(_mask(pc.is_null(raw.column(name))), f"{name}: missing")
+    for name in ("retailerId", "productId"):
+        reject(_mask(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw.column(name))), 0)), f"{name}: empty")
+    reject(_mask(pc.less(raw.column("quantity"), 0)), "quantity: negative")
+
+    timestamps, ts_problems = _parse_timestamps(raw.column("lastUpdated"), ~bad)
+    for i, problem in ts_problems.items():
+        if not bad[i]:
+            reasons[i] = problem
+            bad[i] = True
+
+    rejections = [
+        Rejection(int(lines[i]), reasons[i] or "invalid", _record_text(raw, i)) for i in np.flatnonzero(bad)
+    ]
+    good = pa.array(~bad)
+    table = pa.table(
+        {
+            "retailerId": raw.column("retailerId"),
+            "accountId": raw.column("accountId"),
+            "channelId": raw.column("channelId"),
+            "articleId": raw.column("articleId"),
+            "articleNumber": raw.column("articleNumber"),
+            "productId": raw.column("productId"),
+            "lastUpdated": timestamps,
+            "quantity": raw.column("quantity"),
+            "sourceLine": pa.array(lines, pa.int64()),
+        },
+        schema=CANONICAL_SCHEMA,
+    )
+    return (table if not bad.any() else table.filter(good)), rejections
+
+
+def _mask(result: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(result, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _parse_timestamps(text: pa.ChunkedArray, candidates: np.ndarray) -> tuple[pa.Array, dict[int, str]]:
+    """Arrow's ISO-8601 cast does the parsing; rows it cannot take become nulls with a reason."""
+    problems: dict[int, str] = {}
+    shape_ok = _mask(pc.match_substring_regex(text, _ISO_WITH_OFFSET))
+    for i in np.flatnonzero(candidates & ~shape_ok):
+        problems[int(i)] = f"lastUpdated: not an ISO-8601 timestamp with offset and at most microseconds: {text[int(i)].as_py()!r}"
+    usable = pa.array(candidates & shape_ok)
+    masked = pc.if_else(usable, text, pa.scalar(None, pa.string()))
+    try:
+        return pc.cast(masked, TIMESTAMP_TYPE).combine_chunks(), problems
+    except pa.ArrowInvalid:
+        pass
+    # Well-formed but impossible values (month 13, hour 25): find them one by one; rare by construction.
+    values: list[object] = []
+    for i, value in enumerate(masked.to_pylist()):
+        try:
+            values.append(None if value is None else pc.cast(pa.array([value]), TIMESTAMP_TYPE)[0].as_py())
+        except pa.ArrowInvalid:
+            problems[i] = f"lastUpdated: not a valid date-time: {value!r}"
+            values.append(None)
+    return pa.array(values, TIMESTAMP_TYPE), problems
+
+
+def _record_text(raw: pa.Table, i: int) -> str:
+    return json.dumps(raw.slice(i, 1).to_pylist()[0], ensure_ascii=False, default=str)
+
+
+# ------------------------------------------------------------------ newest per article
+
+
+def latest_per_article(table: pa.Table) -> pa.Table:
+    """Newest record per (retailer, account, article, channel); on equal timestamps the later line wins."""
+    if table.num_rows == 0:
+        return table
+    ordered = table.sort_by([("lastUpdated", "descending"), ("sourceLine", "descending")])
+    others = [name for name in CANONICAL_SCHEMA.names if name not in KEY_FIELDS]
+    grouped = ordered.group_by(list(KEY_FIELDS), use_threads=False).aggregate([(n, "first") for n in others])
+    grouped = grouped.rename_columns([n.removesuffix("_first") for n in grouped.column_names])
+    return grouped.select(CANONICAL_SCHEMA.names).cast(CANONICAL_SCHEMA)
+
+
+def article_stock_items(latest: pa.Table, *, source_key: str) -> list[dict[str, object]]:
+    """Items of the latest-article-stock entity (DESIGN.md §3); pure data, serialised by the table adapter.
+
+    `lastUpdated` is fixed-width UTC text, so string comparison in the DynamoDB condition orders by time.
+    """
+    columns = {name: latest.column(name).to_pylist() for name in CANONICAL_SCHEMA.names if name != "lastUpdated"}
+    columns["lastUpdated"] = pc.strftime(latest.column("lastUpdated"), format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
+    items = []
+    for i in range(latest.num_rows):
+        retailer, account = columns["retailerId"][i], columns["accountId"][i]
+        article, channel = columns["articleId"][i], columns["channelId"][i]
+        items.append(
+            {
+                "PK": f"RET#{retailer}#ACC#{account}",
+                "SK": f"ART#{article}#CH#{channel}",
+                "entity": "ArticleStock",
+                "retailerId": retailer,
+                "accountId": account,
+                "articleId": article,
+                "channelId": channel,
+                "articleNumber": columns["articleNumber"][i],
+                "productId": columns["productId"][i],
+                "quantity": columns["quantity"][i],
+                "lastUpdated": columns["lastUpdated"][i],
+                "sourceKey": source_key,
+            }
+        )
+    return items
+
+
+def lake_rows(latest: pa.Table, *, source_key: str) -> pa.Table:
+    """Rows for curated/stock_latest/: snake_case names as Athena sees them, partition columns as text."""
+    n = latest.num_rows
+    return pa.table(
+        {
+            "retailer_id": latest.column("retailerId"),
+            "account_id": pc.cast(latest.column("accountId"), pa.string()),
+            "channel_id": latest.column("channelId"),
+            "article_id": latest.column("articleId"),
+            "article_number": latest.column("articleNumber"),
+            "product_id": latest.column("productId"),
+            "last_updated": latest.column("lastUpdated"),
+            "quantity": latest.column("quantity"),
+            "source_key": pa.array([source_key] * n, pa.string()),
+            "source_line": latest.column("sourceLine"),
+        }
+    )
