@@ -19,7 +19,7 @@ STOCK_UPDATE_TEMPLATE = (
     '{"accountId": {{random.number(100)}}, "retailerId": "retailer-{{random.number(90)}}", '
     '"channelId": {{random.number(10)}}, "productId": "{{random.number(1000)}}", '
     '"articleId": {{random.number(1000)}}, "articleNumber": {{random.number(1000)}}, '
-    "\"lastUpdated\": \"{{date.utc('YYYY-MM-DDTHH:mm:ss.SSSZ')}}\", \"quantity\": {{random.number(100)}}}"
+    '"lastUpdated": "{{date.utc(\'YYYY-MM-DDTHH:mm:ss.SSSZ\')}}", "quantity": {{random.number(100)}}}'
 )
 
 
@@ -97,7 +97,7 @@ class Renderer:
     """Helpers available to templates. Seeded, so a run can be repeated exactly."""
 
     def __init__(self, seed: int | None = None, clock: Callable[[], datetime] | None = None) -> None:
-        self.random = random.Random(seed)  # noqa: S311 - test data, not secrets
+        self.random = random.Random(seed)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.helpers: dict[str, Callable[..., object]] = {
             "random.number": self._number,
@@ -136,7 +136,9 @@ class Renderer:
         return [render() for _ in range(count)]
 
 
-def render_records(count: int, *, seed: int | None = None, templates: Sequence[str] = (STOCK_UPDATE_TEMPLATE,)) -> list[str]:
+def render_records(
+    count: int, *, seed: int | None = None, templates: Sequence[str] = (STOCK_UPDATE_TEMPLATE,)
+) -> list[str]:
     renderer = Renderer(seed)
     compiled = [renderer.compile(t) for t in templates]
     return [compiled[i % len(compiled)]() for i in range(count)]

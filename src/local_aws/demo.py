@@ -20,7 +20,8 @@ def malformed_records() -> list[str]:
         '{"accountId": 1, "retailerId": "retailer-1", "channelId": 1, "productId": "1", "articleId": 1, '
         '"articleNumber": 1, "lastUpdated": "2026-01-01T00:00:00.000+00:00", "quantity": -5}',
         '{"accountId": "one", "retailerId": "retailer-1"}',
-        '{"accountId": 1, "retailerId": "retailer-1", "channelId": 1, "productId": "1", "articleId": 1, "articleNumber": 1',
+        '{"accountId": 1, "retailerId": "retailer-1", "channelId": 1, "productId": "1", "articleId": 1, '
+        '"articleNumber": 1',
     ]
 
 
@@ -66,7 +67,8 @@ def summary(stack: LocalStack, sent: Sequence[str]) -> dict[str, Any]:
         except (json.JSONDecodeError, KeyError, TypeError):
             continue
     items = sum(page["Count"] for page in ddb.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
-    lake = wr.s3.read_parquet(f"s3://{bucket}/curated/stock_latest/", dataset=True)
+    wr.config.s3_endpoint_url = stack.endpoint
+    lake = wr.s3.read_parquet(f"s3://{bucket}/curated/stock_latest/", dataset=True, boto3_session=stack.session)
     partitions = lake[["retailer_id", "account_id"]].drop_duplicates()
     sample = lake.sort_values("last_updated", ascending=False).head(5)
     return {
@@ -95,12 +97,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     records = render_records(count, seed=args.seed)
     if not args.no_bad:
         records += malformed_records()
-    print(f"Profile {profile.name}: {profile.records_per_second} records/s, {profile.buffer_seconds} s Firehose buffer "
-          f"-> {count} records (sent at once; the local Firehose flushes when the pipeline is drained).")
+    print(
+        f"Profile {profile.name}: {profile.records_per_second} records/s, {profile.buffer_seconds} s Firehose buffer "
+        f"-> {count} records (sent at once; the local Firehose flushes when the pipeline is drained)."
+    )
     with LocalStack(function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
-        counts = {how: sum(1 for i in stack.inventory if i.how == how) for how in ("cloudformation", "local", "not emulated")}
-        print(f"Local stack from template.yaml at {stack.endpoint}: {counts['cloudformation']} resources by "
-              f"CloudFormation (moto), {counts['local']} filled in locally, {counts['not emulated']} not emulated.")
+        counts = {
+            how: sum(1 for i in stack.inventory if i.how == how) for how in ("cloudformation", "local", "not emulated")
+        }
+        print(
+            f"Local stack from template.yaml at {stack.endpoint}: {counts['cloudformation']} resources by "
+            f"CloudFormation (moto), {counts['local']} filled in locally, {counts['not emulated']} not emulated."
+        )
         with tqdm(total=len(records), desc="Firehose PutRecordBatch", unit="rec") as bar:
             failed = send(stack, records, bar)
         with tqdm(desc="S3 -> SQS -> Lambda", unit="msg") as bar:

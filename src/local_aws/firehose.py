@@ -41,7 +41,7 @@ def evaluate_prefix(prefix: str, when: datetime, error_type: str | None = None) 
 
 def _delimiter(destination: dict[str, Any]) -> bytes | None:
     processing = destination.get("ProcessingConfiguration") or {}
-    if not processing.get("Enabled", False) in (True, "true", "True"):
+    if processing.get("Enabled", False) not in (True, "true", "True"):
         return None
     for processor in processing.get("Processors", []):
         if processor.get("Type") == "AppendDelimiterToRecord":
@@ -74,7 +74,9 @@ class LocalFirehose:
         self.delivered: list[str] = []
 
     # Installed as FirehoseBackend.put_s3_records.
-    def accept(self, stream: str, version_id: str, destination: dict[str, Any], records: list[dict[str, bytes]]) -> list[dict[str, str]]:
+    def accept(
+        self, stream: str, version_id: str, destination: dict[str, Any], records: list[dict[str, bytes]]
+    ) -> list[dict[str, str]]:
         delimiter = _delimiter(destination)
         hints = destination.get("BufferingHints") or {}
         max_bytes = int(hints.get("SizeInMBs", 5)) * 1024 * 1024
@@ -138,7 +140,13 @@ class LocalFirehose:
 def install(firehose: LocalFirehose) -> None:
     """Route moto's S3 deliveries through the buffered emulator (in-process moto, server or decorator)."""
 
-    def put_s3_records(self: FirehoseBackend, delivery_stream_name: str, version_id: str, s3_destination: dict[str, Any], records: list[dict[str, bytes]]) -> list[dict[str, str]]:
+    def put_s3_records(
+        self: FirehoseBackend,
+        delivery_stream_name: str,
+        version_id: str,
+        s3_destination: dict[str, Any],
+        records: list[dict[str, bytes]],
+    ) -> list[dict[str, str]]:
         return firehose.accept(delivery_stream_name, version_id, s3_destination, records)
 
     FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign,assignment]

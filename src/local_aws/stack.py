@@ -45,6 +45,25 @@ NOT_EMULATED = {
 }
 
 
+class _EndpointSession:
+    """A boto3 session whose clients talk to the local endpoint (what the SAM translator asks for)."""
+
+    def __init__(self, session: Any, endpoint: str | None) -> None:
+        self._session, self._endpoint = session, endpoint
+        self.region_name = session.region_name
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        if kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = self._endpoint
+        return self._session.client(service_name, **kwargs)
+
+    def get_available_regions(self, *args: Any, **kwargs: Any) -> Any:
+        return self._session.get_available_regions(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
 @dataclass
 class StandIn:
     """A resource created outside moto's CloudFormation, registered so Ref/GetAtt to it resolve."""
@@ -98,9 +117,7 @@ class LocalStack:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> LocalStack:
-        """Start moto (a server on 127.0.0.1 unless in-process mocking is active) and deploy the template."""
-        import os
-
+        """Start moto (a server on 127.0.0.1, or in-process mocking when server=False) and deploy the template."""
         if self.server:
             from moto.server import ThreadedMotoServer
 
@@ -110,11 +127,13 @@ class LocalStack:
             self._moto_server.start()
             host, port = self._moto_server.get_host_and_port()
             self.endpoint = f"http://{host}:{port}"
-        os.environ.update(CREDENTIALS)
-        os.environ["AWS_DEFAULT_REGION"] = self.region
-        if self.endpoint:
-            os.environ["AWS_ENDPOINT_URL"] = self.endpoint
-        self._session = boto3.session.Session(region_name=self.region)
+        # No process-wide AWS_* changes: clients get the endpoint explicitly, handlers get it in their environment.
+        self._session = boto3.session.Session(
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
+            region_name=self.region,
+        )
         self.firehose = local_firehose.LocalFirehose(self.client("s3"))
         local_firehose.install(self.firehose)
         self.deploy()
@@ -134,6 +153,11 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def session(self) -> Any:
+        """A boto3 session for this stack's account (pass endpoint_url=stack.endpoint to its clients)."""
+        return _EndpointSession(self._session, self.endpoint)
+
     def client(self, service: str) -> Any:
         assert self._session is not None, "start() the stack first"
         return self._session.client(service, endpoint_url=self.endpoint)
@@ -145,7 +169,7 @@ class LocalStack:
         code_dir = next(iter(code_dirs(sam_template, self.template_path.parent)))
         parameters = self._prepare_account(code_dir)
         packaged = package(sam_template, f"s3://{ARTIFACT_BUCKET}/code.zip")
-        self.cfn_template = translate(packaged, parameters, self.client("iam"))
+        self.cfn_template = translate(packaged, parameters, _EndpointSession(self._session, self.endpoint))
         cfn = self.client("cloudformation")
         # moto warns (and prints) for each type it skips and for the Docker it looks for; the inventory says it better.
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet("moto"):
@@ -164,7 +188,9 @@ class LocalStack:
     def _prepare_account(self, code_dir: Path) -> dict[str, str]:
         """What exists in a real account before `sam deploy`: the artifact, the managed layers, the public SSM name."""
         s3 = self.client("s3")
-        location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        location = (
+            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
         s3.create_bucket(Bucket=ARTIFACT_BUCKET, **location)
         s3.put_object(Bucket=ARTIFACT_BUCKET, Key="code.zip", Body=zip_folder(code_dir))
         lam = self.client("lambda")
@@ -207,7 +233,9 @@ class LocalStack:
             props = clean_json(active[lid].get("Properties", {}), resource_map)
             filler = fillers.get(rtype)
             if filler is None:
-                self.inventory.append(Inventory(lid, rtype, "not emulated", None, NOT_EMULATED.get(rtype, "no local emulation")))
+                self.inventory.append(
+                    Inventory(lid, rtype, "not emulated", None, NOT_EMULATED.get(rtype, "no local emulation"))
+                )
                 continue
             stand_in, note = filler(lid, props)
             resource_map._parsed_resources[lid] = stand_in
@@ -269,7 +297,9 @@ class LocalStack:
 
     def _athena_workgroup(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         self.client("athena").create_work_group(
-            Name=props["Name"], Description=props.get("Description", ""), Configuration=props.get("WorkGroupConfiguration", {})
+            Name=props["Name"],
+            Description=props.get("Description", ""),
+            Configuration=props.get("WorkGroupConfiguration", {}),
         )
         return StandIn(props["Name"]), "catalog only: queries are not executed locally"
 
@@ -296,8 +326,14 @@ class LocalStack:
         return StandIn(props["LogStreamName"]), ""
 
     def _subscription(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
-        attributes = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in props.items() if k in ("RedrivePolicy", "FilterPolicy", "RawMessageDelivery")}
-        arn = self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attributes)["SubscriptionArn"]
+        attributes = {
+            k: json.dumps(v) if isinstance(v, dict) else str(v)
+            for k, v in props.items()
+            if k in ("RedrivePolicy", "FilterPolicy", "RawMessageDelivery")
+        }
+        arn = self.client("sns").subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attributes
+        )["SubscriptionArn"]
         return StandIn(arn), "e-mail is not sent locally"
 
     def _bucket_notifications(self, bucket: str, config: dict[str, Any]) -> None:
@@ -318,7 +354,9 @@ class LocalStack:
     def _register_function(self, lid: str, name: str, code_dir: Path) -> None:
         config = self.client("lambda").get_function_configuration(FunctionName=name)
         # The template's Environment, then local overrides (e.g. a quieter log level for the demo).
-        environment = {**config.get("Environment", {}).get("Variables", {}), **self.function_environment}
+        # Lambda's environment values are strings (moto hands back Number parameters as numbers).
+        variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+        environment = {**variables, **self.function_environment}
         self.functions[lid] = LocalFunction(
             logical_id=lid,
             name=name,
@@ -347,10 +385,14 @@ class LocalStack:
         lam = self.client("lambda")
         # moto's own invoker for this mapping needs Docker; the poller below replaces it.
         lam.update_event_source_mapping(UUID=uuid, Enabled=False)
-        function = next(f for f in self.functions.values() if f.name == props["FunctionName"] or f.arn == props["FunctionName"])
+        function = next(
+            f for f in self.functions.values() if f.name == props["FunctionName"] or f.arn == props["FunctionName"]
+        )
         source = props["EventSourceArn"]
         if ":sqs:" not in source:
-            self.inventory.append(Inventory(lid, "AWS::Lambda::EventSourceMapping", "not emulated", uuid, f"no poller for {source}"))
+            self.inventory.append(
+                Inventory(lid, "AWS::Lambda::EventSourceMapping", "not emulated", uuid, f"no poller for {source}")
+            )
             return
         queue_url = self.client("sqs").get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
         self.pollers.append(
@@ -371,7 +413,7 @@ class LocalStack:
     # ------------------------------------------------------------------ running
 
     def drain(self, *, max_rounds: int = 1000) -> int:
-        """Deliver buffered Firehose data and poll every event source until nothing is left; returns messages handled."""
+        """Deliver buffered Firehose data and poll every event source until nothing is left; returns messages."""
         assert self.firehose is not None
         handled = 0
         for _ in range(max_rounds):

@@ -8,8 +8,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from samtranslator.parser.parser import Parser
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
-from samtranslator.translator.transform import transform
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +57,12 @@ def zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def translate(template: dict[str, Any], parameters: dict[str, str], iam_client: Any) -> dict[str, Any]:
-    """The SAM transform, run locally with the same library the CloudFormation service uses."""
-    return transform(copy.deepcopy(template), dict(parameters), ManagedPolicyLoader(iam_client))
+def translate(template: dict[str, Any], parameters: dict[str, str], session: Any) -> dict[str, Any]:
+    """The SAM transform, run locally with the library the CloudFormation service uses (samtranslator.transform,
+    with the session passed in so the region and the managed-policy look-ups come from the local account)."""
+    fragment, values = copy.deepcopy(template), dict(parameters)
+    to_py27_compatible_template(fragment, values)
+    loader = ManagedPolicyLoader(session.client("iam"))
+    translator = Translator(None, Parser(), boto_session=session)
+    translated = translator.translate(fragment, parameter_values=values, get_managed_policy_map=loader.load)
+    return undo_mark_unicode_str_in_template(translated)

@@ -39,9 +39,7 @@ REQUIRED_FIELDS = (
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 
 # As the records arrive: lastUpdated is still text.
-RAW_SCHEMA = pa.schema(
-    [(name, pa.int64() if name in INT_FIELDS else pa.string()) for name in REQUIRED_FIELDS]
-)
+RAW_SCHEMA = pa.schema([(name, pa.int64() if name in INT_FIELDS else pa.string()) for name in REQUIRED_FIELDS])
 
 # After validation: one canonical shape whatever the source format.
 CANONICAL_SCHEMA = pa.schema(
@@ -147,9 +145,7 @@ def _read_ndjson_line_by_line(data: bytes) -> tuple[pa.Table, np.ndarray, list[R
                 continue
             rows.append(obj)
             lines.append(number)
-    table = pa.Table.from_pylist(
-        [{name: row.get(name) for name in REQUIRED_FIELDS} for row in rows], schema=RAW_SCHEMA
-    )
+    table = pa.Table.from_pylist([{name: row.get(name) for name in REQUIRED_FIELDS} for row in rows], schema=RAW_SCHEMA)
     return table, np.asarray(lines, dtype=np.int64), rejections
 
 
@@ -229,9 +225,7 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
             reasons[i] = problem
             bad[i] = True
 
-    rejections = [
-        Rejection(int(lines[i]), reasons[i] or "invalid", _record_text(raw, i)) for i in np.flatnonzero(bad)
-    ]
+    rejections = [Rejection(int(lines[i]), reasons[i] or "invalid", _record_text(raw, i)) for i in np.flatnonzero(bad)]
     good = pa.array(~bad)
     table = pa.table(
         {
@@ -259,7 +253,9 @@ def _parse_timestamps(text: pa.ChunkedArray, candidates: np.ndarray) -> tuple[pa
     problems: dict[int, str] = {}
     shape_ok = _mask(pc.match_substring_regex(text, _ISO_WITH_OFFSET))
     for i in np.flatnonzero(candidates & ~shape_ok):
-        problems[int(i)] = f"lastUpdated: not an ISO-8601 timestamp with offset and at most microseconds: {text[int(i)].as_py()!r}"
+        problems[int(i)] = (
+            f"lastUpdated: not an ISO-8601 timestamp with offset and at most microseconds: {text[int(i)].as_py()!r}"
+        )
     usable = pa.array(candidates & shape_ok)
     masked = pc.if_else(usable, text, pa.scalar(None, pa.string()))
     try:

@@ -33,11 +33,7 @@ class Dependencies:
     lake: LakeWriter
 
 
-@cache
-def _dependencies() -> Dependencies:
-    """Built once per container: clients and their connection pools outlive invocations."""
-    settings = Settings.from_env()
-    session = new_session()
+def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     aws = clients(session, settings.write_concurrency)
     return Dependencies(
         settings=settings,
@@ -45,6 +41,12 @@ def _dependencies() -> Dependencies:
         table=StockTable(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
         lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix),
     )
+
+
+@cache
+def _dependencies() -> Dependencies:
+    """Built once per container: clients and their connection pools outlive invocations."""
+    return build_dependencies(Settings.from_env(), new_session())
 
 
 def object_refs(body: str) -> list[ObjectRef]:

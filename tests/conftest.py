@@ -1,0 +1,42 @@
+"""Shared fixtures. No test reaches AWS: fake credentials, moto in-process or the local stack on 127.0.0.1."""
+
+import copy
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote_plus
+
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+EVENTS = Path(__file__).parents[1] / "events"
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def sqs_event_for(objects: list[tuple[str, str, str]]) -> dict:
+    """The sample SQS event of events/, one message per (bucket, key, etag), keys URL-encoded as S3 sends them."""
+    template = load_event("sqs_s3_object_created.json")["Records"][0]
+    records = []
+    for n, (bucket, key, etag) in enumerate(objects):
+        record = copy.deepcopy(template)
+        body = json.loads(record["body"])
+        s3 = body["Records"][0]["s3"]
+        s3["bucket"]["name"], s3["bucket"]["arn"] = bucket, f"arn:aws:s3:::{bucket}"
+        s3["object"]["key"], s3["object"]["eTag"] = quote_plus(key), etag
+        record["body"] = json.dumps(body)
+        record["messageId"] = f"message-{n}"
+        records.append(record)
+    return {"Records": records}

@@ -1,0 +1,244 @@
+"""Through the public entry points of the local stack: Firehose PutRecordBatch and S3 uploads."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote_plus
+
+import awswrangler as wr
+import boto3
+import pytest
+
+from loadgen.kdg import render_records
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).parents[2]
+
+
+def put_records(stack, records):
+    response = stack.client("firehose").put_record_batch(
+        DeliveryStreamName=stack.outputs["StockUpdatesStreamName"], Records=[{"Data": r.encode()} for r in records]
+    )
+    assert response["FailedPutCount"] == 0
+
+
+def query_retailer(stack, retailer, account):
+    items = stack.client("dynamodb").query(
+        TableName=stack.outputs["StockTableName"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"RET#{retailer}#ACC#{account}"}},
+    )["Items"]
+    return {item["SK"]["S"]: int(item["quantity"]["N"]) for item in items}
+
+
+def read_lake(stack, path):
+    wr.config.s3_endpoint_url = stack.endpoint
+    session = boto3.Session(region_name=stack.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return wr.s3.read_parquet(
+        f"s3://{stack.outputs['DataBucketName']}/curated/stock_latest/{path}", dataset=True, boto3_session=session
+    )
+
+
+def test_kdg_records_through_firehose_land_in_dynamodb_and_the_lake(local_stack):
+    # Given KDG-rendered records for one retailer/account, and one record of the same article that is older
+    records = [
+        r.replace('"retailerId": "retailer-', '"retailerId": "e2e-retailer-') for r in render_records(50, seed=11)
+    ]
+    parsed = [json.loads(r) for r in records]
+    target = parsed[0]
+    retailer, account = target["retailerId"], target["accountId"]
+
+    # When they go through Firehose and the pipeline drains
+    put_records(local_stack, records)
+    local_stack.drain()
+
+    # Then DynamoDB holds the latest stock per article and the lake holds the same rows
+    expected = {
+        f"ART#{r['articleId']}#CH#{r['channelId']}": r["quantity"]
+        for r in parsed
+        if (r["retailerId"], r["accountId"]) == (retailer, account)
+    }
+    assert query_retailer(local_stack, retailer, account) == expected
+    lake = read_lake(local_stack, f"retailer_id={retailer}/account_id={account}/")
+    assert sorted(lake["quantity"].tolist()) == sorted(expected.values())
+    delivered = [k for k in local_stack.firehose.delivered if k.startswith("raw/stock-updates/")]
+    assert delivered
+    assert all(k.endswith(".gz") for k in delivered)
+
+
+def test_an_older_delivery_after_a_newer_one_does_not_overwrite(local_stack):
+    newer = {
+        "accountId": 1,
+        "retailerId": "e2e-order",
+        "channelId": 1,
+        "productId": "p",
+        "articleId": 1,
+        "articleNumber": 1,
+        "lastUpdated": "2026-11-23T12:00:00.000+00:00",
+        "quantity": 20,
+    }
+    older = {**newer, "lastUpdated": "2026-11-23T11:00:00.000+00:00", "quantity": 10}
+
+    put_records(local_stack, [json.dumps(newer)])
+    local_stack.drain()
+    put_records(local_stack, [json.dumps(older)])
+    local_stack.drain()
+
+    assert query_retailer(local_stack, "e2e-order", 1) == {"ART#1#CH#1": 20}
+
+
+def test_a_poison_object_ends_in_the_dead_letter_queue_after_the_configured_retries(local_stack):
+    s3, sqs = local_stack.client("s3"), local_stack.client("sqs")
+    key = "raw/stock-updates/2026/11/23/12/poison.gz"
+    s3.put_object(Bucket=local_stack.outputs["DataBucketName"], Key=key, Body=b"\x1f\x8b\x08\x00 not gzip")
+
+    local_stack.drain()
+
+    dlq = local_stack.outputs["IngestDeadLetterQueueUrl"]
+    messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert any(unquote_plus(json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"]) == key for m in messages)
+    poller = local_stack.pollers[0]
+    assert poller.failed_messages >= 5  # maxReceiveCount in template.yaml
+
+
+def test_every_resource_of_the_translated_template_exists_locally_or_is_explained(local_stack):
+    resources = local_stack.cfn_template["Resources"]
+    listed = {item.logical_id: item for item in local_stack.inventory}
+    active = {lid for lid, r in resources.items() if "Condition" not in r or lid in listed}
+    assert set(listed) == active
+    for item in listed.values():
+        assert item.how in {"cloudformation", "local", "not emulated"}
+        if item.how == "not emulated":
+            assert item.note, f"{item.logical_id} is not emulated and says not why"
+        else:
+            assert exists(local_stack, item), f"{item.logical_id} ({item.type}) is missing locally"
+
+
+def exists(stack, item):
+    c, pid = stack.client, item.physical_id
+    checks = {
+        "AWS::S3::Bucket": lambda: c("s3").head_bucket(Bucket=pid),
+        "AWS::DynamoDB::Table": lambda: c("dynamodb").describe_table(TableName=pid),
+        "AWS::SQS::Queue": lambda: c("sqs").get_queue_attributes(QueueUrl=pid),
+        "AWS::SNS::Topic": lambda: c("sns").get_topic_attributes(TopicArn=pid),
+        # (moto's DescribeKey fails on keys its CloudFormation created; ListKeys answers)
+        "AWS::KMS::Key": lambda: any(k["KeyId"] == pid for k in c("kms").list_keys()["Keys"]),
+        "AWS::KMS::Alias": lambda: next(a for a in c("kms").list_aliases()["Aliases"] if a["AliasName"] == pid),
+        "AWS::IAM::Role": lambda: c("iam").get_role(RoleName=pid),
+        "AWS::Lambda::Function": lambda: c("lambda").get_function(FunctionName=pid),
+        "AWS::Lambda::EventSourceMapping": lambda: c("lambda").get_event_source_mapping(UUID=pid),
+        "AWS::Logs::LogGroup": lambda: next(
+            g for g in c("logs").describe_log_groups(logGroupNamePrefix=pid)["logGroups"]
+        ),
+        "AWS::Logs::LogStream": lambda: True,
+        "AWS::KinesisFirehose::DeliveryStream": lambda: c("firehose").describe_delivery_stream(DeliveryStreamName=pid),
+        "AWS::Glue::Database": lambda: c("glue").get_database(Name=pid),
+        "AWS::Glue::Table": lambda: c("glue").get_table(DatabaseName=stack.outputs["GlueDatabaseName"], Name=pid),
+        "AWS::Athena::WorkGroup": lambda: c("athena").get_work_group(WorkGroup=pid),
+        "AWS::S3::BucketPolicy": lambda: True,
+        "AWS::SQS::QueuePolicy": lambda: True,
+        "AWS::CloudWatch::Alarm": lambda: c("cloudwatch").describe_alarms(AlarmNames=[pid])["MetricAlarms"][0],
+    }
+    probe = checks.get(item.type)
+    assert probe is not None, f"no existence probe for {item.type}"
+    return bool(probe())
+
+
+def test_bucket_notifications_and_firehose_settings_come_from_the_template(local_stack):
+    config = local_stack.client("s3").get_bucket_notification_configuration(
+        Bucket=local_stack.outputs["DataBucketName"]
+    )
+    [queue] = config["QueueConfigurations"]
+    assert queue["QueueArn"].endswith(local_stack.outputs["IngestQueueUrl"].rsplit("/", 1)[-1])
+    assert queue["Filter"]["Key"]["FilterRules"][0]["Value"] == "raw/stock-updates/"
+    stream = local_stack.client("firehose").describe_delivery_stream(
+        DeliveryStreamName=local_stack.outputs["StockUpdatesStreamName"]
+    )
+    destination = stream["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["CompressionFormat"] == "GZIP"
+    assert destination["Prefix"].startswith("raw/stock-updates/!{timestamp:yyyy}")
+
+
+def test_the_notebook_runs_against_the_local_stack(local_stack, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    put_records(local_stack, render_records(30, seed=5))
+    local_stack.drain()
+    state = tmp_path / "local-stack.json"
+    state.write_text(json.dumps(local_stack.describe()))
+    notebook = nbformat.read(ROOT / "notebook" / "demo-stock-update-awswrangler.ipynb", as_version=4)
+    os.environ["LOCAL_STACK_FILE"] = str(state)
+    try:
+        NotebookClient(
+            notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebook")}}
+        ).execute()
+    finally:
+        os.environ.pop("LOCAL_STACK_FILE")
+    outputs = "".join(
+        o.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+    )
+    assert "local stack - bucket" in outputs
+    assert "Glue table exists: True" in outputs
+    assert any(
+        o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
+        for cell in notebook.cells
+        for o in cell.get("outputs", [])
+    )
+
+
+def test_make_up_serves_until_ctrl_c_and_describes_itself(tmp_path):
+    state = tmp_path / "state.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_aws", "up", "--state-file", str(state), "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    try:
+        for line in process.stdout:  # blocks until the stack reports itself up
+            if line.startswith("Local stack") and " is up at " in line:
+                break
+        described = json.loads(state.read_text())
+        assert set(described["outputs"]) >= {
+            "DataBucketName",
+            "StockTableName",
+            "RestockTopicArn",
+            "StockUpdatesStreamName",
+            "IngestQueueUrl",
+        }
+        s3 = boto3.client(
+            "s3", endpoint_url=described["endpoint"], region_name=described["region"], **described["credentials"]
+        )
+        assert s3.head_bucket(Bucket=described["outputs"]["DataBucketName"])
+        process.send_signal(2)  # Ctrl-C
+        assert process.wait(timeout=60) == 0
+        assert not state.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_make_demo_prints_the_summary():
+    # `make demo` runs this module; a process of its own, like the command (moto's state is per process)
+    completed = subprocess.run(
+        [sys.executable, "-m", "local_aws.demo", "--records", "40", "--seed", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    block = completed.stdout.split("Summary", 1)[1].split("Latest stock", 1)[0]
+    summary = dict(re.findall(r"^  (\S.*?)\s{2,}(\S+)$", block, re.MULTILINE))
+    assert summary["records sent"] == "43"
+    assert summary["records rejected"] == "3"
+    assert summary["DynamoDB items"] == summary["distinct articles"] == summary["Parquet rows"]
+    assert "Latest stock" in completed.stdout

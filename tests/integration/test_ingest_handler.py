@@ -1,0 +1,176 @@
+"""The ingest handler against moto, with the template's table/bucket and the sample events of events/."""
+
+import gzip
+import io
+import json
+
+import awswrangler as wr
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from stock_pipeline.handlers.ingest import handle
+from tests.conftest import EVENTS, load_event, sqs_event_for
+
+
+def upload(s3, bucket, key, body):
+    return s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
+
+
+def record(retailer, article=1, when="2026-11-23T10:00:00Z", quantity=5, channel=1, account=1):
+    return json.dumps(
+        {
+            "accountId": account,
+            "retailerId": retailer,
+            "channelId": channel,
+            "productId": "p",
+            "articleId": article,
+            "articleNumber": article * 10,
+            "lastUpdated": when,
+            "quantity": quantity,
+        }
+    )
+
+
+def ingest(deps, bucket, *objects):
+    return handle(sqs_event_for([(bucket, key, etag) for key, etag in objects]), None, deps)
+
+
+def article(ddb, table_name, retailer, article_id=1, channel=1, account=1):
+    item = ddb.get_item(
+        TableName=table_name,
+        Key={"PK": {"S": f"RET#{retailer}#ACC#{account}"}, "SK": {"S": f"ART#{article_id}#CH#{channel}"}},
+    ).get("Item")
+    return None if item is None else {"quantity": int(item["quantity"]["N"]), "lastUpdated": item["lastUpdated"]["S"]}
+
+
+def lake(bucket, retailer):
+    path = f"s3://{bucket}/curated/stock_latest/retailer_id={retailer}/"
+    if not wr.s3.list_objects(path):
+        return None
+    return wr.s3.read_parquet(path, dataset=True)
+
+
+def test_sample_event_ingests_the_sample_object_with_rejections(deps, s3, ddb, bucket, table_name):
+    # Given the object the sample event announces, gzip-compressed as Firehose writes it
+    event = load_event("sqs_s3_object_created.json")
+    key = json.loads(event["Records"][0]["body"])["Records"][0]["s3"]["object"]["key"]
+    etag = upload(s3, bucket, key, gzip.compress((EVENTS / "data" / "stock_updates_kdg.ndjson").read_bytes()))
+
+    # When the handler gets the sample event
+    response = ingest(deps, bucket, (key, etag))
+
+    # Then the newest record per article is stored, the bad lines are reported and nothing failed
+    assert response == {"batchItemFailures": []}
+    assert article(ddb, table_name, "retailer-72", 120, account=17) == {
+        "quantity": 95,
+        "lastUpdated": "2026-11-23T10:00:03.500000Z",
+    }
+    assert article(ddb, table_name, "retailer-3", 622, channel=6, account=62)["quantity"] == 98
+    assert (
+        article(ddb, table_name, "retailer-8", 9, channel=0, account=5)["lastUpdated"] == "2026-11-23T10:00:05.123456Z"
+    )
+    rejected = [
+        json.loads(line)
+        for line in s3.get_object(Bucket=bucket, Key=f"rejected/{key}.{deps_stem(key, etag)}.rejected.jsonl")["Body"]
+        .read()
+        .splitlines()
+    ]
+    assert [(r["line"], r["source_key"]) for r in rejected] == [(5, key), (6, key)]
+    assert rejected[0]["reason"] == "quantity: negative"
+    assert lake(bucket, "retailer-72")["quantity"].tolist() == [95]
+
+
+def deps_stem(key, etag):
+    from stock_pipeline.domain.objects import ObjectRef
+
+    return ObjectRef("b", key, etag).stem
+
+
+def test_a_duplicated_s3_event_changes_nothing_twice(deps, s3, ddb, bucket, table_name):
+    key = "raw/stock-updates/2026/11/23/10/dup.gz"
+    etag = upload(s3, bucket, key, gzip.compress(f"{record('r-dup', 1)}\n{record('r-dup', 2)}\n".encode()))
+
+    ingest(deps, bucket, (key, etag))
+    files_once = wr.s3.list_objects(f"s3://{bucket}/curated/stock_latest/retailer_id=r-dup/")
+    ingest(deps, bucket, (key, etag), (key, etag))  # delivered again, even twice in one batch
+
+    assert wr.s3.list_objects(f"s3://{bucket}/curated/stock_latest/retailer_id=r-dup/") == files_once
+    assert sorted(lake(bucket, "r-dup")["article_id"].tolist()) == [1, 2]
+    assert article(ddb, table_name, "r-dup", 1)["quantity"] == 5
+
+
+def test_files_arriving_out_of_order_keep_the_newest_stock(deps, s3, ddb, bucket, table_name):
+    newer = upload(
+        s3,
+        bucket,
+        "raw/stock-updates/2026/11/23/11/b.gz",
+        record("r-ooo", when="2026-11-23T11:00:00Z", quantity=7).encode(),
+    )
+    older = upload(
+        s3,
+        bucket,
+        "raw/stock-updates/2026/11/23/10/a.gz",
+        record("r-ooo", when="2026-11-23T10:00:00Z", quantity=3).encode(),
+    )
+
+    ingest(deps, bucket, ("raw/stock-updates/2026/11/23/11/b.gz", newer))
+    ingest(deps, bucket, ("raw/stock-updates/2026/11/23/10/a.gz", older))
+
+    assert article(ddb, table_name, "r-ooo") == {"quantity": 7, "lastUpdated": "2026-11-23T11:00:00.000000Z"}
+    # the lake keeps both batches' latest rows: it is the history of snapshots
+    assert sorted(lake(bucket, "r-ooo")["quantity"].tolist()) == [3, 7]
+
+
+def test_an_empty_object_succeeds_and_writes_nothing(deps, s3, bucket):
+    key = "raw/stock-updates/2026/11/23/10/empty.gz"
+    etag = upload(s3, bucket, key, gzip.compress(b""))
+
+    assert ingest(deps, bucket, (key, etag)) == {"batchItemFailures": []}
+    assert not wr.s3.list_objects(f"s3://{bucket}/rejected/{key}")
+
+
+def test_a_parquet_object_from_format_conversion_is_ingested(deps, s3, ddb, bucket, table_name):
+    table = pa.Table.from_pylist([{k.lower(): v for k, v in json.loads(record("r-parquet", quantity=11)).items()}])
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    key = "raw/stock-updates/2026/11/23/10/converted.parquet"
+    etag = upload(s3, bucket, key, buffer.getvalue())
+
+    assert ingest(deps, bucket, (key, etag)) == {"batchItemFailures": []}
+    assert article(ddb, table_name, "r-parquet")["quantity"] == 11
+
+
+def test_s3_test_event_is_acknowledged(deps):
+    assert handle(load_event("sqs_s3_test_event.json"), None, deps) == {"batchItemFailures": []}
+
+
+def test_only_the_unreadable_object_fails_in_a_batch(deps, s3, ddb, bucket, table_name):
+    good = upload(s3, bucket, "raw/stock-updates/2026/11/23/10/good.gz", gzip.compress(record("r-batch").encode()))
+    bad = upload(s3, bucket, "raw/stock-updates/2026/11/23/10/poison.gz", b"\x1f\x8b\x08\x00 definitely not gzip")
+
+    response = ingest(
+        deps,
+        bucket,
+        ("raw/stock-updates/2026/11/23/10/poison.gz", bad),
+        ("raw/stock-updates/2026/11/23/10/good.gz", good),
+    )
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    assert article(ddb, table_name, "r-batch")["quantity"] == 5
+
+
+def test_a_vanished_object_is_not_retried(deps, bucket):
+    assert ingest(deps, bucket, ("raw/stock-updates/2026/11/23/10/never-written.gz", "0")) == {"batchItemFailures": []}
+
+
+def test_url_encoded_keys_are_decoded(deps, s3, ddb, bucket, table_name):
+    key = "raw/stock-updates/2026/11/23/10/with space+plus.gz"
+    etag = upload(s3, bucket, key, record("r-encoded").encode())
+
+    assert ingest(deps, bucket, (key, etag)) == {"batchItemFailures": []}
+    assert article(ddb, table_name, "r-encoded")["quantity"] == 5
+
+
+def test_objects_outside_the_routed_prefixes_are_ignored(deps, s3, bucket):
+    etag = upload(s3, bucket, "elsewhere/file.txt", b"whatever")
+    assert ingest(deps, bucket, ("elsewhere/file.txt", etag)) == {"batchItemFailures": []}

@@ -1,0 +1,216 @@
+"""Parsing, validation, newest-per-article and the item/row shapes of stock updates (pure, no AWS)."""
+
+import gzip
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from stock_pipeline.domain.errors import UnreadableObjectError
+from stock_pipeline.domain.stock_updates import (
+    CANONICAL_SCHEMA,
+    article_stock_items,
+    lake_rows,
+    latest_per_article,
+    parse_stock_updates,
+)
+
+SAMPLE = Path(__file__).parents[2] / "events" / "data" / "stock_updates_kdg.ndjson"
+
+
+def record(**overrides):
+    base = {
+        "accountId": 1,
+        "retailerId": "retailer-1",
+        "channelId": 2,
+        "productId": "p-7",
+        "articleId": 3,
+        "articleNumber": 4,
+        "lastUpdated": "2026-11-23T10:00:00.000+00:00",
+        "quantity": 5,
+    }
+    base.update(overrides)
+    return base
+
+
+def ndjson(*records) -> bytes:
+    return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records).encode() + b"\n"
+
+
+def test_kdg_sample_parses_with_bad_lines_rejected_by_number_and_reason():
+    parsed = parse_stock_updates(SAMPLE.read_bytes())
+
+    assert parsed.records_read == 7
+    assert parsed.table.schema == CANONICAL_SCHEMA
+    assert parsed.table.column("sourceLine").to_pylist() == [1, 2, 3, 4, 7]
+    assert [(r.line, r.reason.split(":")[0]) for r in parsed.rejections] == [(5, "quantity"), (6, "malformed JSON")]
+
+
+def test_gzip_object_gives_the_same_result_as_plain():
+    data = SAMPLE.read_bytes()
+    assert parse_stock_updates(gzip.compress(data)).table.equals(parse_stock_updates(data).table)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2021-02-15T12:00:00.000+01:00", datetime(2021, 2, 15, 11, 0, tzinfo=UTC)),
+        ("2021-02-15T12:00:00Z", datetime(2021, 2, 15, 12, 0, tzinfo=UTC)),
+        ("2021-02-15T12:00:00.123456Z", datetime(2021, 2, 15, 12, 0, 0, 123456, tzinfo=UTC)),
+        ("2021-02-15T12:00:00.5-0230", datetime(2021, 2, 15, 14, 30, 0, 500000, tzinfo=UTC)),
+        ("2021-02-15 12:00:00+00:00", datetime(2021, 2, 15, 12, 0, tzinfo=UTC)),
+        ("2021-02-15T12:00Z", datetime(2021, 2, 15, 12, 0, tzinfo=UTC)),
+    ],
+)
+def test_iso_timestamps_in_any_form_with_offset_are_stored_as_utc(text, expected):
+    parsed = parse_stock_updates(ndjson(record(lastUpdated=text)))
+    assert parsed.rejections == []
+    assert parsed.table.column("lastUpdated")[0].as_py() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2021-02-15T12:00:00", "not an ISO-8601 timestamp with offset"),
+        ("2021-02-15T12:00:00.123456789Z", "not an ISO-8601 timestamp with offset"),
+        ("15.02.2021 12:00", "not an ISO-8601 timestamp with offset"),
+        ("2021-13-15T12:00:00Z", "not a valid date-time"),
+    ],
+)
+def test_timestamps_without_offset_beyond_microseconds_or_impossible_are_rejected(text, reason):
+    parsed = parse_stock_updates(ndjson(record(), record(lastUpdated=text)))
+    assert parsed.table.num_rows == 1
+    assert len(parsed.rejections) == 1
+    assert parsed.rejections[0].line == 2
+    assert reason in parsed.rejections[0].reason
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (record(quantity=-1), "quantity: negative"),
+        ({k: v for k, v in record().items() if k != "articleId"}, "articleId: missing"),
+        (record(retailerId="  "), "retailerId: empty"),
+        (record(accountId="17"), "accountId: expected an integer"),
+        (record(quantity=1.5), "quantity: expected an integer"),
+        (record(channelId=True), "channelId: expected an integer"),
+        (record(productId=7), "productId: expected a string"),
+        (record(articleId=2**70), "articleId: integer out of range"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"accountId": 1,', "malformed JSON"),
+    ],
+)
+def test_each_invalid_record_is_rejected_with_its_reason_and_the_rest_still_counts(bad, reason):
+    parsed = parse_stock_updates(ndjson(record(articleId=1), bad, record(articleId=2)))
+    assert parsed.table.column("articleId").to_pylist() == [1, 2]
+    assert [(r.line, reason in r.reason) for r in parsed.rejections] == [(2, True)]
+    assert parsed.rejections[0].record  # the offending text is kept for the person who fixes the feed
+
+
+def test_blank_lines_and_crlf_keep_line_numbers_right():
+    data = (json.dumps(record(articleId=1)) + "\r\n\r\n\n" + json.dumps(record(articleId=2)) + "\r\n").encode()
+    parsed = parse_stock_updates(data)
+    assert parsed.table.column("sourceLine").to_pylist() == [1, 4]
+
+
+def test_records_without_delimiter_on_one_line_are_all_read():
+    data = (json.dumps(record(articleId=1)) + json.dumps(record(articleId=2)) + "\n").encode()
+    parsed = parse_stock_updates(data)
+    assert parsed.table.column("articleId").to_pylist() == [1, 2]
+    assert parsed.table.column("sourceLine").to_pylist() == [1, 1]
+
+
+@pytest.mark.parametrize("body", [b"", b"\n\n", gzip.compress(b"")])
+def test_empty_object_yields_nothing_and_rejects_nothing(body):
+    parsed = parse_stock_updates(body)
+    assert parsed.table.num_rows == 0
+    assert parsed.rejections == []
+    assert parsed.records_read == 0
+
+
+def test_parquet_from_firehose_format_conversion_is_read_with_lower_case_columns():
+    table = pa.table(
+        {
+            "accountid": pa.array([1, 2], pa.int32()),
+            "retailerid": ["retailer-1", "retailer-2"],
+            "channelid": [2, 3],
+            "productid": ["p1", "p2"],
+            "articleid": [3, 4],
+            "articlenumber": [5, 6],
+            "lastupdated": pa.array([datetime(2026, 11, 23, 10), datetime(2026, 11, 23, 11)], pa.timestamp("ms")),
+            "quantity": [7, -1],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+
+    parsed = parse_stock_updates(buffer.getvalue())
+
+    assert parsed.table.column("accountId").to_pylist() == [1]
+    assert parsed.table.column("lastUpdated")[0].as_py() == datetime(2026, 11, 23, 10, tzinfo=UTC)
+    assert [(r.line, r.reason) for r in parsed.rejections] == [(2, "quantity: negative")]
+
+
+@pytest.mark.parametrize("body", [b"\x1f\x8b\x08\x00garbage", b"PAR1 not really parquet PAR1"])
+def test_unreadable_objects_raise_so_the_message_can_go_to_the_dlq(body):
+    with pytest.raises(UnreadableObjectError):
+        parse_stock_updates(body)
+
+
+def test_newest_record_per_article_wins_whatever_the_order_in_the_file():
+    data = ndjson(
+        record(lastUpdated="2026-11-23T10:00:02Z", quantity=2),
+        record(lastUpdated="2026-11-23T10:00:03Z", quantity=3),
+        record(lastUpdated="2026-11-23T10:00:01Z", quantity=1),
+        record(channelId=9, quantity=90),
+    )
+    latest = latest_per_article(parse_stock_updates(data).table)
+    by_channel = {row["channelId"]: row["quantity"] for row in latest.to_pylist()}
+    assert by_channel == {2: 3, 9: 90}
+    assert latest.schema == CANONICAL_SCHEMA
+
+
+def test_on_equal_timestamps_the_later_line_wins():
+    data = ndjson(record(quantity=1), record(quantity=2))
+    latest = latest_per_article(parse_stock_updates(data).table)
+    assert latest.column("quantity").to_pylist() == [2]
+
+
+def test_items_use_the_single_table_keys_and_fixed_width_utc_text():
+    latest = latest_per_article(parse_stock_updates(ndjson(record(lastUpdated="2026-11-23T11:00:00+01:00"))).table)
+    [item] = article_stock_items(latest, source_key="raw/x.gz")
+    assert item["PK"] == "RET#retailer-1#ACC#1"
+    assert item["SK"] == "ART#3#CH#2"
+    assert item["lastUpdated"] == "2026-11-23T10:00:00.000000Z"
+    assert item["quantity"] == 5
+    assert item["sourceKey"] == "raw/x.gz"
+
+
+def test_fixed_width_text_orders_like_time():
+    stamps = ["2026-11-23T10:00:00.5Z", "2026-11-23T10:00:00.25Z", "2026-11-23T09:59:59.999999Z"]
+    latest = parse_stock_updates(ndjson(*[record(articleId=i, lastUpdated=s) for i, s in enumerate(stamps)])).table
+    texts = [i["lastUpdated"] for i in article_stock_items(latest, source_key="k")]
+    assert sorted(texts) == [texts[2], texts[1], texts[0]]
+
+
+def test_lake_rows_are_snake_case_with_text_partition_columns_and_source():
+    latest = latest_per_article(parse_stock_updates(ndjson(record())).table)
+    rows = lake_rows(latest, source_key="raw/x.gz")
+    assert rows.column_names == [
+        "retailer_id",
+        "account_id",
+        "channel_id",
+        "article_id",
+        "article_number",
+        "product_id",
+        "last_updated",
+        "quantity",
+        "source_key",
+        "source_line",
+    ]
+    assert rows.to_pylist()[0]["account_id"] == "1"
+    assert rows.to_pylist()[0]["source_key"] == "raw/x.gz"
