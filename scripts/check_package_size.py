@@ -1,4 +1,4 @@
-"""Fails when a built function package exceeds the limit (MB, unzipped): the managed layers carry the heavy libraries."""
+"""Fails when a built function package exceeds the limit (MB, unzipped); the managed layers carry the heavy libs."""
 
 import sys
 from pathlib import Path

@@ -1,0 +1,67 @@
+"""template.yaml promises what users deploy; these read it as CloudFormation does after the SAM transform."""
+
+import pytest
+
+from local_aws.template import load_template
+
+
+@pytest.fixture(scope="module")
+def resources():
+    return load_template()["Resources"]
+
+
+def of_type(resources, rtype):
+    return {lid: r["Properties"] for lid, r in resources.items() if r["Type"] == rtype}
+
+
+def test_functions_run_python312_on_arm64_with_the_managed_layers():
+    function_globals = load_template()["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.12"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Layers"] == [{"Ref": "PandasLayerArn"}, {"Ref": "PowertoolsLayerArn"}]
+
+
+def test_firehose_writes_gzip_newline_delimited_records_under_raw_with_an_error_prefix(resources):
+    [stream] = of_type(resources, "AWS::KinesisFirehose::DeliveryStream").values()
+    destination = stream["ExtendedS3DestinationConfiguration"]
+    assert stream["DeliveryStreamType"] == "DirectPut"
+    assert destination["CompressionFormat"] == "GZIP"
+    assert destination["Prefix"].startswith("raw/stock-updates/")
+    assert "error-output-type" in destination["ErrorOutputPrefix"]
+    [processor] = destination["ProcessingConfiguration"]["Processors"]
+    assert processor["Type"] == "AppendDelimiterToRecord"
+
+
+def test_the_ingest_queue_has_a_dlq_and_the_function_reports_partial_failures(resources):
+    queue = resources["IngestQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    event = resources["IngestFunction"]["Properties"]["Events"]["IngestQueue"]["Properties"]
+    assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue["VisibilityTimeout"] >= 6 * load_template()["Globals"]["Function"]["Timeout"]
+
+
+def test_the_table_streams_both_images_with_recovery_and_kms(resources):
+    table = resources["StockTable"]["Properties"]
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEType"] == "KMS"
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+
+
+def test_the_bucket_is_private_versioned_kms_encrypted_and_tls_only(resources):
+    bucket = resources["DataBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    [deny] = resources["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+    assert any(r["Prefix"] == "raw/" for r in bucket["LifecycleConfiguration"]["Rules"])
+
+
+def test_glue_tables_use_partition_projection(resources):
+    for table in of_type(resources, "AWS::Glue::Table").values():
+        assert table["TableInput"]["Parameters"]["projection.enabled"] == "true"
