@@ -119,3 +119,151 @@ def _lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
             "dataType": value.get("DataType"),
         }
     return json.loads(json.dumps(converted, default=str))
+
+
+@dataclass
+class DynamoDbStreamPoller:
+    """DynamoDB stream -> function, as Lambda's stream mapping does it.
+
+    Records are read in order from TRIM_HORIZON or LATEST; FilterCriteria drop records before the function
+    sees them; a batch that fails is retried from the failing record (ReportBatchItemFailures) or bisected
+    (BisectBatchOnFunctionError); after MaximumRetryAttempts the batch is described to the OnFailure
+    destination and skipped, as Lambda does, so one poison record does not stop the shard forever.
+    """
+
+    streams: Any
+    sqs: Any
+    stream_arn: str
+    function: LocalFunction
+    batch_size: int = 100
+    starting_position: str = "TRIM_HORIZON"
+    report_batch_item_failures: bool = False
+    bisect_on_error: bool = False
+    maximum_retry_attempts: int = -1
+    filters: list[dict[str, Any]] = field(default_factory=list)
+    on_failure_queue_url: str | None = None
+    region: str = "us-east-1"
+    batches: int = 0
+    failed_batches: int = 0
+    errors: list[str] = field(default_factory=list)
+    _iterators: dict[str, str] = field(default_factory=dict)
+
+    def poll_once(self) -> int:
+        """Read on from each shard's checkpoint (the last sequence number handed on), as Lambda checkpoints.
+
+        A fresh iterator per poll also follows moto replacing a table's stream shard on a cancelled transaction.
+        """
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        delivered = 0
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            checkpoint = self._iterators.get(shard_id)
+            position = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": checkpoint}
+                if checkpoint
+                else {"ShardIteratorType": self.starting_position}
+            )
+            iterator = self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
+            response = self.streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=self.batch_size)
+            raw = response.get("Records", [])
+            if not raw:
+                continue
+            self._iterators[shard_id] = raw[-1]["dynamodb"]["SequenceNumber"]
+            records = [r for r in (self._lambda_record(r) for r in raw) if matches_any(self.filters, r)]
+            if records:
+                self.batches += 1
+                self._deliver(records)
+            delivered += len(raw)
+        return delivered
+
+    def backlog(self) -> int:
+        return 0  # read positions advance on every poll; drain() polls until a round moves nothing
+
+    def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        record = json.loads(json.dumps(record, default=str))
+        record.setdefault("eventSource", "aws:dynamodb")
+        record.setdefault("awsRegion", self.region)
+        record["eventSourceARN"] = self.stream_arn
+        return record
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        attempts = 0
+        while records:
+            failed_index = self._invoke(records)
+            if failed_index is None:
+                return
+            attempts += 1
+            if failed_index == -1 and self.bisect_on_error and len(records) > 1:
+                middle = len(records) // 2
+                self._deliver(records[:middle])
+                self._deliver(records[middle:])
+                return
+            if failed_index > 0:
+                records = records[failed_index:]  # what came before the failing record is done
+            if 0 <= self.maximum_retry_attempts < attempts:
+                self._give_up(records, attempts)
+                return
+
+    def _invoke(self, records: list[dict[str, Any]]) -> int | None:
+        """None: success; -1: function error; n >= 0: retry from record n."""
+        try:
+            response = self.function.invoke({"Records": records})
+        except Exception as exc:
+            log.warning("function %s failed on %d stream records: %s", self.function.name, len(records), exc)
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return -1
+        if not self.report_batch_item_failures:
+            return None
+        failures = (response or {}).get("batchItemFailures") or []
+        if not failures:
+            return None
+        sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
+        positions = [sequences.index(f["itemIdentifier"]) for f in failures if f.get("itemIdentifier") in sequences]
+        return min(positions) if positions else 0
+
+    def _give_up(self, records: list[dict[str, Any]], attempts: int) -> None:
+        self.failed_batches += 1
+        if self.on_failure_queue_url:
+            self.sqs.send_message(
+                QueueUrl=self.on_failure_queue_url,
+                MessageBody=json.dumps(
+                    {
+                        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
+                        "DDBStreamBatchInfo": {
+                            "shardId": next(iter(self._iterators), ""),
+                            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                            "batchSize": len(records),
+                            "streamArn": self.stream_arn,
+                        },
+                    }
+                ),
+            )
+
+
+def matches_any(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
+    """Lambda event filtering (the subset of EventBridge patterns: values, prefix, exists)."""
+    if not filters:
+        return True
+    return any(_matches(json.loads(f["Pattern"]), record) for f in filters)
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(_matches(p, value.get(k, _MISSING)) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return any(_matches_one(p, value) for p in pattern)
+    return pattern == value
+
+
+def _matches_one(rule: Any, value: Any) -> bool:
+    if isinstance(rule, dict):
+        if "prefix" in rule:
+            return isinstance(value, str) and value.startswith(rule["prefix"])
+        if "exists" in rule:
+            return (value is not _MISSING) == bool(rule["exists"])
+        raise NotImplementedError(f"filter rule {rule} is not emulated locally")
+    return value is not _MISSING and value == rule
+
+
+_MISSING = object()

@@ -24,7 +24,8 @@ from typing import Any
 import boto3
 
 from local_aws import firehose as local_firehose
-from local_aws.pollers import SqsPoller
+from local_aws import moto_patches
+from local_aws.pollers import DynamoDbStreamPoller, SqsPoller
 from local_aws.runtime import LocalFunction
 from local_aws.template import ROOT, code_dirs, load_template, package, translate, zip_folder
 
@@ -76,6 +77,31 @@ class StandIn:
 
 
 @dataclass
+class InboxReader:
+    """Reads what SNS delivered to an inbox queue: subject, message and message attributes per notification."""
+
+    sqs: Any
+    queue_url: str
+
+    def read(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                body = json.loads(message["Body"])
+                messages.append(
+                    {
+                        "subject": body.get("Subject"),
+                        "message": body.get("Message"),
+                        "attributes": {k: v.get("Value") for k, v in body.get("MessageAttributes", {}).items()},
+                    }
+                )
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass
 class Inventory:
     logical_id: str
     type: str
@@ -105,7 +131,7 @@ class LocalStack:
         self.function_environment = function_environment or {}
         self.endpoint: str | None = None
         self.functions: dict[str, LocalFunction] = {}
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[Any] = []
         self.inventory: list[Inventory] = []
         self.outputs: dict[str, str] = {}
         self.firehose: local_firehose.LocalFirehose | None = None
@@ -136,6 +162,7 @@ class LocalStack:
         )
         self.firehose = local_firehose.LocalFirehose(self.client("s3"))
         local_firehose.install(self.firehose)
+        moto_patches.install()
         self.deploy()
         return self
 
@@ -168,7 +195,7 @@ class LocalStack:
         sam_template = load_template(self.template_path)
         code_dir = next(iter(code_dirs(sam_template, self.template_path.parent)))
         parameters = self._prepare_account(code_dir)
-        packaged = package(sam_template, f"s3://{ARTIFACT_BUCKET}/code.zip")
+        packaged = package(sam_template, f"s3://{self._artifact_bucket}/code.zip")
         self.cfn_template = translate(packaged, parameters, _EndpointSession(self._session, self.endpoint))
         cfn = self.client("cloudformation")
         # moto warns (and prints) for each type it skips and for the Docker it looks for; the inventory says it better.
@@ -191,8 +218,8 @@ class LocalStack:
         location = (
             {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
         )
-        s3.create_bucket(Bucket=ARTIFACT_BUCKET, **location)
-        s3.put_object(Bucket=ARTIFACT_BUCKET, Key="code.zip", Body=zip_folder(code_dir))
+        s3.create_bucket(Bucket=self._artifact_bucket, **location)
+        s3.put_object(Bucket=self._artifact_bucket, Key="code.zip", Body=zip_folder(code_dir))
         lam = self.client("lambda")
         empty = _empty_zip()
         pandas_arn = lam.publish_layer_version(
@@ -203,6 +230,10 @@ class LocalStack:
         )["LayerVersionArn"]
         _seed_public_ssm_parameter(self.region, POWERTOOLS_SSM_DEFAULT, powertools_arn)
         return {"PandasLayerArn": pandas_arn, **self.parameters}
+
+    @property
+    def _artifact_bucket(self) -> str:
+        return f"{self.stack_name.lower()}-{ARTIFACT_BUCKET}"[:63]
 
     def _resource_map(self) -> Any:
         from moto.cloudformation.models import cloudformation_backends
@@ -383,32 +414,68 @@ class LocalStack:
 
     def _route_event_source(self, lid: str, uuid: str, props: dict[str, Any]) -> None:
         lam = self.client("lambda")
-        # moto's own invoker for this mapping needs Docker; the poller below replaces it.
+        # moto's own invoker for this mapping needs Docker; the pollers below replace it.
         lam.update_event_source_mapping(UUID=uuid, Enabled=False)
-        function = next(
-            f for f in self.functions.values() if f.name == props["FunctionName"] or f.arn == props["FunctionName"]
-        )
+        function = next(f for f in self.functions.values() if props["FunctionName"] in (f.name, f.arn))
         source = props["EventSourceArn"]
-        if ":sqs:" not in source:
-            self.inventory.append(
-                Inventory(lid, "AWS::Lambda::EventSourceMapping", "not emulated", uuid, f"no poller for {source}")
-            )
+        if ":sqs:" in source:
+            poller: Any = self._sqs_poller(source, function, props)
+        elif ":dynamodb:" in source and "/stream/" in source:
+            poller = self._stream_poller(source, function, props)
+        else:
+            self._note(lid, "not emulated", f"no local poller for {source}")
             return
-        queue_url = self.client("sqs").get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
-        self.pollers.append(
-            SqsPoller(
-                sqs=self.client("sqs"),
-                queue_url=queue_url,
-                queue_arn=source,
-                function=function,
-                batch_size=int(props.get("BatchSize", 10)),
-                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                region=self.region,
-            )
+        self.pollers.append(poller)
+        self._note(lid, "local", "moto's mapping disabled; polled here with Lambda's semantics")
+
+    def _sqs_poller(self, source: str, function: LocalFunction, props: dict[str, Any]) -> SqsPoller:
+        return SqsPoller(
+            sqs=self.client("sqs"),
+            queue_url=self.client("sqs").get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"],
+            queue_arn=source,
+            function=function,
+            batch_size=int(props.get("BatchSize", 10)),
+            report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            region=self.region,
         )
+
+    def _stream_poller(self, source: str, function: LocalFunction, props: dict[str, Any]) -> DynamoDbStreamPoller:
+        from moto.dynamodb.models import dynamodb_backends
+
+        table_name = source.split(":table/", 1)[1].split("/stream/", 1)[0]
+        # moto would call a Docker Lambda on every write to the table; the poller reads the stream instead.
+        dynamodb_backends[ACCOUNT_ID][self.region].get_table(table_name).lambda_event_source_mappings.clear()
+        on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        failure_url = None
+        if on_failure and ":sqs:" in on_failure:
+            failure_url = self.client("sqs").get_queue_url(QueueName=on_failure.rsplit(":", 1)[-1])["QueueUrl"]
+        return DynamoDbStreamPoller(
+            streams=self.client("dynamodbstreams"),
+            sqs=self.client("sqs"),
+            stream_arn=source,
+            function=function,
+            batch_size=int(props.get("BatchSize", 100)),
+            starting_position=props.get("StartingPosition", "TRIM_HORIZON"),
+            report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            bisect_on_error=str(props.get("BisectBatchOnFunctionError", False)).lower() == "true",
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            filters=props.get("FilterCriteria", {}).get("Filters", []),
+            on_failure_queue_url=failure_url,
+            region=self.region,
+        )
+
+    def _note(self, lid: str, how: str, note: str) -> None:
         for item in self.inventory:
             if item.logical_id == lid:
-                item.how, item.note = "local", "moto's mapping disabled; polled here with Lambda's batch semantics"
+                item.how, item.note = how, note
+
+    def inbox(self, topic_arn: str, name: str = "local-inbox") -> InboxReader:
+        """An SQS subscription to a topic, standing in for the e-mail inbox (e-mail is not sent locally)."""
+        sqs, sns = self.client("sqs"), self.client("sns")
+        queue_url = sqs.create_queue(QueueName=f"{self.stack_name}-{name}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        return InboxReader(sqs, queue_url)
 
     # ------------------------------------------------------------------ running
 

@@ -17,6 +17,16 @@ class Settings:
     rejected_prefix: str = "rejected/"
     write_concurrency: int = 32
     default_restock_threshold: int = 10
+    restock_topic_arn: str = ""
+
+    def require(self, *names: str) -> Settings:
+        """A function that needs more than the common settings names them at cold start."""
+        missing = [name for name in names if not getattr(self, name)]
+        if missing:
+            raise ConfigError(
+                "invalid function configuration: " + "; ".join(f"{n.upper()} is not set" for n in missing)
+            )
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +60,7 @@ class Settings:
             rejected_prefix=_prefix(env.get("REJECTED_PREFIX", "rejected/")),
             write_concurrency=integer("WRITE_CONCURRENCY", 32, 1),
             default_restock_threshold=integer("DEFAULT_RESTOCK_THRESHOLD", 10, 0),
+            restock_topic_arn=env.get("RESTOCK_TOPIC_ARN", "").strip(),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

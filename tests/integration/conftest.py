@@ -1,5 +1,5 @@
+import awswrangler as wr
 import pytest
-from moto import mock_aws
 
 from local_aws.stack import LocalStack
 from stock_pipeline.config import Settings
@@ -7,10 +7,20 @@ from stock_pipeline.handlers.ingest import build_dependencies
 
 
 @pytest.fixture(scope="module")
-def stack():
-    """The stack of template.yaml in in-process moto: tables, buckets and queues exactly as deployed."""
-    with mock_aws():
-        yield LocalStack(server=False).start()
+def stack(request):
+    """The stack of template.yaml on a moto server: tables, buckets, queues and streams exactly as deployed.
+
+    (moto's in-process mock does not route DynamoDB Streams calls, so the server is used here too.) Each test
+    module gets a stack of its own, with its own names, in the one moto of this process.
+    """
+    name = "it-" + request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:30]
+    parameters = {"DataBucketName": f"{name}-data", "GlueDatabaseName": name.replace("-", "_")}
+    with LocalStack(
+        stack_name=name, parameters=parameters, function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}
+    ) as stack:
+        wr.config.s3_endpoint_url = stack.endpoint  # the tests' own reads of the lake
+        yield stack
+        wr.config.reset("s3_endpoint_url")
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from stock_pipeline.domain.thresholds import ThresholdChange
+
 _serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
 
 NEWER_WINS = "attribute_not_exists(PK) OR lastUpdated < :lastUpdated"
 
@@ -54,3 +59,227 @@ class StockTable:
                 return False
             raise
         return True
+
+
+LEDGER_TTL_DAYS = 30
+
+
+class StockLevels:
+    """Warehouse stock levels, restock thresholds and the file ledger: the inventory entities of the table."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._ddb = dynamodb_client
+        self.name = table_name
+
+    # ---------------------------------------------------------------- levels, exactly once per file chunk
+
+    def apply_chunk(
+        self,
+        *,
+        ledger_pk: str,
+        chunk: int,
+        changes: list[Any],
+        source_key: str,
+        processed_at: str,
+        expires_at: int,
+    ) -> bool:
+        """Apply one chunk of level changes together with its ledger entry, all or nothing.
+
+        Returns False when the ledger entry already exists: that chunk was applied by an earlier delivery.
+        """
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.name,
+                    "Item": {
+                        "PK": {"S": ledger_pk},
+                        "SK": {"S": f"CHUNK#{chunk:05d}"},
+                        "entity": {"S": "FileChunk"},
+                        "sourceKey": {"S": source_key},
+                        "items": {"N": str(len(changes))},
+                        "appliedAt": {"S": processed_at},
+                        "ttl": {"N": str(expires_at)},
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        for change in changes:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.name,
+                        "Key": {"PK": {"S": f"WH#{change.warehouse}"}, "SK": {"S": f"ITEM#{change.item_id}"}},
+                        "UpdateExpression": (
+                            "ADD quantity :change "
+                            "SET itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, "
+                            "GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, updatedAt = :at, lastSourceKey = :source"
+                        ),
+                        "ExpressionAttributeValues": {
+                            ":change": {"N": str(change.change)},
+                            ":name": {"S": change.item_name},
+                            ":warehouse": {"S": change.warehouse},
+                            ":item": {"S": change.item_id},
+                            ":entity": {"S": "StockLevel"},
+                            ":gsi1pk": {"S": f"ITEM#{change.item_id}"},
+                            ":gsi1sk": {"S": f"WH#{change.warehouse}"},
+                            ":at": {"S": processed_at},
+                            ":source": {"S": source_key},
+                        },
+                    }
+                }
+            )
+        try:
+            self._ddb.transact_write_items(TransactItems=actions, ClientRequestToken=_token(ledger_pk, chunk))
+        except ClientError as exc:
+            if _ledger_already_written(exc):
+                return False
+            raise
+        return True
+
+    def level(self, warehouse: str, item_id: str) -> dict[str, Any] | None:
+        item = self._ddb.get_item(
+            TableName=self.name,
+            Key={"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item_id}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else _plain(item)
+
+    def levels_of_warehouse(self, warehouse: str) -> list[dict[str, Any]]:
+        return self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :item)",
+            ExpressionAttributeValues={":pk": {"S": f"WH#{warehouse}"}, ":item": {"S": "ITEM#"}},
+        )
+
+    def levels_of_item(self, item_id: str) -> list[dict[str, Any]]:
+        """Every warehouse's level of an item (GSI1)."""
+        return self._query(
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :wh)",
+            ExpressionAttributeValues={":pk": {"S": f"ITEM#{item_id}"}, ":wh": {"S": "WH#"}},
+        )
+
+    def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self._ddb.get_paginator("query").paginate(TableName=self.name, **kwargs):
+            items.extend(_plain(i) for i in page["Items"])
+        return items
+
+    # ---------------------------------------------------------------- thresholds
+
+    def put_thresholds(self, thresholds: list[Any], *, source_key: str, effective_from: str) -> list[Any]:
+        """Store each threshold unless a file of a later day set it; returns the items whose threshold changed."""
+
+        def put(threshold: Any) -> ThresholdChange | None:
+            try:
+                old = self._ddb.put_item(
+                    TableName=self.name,
+                    Item={
+                        "PK": {"S": f"ITEM#{threshold.item_id}"},
+                        "SK": {"S": "THRESHOLD"},
+                        "entity": {"S": "RestockThreshold"},
+                        "itemId": {"S": threshold.item_id},
+                        "restockIfBelow": {"N": str(threshold.restock_if_below)},
+                        "effectiveFrom": {"S": effective_from},
+                        "sourceKey": {"S": source_key},
+                    },
+                    ConditionExpression="attribute_not_exists(PK) OR effectiveFrom <= :day",
+                    ExpressionAttributeValues={":day": {"S": effective_from}},
+                    ReturnValues="ALL_OLD",
+                ).get("Attributes")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    return None  # a later day's file already set this item
+                raise
+            previous = int(old["restockIfBelow"]["N"]) if old else None
+            if previous == threshold.restock_if_below:
+                return None
+            return ThresholdChange(threshold.item_id, previous, threshold.restock_if_below)
+
+        with ThreadPoolExecutor(max_workers=16, thread_name_prefix="ddb-threshold") as pool:
+            return [c for c in pool.map(put, thresholds) if c is not None]
+
+    def thresholds(self, item_ids: Iterable[str]) -> dict[str, int]:
+        """Thresholds of the given items that have one (BatchGetItem, 100 keys a call)."""
+        ids = sorted(set(item_ids))
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 100):
+            request = {
+                self.name: {
+                    "Keys": [{"PK": {"S": f"ITEM#{i}"}, "SK": {"S": "THRESHOLD"}} for i in ids[start : start + 100]]
+                }
+            }
+            while request:
+                response = self._ddb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self.name, []):
+                    found[item["itemId"]["S"]] = int(item["restockIfBelow"]["N"])
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    # ---------------------------------------------------------------- the alert flag
+
+    def claim_alert(self, warehouse: str, item_id: str, *, threshold: int, alert_id: str) -> bool:
+        """Set belowThreshold if the level is below now and nobody alerted yet (or this very alert retries)."""
+        return self._conditional_update(
+            warehouse,
+            item_id,
+            "SET belowThreshold = :true, alertId = :id, alertThreshold = :threshold",
+            "quantity < :threshold AND (attribute_not_exists(belowThreshold) OR belowThreshold = :false OR alertId = :id)",
+            {
+                ":true": {"BOOL": True},
+                ":false": {"BOOL": False},
+                ":id": {"S": alert_id},
+                ":threshold": {"N": str(threshold)},
+            },
+        )
+
+    def rearm(self, warehouse: str, item_id: str, *, threshold: int) -> bool:
+        """Clear belowThreshold if the level is at or above the threshold now."""
+        return self._conditional_update(
+            warehouse,
+            item_id,
+            "SET belowThreshold = :false REMOVE alertId",
+            "belowThreshold = :true AND quantity >= :threshold",
+            {":true": {"BOOL": True}, ":false": {"BOOL": False}, ":threshold": {"N": str(threshold)}},
+        )
+
+    def _conditional_update(self, warehouse: str, item_id: str, update: str, condition: str, values: dict) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self.name,
+                Key={"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item_id}"}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _token(ledger_pk: str, chunk: int) -> str:
+    """Idempotency token of the transaction: a retry within 10 minutes is answered, not re-applied."""
+    return hashlib.sha256(f"{ledger_pk}#{chunk}".encode()).hexdigest()[:36]
+
+
+def _ledger_already_written(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    if error.get("Code") != "TransactionCanceledException":
+        return False
+    reasons = exc.response.get("CancellationReasons") or []
+    if reasons:
+        return reasons[0].get("Code") == "ConditionalCheckFailed"
+    return "ConditionalCheckFailed" in error.get("Message", "").split("[", 1)[-1].split(",")[0]
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB's typed attributes as plain Python, integers as int."""
+    plain = {}
+    for name, value in item.items():
+        value = _deserializer.deserialize(value)
+        if isinstance(value, Decimal):
+            value = int(value) if value == value.to_integral_value() else float(value)
+        plain[name] = value
+    return plain

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +20,14 @@ import pyarrow.parquet as pq
 from stock_pipeline.domain.errors import UnreadableObjectError
 from stock_pipeline.domain.objects import decompress, is_parquet
 from stock_pipeline.domain.rejections import Rejection
+from stock_pipeline.domain.timestamps import (
+    TIMESTAMP_TYPE,
+    UTC_TEXT_FORMAT,
+    as_mask,
+    nonblank_line_numbers,
+    parse_iso_timestamps,
+    utc_text,
+)
 
 INT_FIELDS = ("accountId", "channelId", "articleId", "articleNumber", "quantity")
 STR_FIELDS = ("retailerId", "productId", "lastUpdated")
@@ -35,8 +42,6 @@ REQUIRED_FIELDS = (
     "lastUpdated",
     "quantity",
 )
-
-TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 
 # As the records arrive: lastUpdated is still text.
 RAW_SCHEMA = pa.schema([(name, pa.int64() if name in INT_FIELDS else pa.string()) for name in REQUIRED_FIELDS])
@@ -56,9 +61,6 @@ CANONICAL_SCHEMA = pa.schema(
     ]
 )
 
-# ISO-8601 date-time with an explicit offset (Z or ±hh[:]mm) and at most microseconds.
-_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
-_ISO_RE = re.compile(_ISO_WITH_OFFSET)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -95,26 +97,11 @@ def _read_ndjson(data: bytes) -> tuple[pa.Table, np.ndarray, list[Rejection]]:
         table = pj.read_json(io.BytesIO(data), parse_options=options)
     except pa.ArrowInvalid:
         return _read_ndjson_line_by_line(data)
-    lines = _nonblank_line_numbers(data)
+    lines = nonblank_line_numbers(data)
     if len(lines) != table.num_rows:
         # Several objects on one line (a Firehose stream without a delimiter): let the slow path number them.
         return _read_ndjson_line_by_line(data)
     return table, lines, []
-
-
-def _nonblank_line_numbers(data: bytes) -> np.ndarray:
-    """1-based numbers of the lines that hold a record, computed without splitting into Python objects."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 0x0A)
-    starts = np.concatenate(([0], newlines + 1))
-    ends = np.concatenate((newlines, [len(buf)]))
-    lengths = ends - starts
-    # A line of just "\r" (CRLF files) is blank too.
-    has_cr = lengths == 1
-    if has_cr.any():
-        cr_at = starts[has_cr]
-        lengths[np.flatnonzero(has_cr)[buf[cr_at] == 0x0D]] = 0
-    return np.flatnonzero(lengths > 0) + 1
 
 
 def _read_ndjson_line_by_line(data: bytes) -> tuple[pa.Table, np.ndarray, list[Rejection]]:
@@ -196,7 +183,7 @@ def _read_parquet(data: bytes) -> tuple[pa.Table, np.ndarray, list[Rejection]]:
 def _timestamp_to_iso(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if column.type.tz is None:  # Glue `timestamp` carries no zone; Firehose writes UTC
         column = pc.assume_timezone(column, "UTC")
-    return pc.strftime(pc.cast(column, TIMESTAMP_TYPE), format="%Y-%m-%dT%H:%M:%SZ")
+    return pc.strftime(pc.cast(column, TIMESTAMP_TYPE), format=UTC_TEXT_FORMAT)
 
 
 # ------------------------------------------------------------------ validation
@@ -214,12 +201,12 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
         bad[:] |= mask
 
     for name in REQUIRED_FIELDS:
-        reject(_mask(pc.is_null(raw.column(name))), f"{name}: missing")
+        reject(as_mask(pc.is_null(raw.column(name))), f"{name}: missing")
     for name in ("retailerId", "productId"):
-        reject(_mask(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw.column(name))), 0)), f"{name}: empty")
-    reject(_mask(pc.less(raw.column("quantity"), 0)), "quantity: negative")
+        reject(as_mask(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw.column(name))), 0)), f"{name}: empty")
+    reject(as_mask(pc.less(raw.column("quantity"), 0)), "quantity: negative")
 
-    timestamps, ts_problems = _parse_timestamps(raw.column("lastUpdated"), ~bad)
+    timestamps, ts_problems = parse_iso_timestamps(raw.column("lastUpdated"), ~bad, "lastUpdated")
     for i, problem in ts_problems.items():
         if not bad[i]:
             reasons[i] = problem
@@ -242,35 +229,6 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
         schema=CANONICAL_SCHEMA,
     )
     return (table if not bad.any() else table.filter(good)), rejections
-
-
-def _mask(result: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(result, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _parse_timestamps(text: pa.ChunkedArray, candidates: np.ndarray) -> tuple[pa.Array, dict[int, str]]:
-    """Arrow's ISO-8601 cast does the parsing; rows it cannot take become nulls with a reason."""
-    problems: dict[int, str] = {}
-    shape_ok = _mask(pc.match_substring_regex(text, _ISO_WITH_OFFSET))
-    for i in np.flatnonzero(candidates & ~shape_ok):
-        problems[int(i)] = (
-            f"lastUpdated: not an ISO-8601 timestamp with offset and at most microseconds: {text[int(i)].as_py()!r}"
-        )
-    usable = pa.array(candidates & shape_ok)
-    masked = pc.if_else(usable, text, pa.scalar(None, pa.string()))
-    try:
-        return pc.cast(masked, TIMESTAMP_TYPE).combine_chunks(), problems
-    except pa.ArrowInvalid:
-        pass
-    # Well-formed but impossible values (month 13, hour 25): find them one by one; rare by construction.
-    values: list[object] = []
-    for i, value in enumerate(masked.to_pylist()):
-        try:
-            values.append(None if value is None else pc.cast(pa.array([value]), TIMESTAMP_TYPE)[0].as_py())
-        except pa.ArrowInvalid:
-            problems[i] = f"lastUpdated: not a valid date-time: {value!r}"
-            values.append(None)
-    return pa.array(values, TIMESTAMP_TYPE), problems
 
 
 def _record_text(raw: pa.Table, i: int) -> str:
@@ -297,7 +255,7 @@ def article_stock_items(latest: pa.Table, *, source_key: str) -> list[dict[str, 
     `lastUpdated` is fixed-width UTC text, so string comparison in the DynamoDB condition orders by time.
     """
     columns = {name: latest.column(name).to_pylist() for name in CANONICAL_SCHEMA.names if name != "lastUpdated"}
-    columns["lastUpdated"] = pc.strftime(latest.column("lastUpdated"), format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
+    columns["lastUpdated"] = utc_text(latest.column("lastUpdated"))
     items = []
     for i in range(latest.num_rows):
         retailer, account = columns["retailerId"][i], columns["accountId"][i]

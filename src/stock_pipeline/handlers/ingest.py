@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -17,11 +18,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from stock_pipeline.adapters.aws import clients, new_session
 from stock_pipeline.adapters.lake import LakeWriter
 from stock_pipeline.adapters.s3 import ObjectStore
-from stock_pipeline.adapters.stock_table import StockTable
+from stock_pipeline.adapters.stock_table import StockLevels, StockTable
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.errors import ObjectGoneError
+from stock_pipeline.domain.inventory import is_inventory_key
 from stock_pipeline.domain.objects import ObjectRef
-from stock_pipeline.ingestion import STOCK_UPDATES_PREFIX, ingest_stock_updates
+from stock_pipeline.domain.thresholds import is_thresholds_key
+from stock_pipeline.ingestion import (
+    INVENTORY_PREFIX,
+    STOCK_UPDATES_PREFIX,
+    THRESHOLDS_PREFIX,
+    ingest_inventory_file,
+    ingest_stock_updates,
+    ingest_thresholds,
+)
 from stock_pipeline.observability import logger, metrics, tracer
 
 
@@ -30,6 +40,7 @@ class Dependencies:
     settings: Settings
     store: ObjectStore
     table: StockTable
+    levels: StockLevels
     lake: LakeWriter
 
 
@@ -39,6 +50,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         settings=settings,
         store=ObjectStore(aws["s3"]),
         table=StockTable(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
+        levels=StockLevels(aws["dynamodb"], settings.table_name),
         lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix),
     )
 
@@ -70,28 +82,70 @@ def object_refs(body: str) -> list[ObjectRef]:
 
 
 def process_object(ref: ObjectRef, deps: Dependencies) -> None:
-    if not ref.key.startswith(STOCK_UPDATES_PREFIX):
-        logger.warning("no route for object, ignored", extra={"key": ref.key})
-        metrics.add_metric(name="ObjectsIgnored", unit=MetricUnit.Count, value=1)
-        return
+    """Route by prefix (the bucket notifies the queue for exactly these prefixes)."""
     try:
-        report = ingest_stock_updates(
-            ref,
-            store=deps.store,
-            writer=deps.store,
-            table=deps.table,
-            lake=deps.lake,
-            rejected_prefix=deps.settings.rejected_prefix,
-        )
+        if ref.key.startswith(STOCK_UPDATES_PREFIX):
+            _stock_updates(ref, deps)
+        elif ref.key.startswith(INVENTORY_PREFIX) and is_inventory_key(ref.key):
+            _inventory(ref, deps)
+        elif ref.key.startswith(THRESHOLDS_PREFIX) and is_thresholds_key(ref.key):
+            _thresholds(ref, deps)
+        else:
+            logger.warning("no route for object (unexpected prefix or file name), ignored", extra={"key": ref.key})
+            metrics.add_metric(name="ObjectsIgnored", unit=MetricUnit.Count, value=1)
     except ObjectGoneError as exc:
         logger.warning("object vanished before ingestion, nothing to do", extra={"key": ref.key, "error": str(exc)})
         metrics.add_metric(name="ObjectsGone", unit=MetricUnit.Count, value=1)
-        return
+
+
+def _stock_updates(ref: ObjectRef, deps: Dependencies) -> None:
+    report = ingest_stock_updates(
+        ref,
+        store=deps.store,
+        writer=deps.store,
+        table=deps.table,
+        lake=deps.lake,
+        rejected_prefix=deps.settings.rejected_prefix,
+    )
     logger.info("stock updates ingested", extra={"report": asdict(report)})
     metrics.add_metric(name="RecordsRead", unit=MetricUnit.Count, value=report.records)
     metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=report.rejected)
     metrics.add_metric(name="ArticlesWritten", unit=MetricUnit.Count, value=report.written)
     metrics.add_metric(name="StaleSnapshotsSkipped", unit=MetricUnit.Count, value=report.stale)
+
+
+def _inventory(ref: ObjectRef, deps: Dependencies) -> None:
+    report = ingest_inventory_file(
+        ref,
+        store=deps.store,
+        writer=deps.store,
+        levels=deps.levels,
+        lake=deps.lake,
+        rejected_prefix=deps.settings.rejected_prefix,
+        now=datetime.now(UTC),
+    )
+    logger.info("inventory transactions applied", extra={"report": asdict(report)})
+    if report.chunks_already_applied:
+        logger.warning(
+            "file delivered again: applied chunks skipped",
+            extra={"key": ref.key, "chunks": report.chunks_already_applied},
+        )
+    metrics.add_metric(name="TransactionsRead", unit=MetricUnit.Count, value=report.records)
+    metrics.add_metric(name="TransactionsRejected", unit=MetricUnit.Count, value=report.rejected)
+    metrics.add_metric(name="LevelChunksApplied", unit=MetricUnit.Count, value=report.chunks_applied)
+    metrics.add_metric(name="LevelChunksSkipped", unit=MetricUnit.Count, value=report.chunks_already_applied)
+
+
+def _thresholds(ref: ObjectRef, deps: Dependencies) -> None:
+    report = ingest_thresholds(
+        ref, store=deps.store, writer=deps.store, levels=deps.levels, rejected_prefix=deps.settings.rejected_prefix
+    )
+    logger.info(
+        "restock thresholds stored",
+        extra={"key": ref.key, "entries": report.entries, "rejected": report.rejected, "changed": len(report.changed)},
+    )
+    metrics.add_metric(name="ThresholdsChanged", unit=MetricUnit.Count, value=len(report.changed))
+    metrics.add_metric(name="ThresholdEntriesRejected", unit=MetricUnit.Count, value=report.rejected)
 
 
 def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependencies) -> dict[str, Any]:

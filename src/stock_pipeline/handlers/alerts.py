@@ -1,0 +1,140 @@
+"""Alert Lambda: the table's stream -> one restock alert per crossing below the threshold (SNS PublishBatch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stock_pipeline.adapters.aws import client_config, new_session
+from stock_pipeline.adapters.sns import AlertPublisher
+from stock_pipeline.adapters.stock_table import StockLevels
+from stock_pipeline.config import Settings
+from stock_pipeline.domain.alerts import Decision, LevelState, RestockAlert, decide
+from stock_pipeline.observability import logger, metrics, tracer
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    settings: Settings
+    levels: StockLevels
+    publisher: AlertPublisher
+
+
+def build_dependencies(settings: Settings, session: Any) -> Dependencies:
+    settings.require("restock_topic_arn")
+    return Dependencies(
+        settings=settings,
+        levels=StockLevels(session.client("dynamodb", config=client_config()), settings.table_name),
+        publisher=AlertPublisher(session.client("sns", config=client_config()), settings.restock_topic_arn),
+    )
+
+
+@cache
+def _dependencies() -> Dependencies:
+    return build_dependencies(Settings.from_env(), new_session())
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    sequence: str
+    event_id: str
+    level: LevelState
+
+
+def level_changes(event: dict[str, Any]) -> list[_Change]:
+    """Stock-level records whose quantity changed (flag-only updates and other entities are not decisions)."""
+    changes = []
+    for record in DynamoDBStreamEvent(event).records:
+        image = record.dynamodb.new_image if record.dynamodb else None
+        if not image or image.get("entity") != "StockLevel":
+            continue
+        old = record.dynamodb.old_image or {}
+        if old and old.get("quantity") == image.get("quantity"):
+            continue
+        changes.append(
+            _Change(
+                sequence=record.dynamodb.sequence_number,
+                event_id=record.event_id,
+                level=LevelState(
+                    warehouse=image["warehouse"],
+                    item_id=image["itemId"],
+                    item_name=image.get("itemName", ""),
+                    quantity=int(image.get("quantity", 0)),
+                    below_threshold=bool(image.get("belowThreshold", False)),
+                    source_key=image.get("lastSourceKey"),
+                ),
+            )
+        )
+    return changes
+
+
+def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependencies) -> dict[str, Any]:
+    """Decide in stream order; on an error, publish what was claimed and report the failing record.
+
+    Lambda then retries from that record. A claim carries the stream record's event id, so a retried record
+    claims again and its alert is published again rather than lost (at least once, never one per update).
+    """
+    changes = level_changes(event)
+    thresholds = deps.levels.thresholds(c.level.item_id for c in changes) if changes else {}
+    default = deps.settings.default_restock_threshold
+    alerts: list[RestockAlert] = []
+    sequence_of: dict[str, str] = {}
+    failed_at: str | None = None
+    for change in changes:
+        level = change.level
+        threshold = thresholds.get(level.item_id, default)
+        try:
+            if level.quantity < 0:
+                logger.warning(
+                    "negative stock level (anomaly)",
+                    extra={
+                        "warehouse": level.warehouse,
+                        "item": level.item_id,
+                        "quantity": level.quantity,
+                        "file": level.source_key,
+                    },
+                )
+                metrics.add_metric(name="NegativeStockLevels", unit=MetricUnit.Count, value=1)
+            decision = decide(level, threshold)
+            if decision is Decision.ALERT and deps.levels.claim_alert(
+                level.warehouse, level.item_id, threshold=threshold, alert_id=change.event_id
+            ):
+                alerts.append(
+                    RestockAlert(
+                        change.event_id,
+                        level.warehouse,
+                        level.item_id,
+                        level.item_name,
+                        level.quantity,
+                        threshold,
+                        level.source_key,
+                    )
+                )
+                sequence_of[change.event_id] = change.sequence
+            elif decision is Decision.REARM and deps.levels.rearm(level.warehouse, level.item_id, threshold=threshold):
+                metrics.add_metric(name="AlertsRearmed", unit=MetricUnit.Count, value=1)
+        except Exception:
+            logger.exception(
+                "alert decision failed; Lambda retries from this record", extra={"sequence": change.sequence}
+            )
+            failed_at = change.sequence
+            break
+    not_published = deps.publisher.publish(alerts) if alerts else []
+    metrics.add_metric(name="RestockAlertsSent", unit=MetricUnit.Count, value=len(alerts) - len(not_published))
+    retry_from = [sequence_of[a] for a in not_published] + ([failed_at] if failed_at else [])
+    if not retry_from:
+        return {"batchItemFailures": []}
+    earliest = min(retry_from, key=int)
+    return {"batchItemFailures": [{"itemIdentifier": earliest}]}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event, context, _dependencies())

@@ -1,0 +1,231 @@
+"""Inventory files, thresholds and alerts against moto: the template's table, real transactions and stream records."""
+
+import json
+from datetime import UTC, datetime
+
+import awswrangler as wr
+import numpy as np
+import pandas as pd
+import pytest
+
+from local_aws.pollers import DynamoDbStreamPoller
+from stock_pipeline.domain.objects import ObjectRef
+from stock_pipeline.handlers.ingest import handle
+from stock_pipeline.ingestion import ingest_inventory_file
+from tests.conftest import sqs_event_for
+
+HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+
+
+@pytest.fixture(scope="module")
+def inbox(stack):
+    return stack.inbox(stack.outputs["RestockTopicArn"], name="integration-inbox")
+
+
+@pytest.fixture(scope="module")
+def run_alerts(stack):
+    """The alert function, fed from the table's stream by the local stream poller (handler in-process)."""
+    [poller] = [p for p in stack.pollers if isinstance(p, DynamoDbStreamPoller)]
+
+    def run():
+        while poller.poll_once():
+            pass
+        return poller
+
+    return run
+
+
+def upload_and_ingest(s3, deps, bucket, key, text):
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=text.encode())["ETag"].strip('"')
+    assert handle(sqs_event_for([(bucket, key, etag)]), None, deps) == {"batchItemFailures": []}
+    return etag
+
+
+def rows(warehouse, *entries, when="2021-02-15T12:00:00Z"):
+    return HEADER + "".join(f"{when}\t{warehouse}\t{item}\tName of {item}\t{change}\n" for item, change in entries)
+
+
+def key(n):
+    return f"inventory_files/2021/02/15/2021021512{n:04d}_inventory.csv"
+
+
+def level(deps, warehouse, item):
+    found = deps.levels.level(warehouse, item)
+    return None if found is None else found["quantity"]
+
+
+def test_the_reference_rows_set_levels_and_land_in_the_lake(stack, deps, s3, bucket):
+    text = (
+        HEADER
+        + "2021-02-15T12:00:00.000+01:00\tBerlin 1\ta123v5\ttecRacer T-Shirt\t-3\n"
+        + "2021-02-15T15:00:00.000+01:00\tBorkum 1\tg45678\tAWS Sticker\t500\n"
+    )
+    upload_and_ingest(s3, deps, bucket, "inventory_files/2021/02/15/20210215150000_inventory.csv", text)
+
+    berlin = deps.levels.level("Berlin 1", "a123v5")
+    assert berlin["quantity"] == -3  # negative levels are stored (and logged as an anomaly by the alerts)
+    assert berlin["itemName"] == "tecRacer T-Shirt"
+    assert berlin["GSI1PK"] == "ITEM#a123v5"
+    assert level(deps, "Borkum 1", "g45678") == 500
+    lake = wr.s3.read_parquet(f"s3://{bucket}/curated/inventory_transactions/warehouse=Borkum 1/", dataset=True)
+    assert lake[["item_id", "stock_level_change", "source_line", "dt"]].to_dict("records") == [
+        {"item_id": "g45678", "stock_level_change": 500, "source_line": 3, "dt": "2021-02-15"}
+    ]
+    glue = stack.client("glue").get_table(DatabaseName=stack.outputs["GlueDatabaseName"], Name="inventory_transactions")
+    assert glue["Table"]["Parameters"]["projection.enabled"] == "true"
+
+
+def test_the_same_file_delivered_twice_changes_levels_once(deps, s3, bucket):
+    text = rows("WH-twice", ("i1", 5), ("i2", -2))
+    etag = upload_and_ingest(s3, deps, bucket, key(1), text)
+    handle(sqs_event_for([(bucket, key(1), etag), (bucket, key(1), etag)]), None, deps)  # twice more, one batch
+
+    assert (level(deps, "WH-twice", "i1"), level(deps, "WH-twice", "i2")) == (5, -2)
+
+
+class CrashingLevels:
+    """The real adapter, with a crash (as a timeout would cause) after a number of chunks."""
+
+    def __init__(self, real, crash_at_chunk):
+        self.real, self.crash_at_chunk = real, crash_at_chunk
+
+    def apply_chunk(self, **kwargs):
+        if kwargs["chunk"] == self.crash_at_chunk:
+            raise RuntimeError("Lambda timed out")
+        return self.real.apply_chunk(**kwargs)
+
+
+def test_a_file_reprocessed_after_a_crash_half_way_applies_every_change_exactly_once(deps, s3, bucket):
+    # Given a file of 250 items (3 chunks) whose first run crashed after its first chunk
+    entries = [(f"item-{i:03d}", i + 1) for i in range(250)]
+    text = rows("WH-crash", *entries)
+    etag = s3.put_object(Bucket=bucket, Key=key(2), Body=text.encode())["ETag"].strip('"')
+    ref = ObjectRef(bucket, key(2), etag)
+    common = {"store": deps.store, "writer": deps.store, "lake": deps.lake, "rejected_prefix": "rejected/"}
+    with pytest.raises(RuntimeError):
+        ingest_inventory_file(ref, levels=CrashingLevels(deps.levels, 1), now=datetime.now(UTC), **common)
+    assert level(deps, "WH-crash", "item-000") == 1
+    assert level(deps, "WH-crash", "item-249") is None
+
+    # When the message comes back and the file is processed again
+    report = ingest_inventory_file(ref, levels=deps.levels, now=datetime.now(UTC), **common)
+
+    # Then the applied chunk is skipped and every level is what one clean run gives
+    assert (report.chunks, report.chunks_already_applied) == (3, 1)
+    levels = {item["itemId"]: item["quantity"] for item in deps.levels.levels_of_warehouse("WH-crash")}
+    assert levels == dict(entries)
+
+
+def test_files_arriving_out_of_order_give_the_same_levels(deps, s3, bucket):
+    upload_and_ingest(s3, deps, bucket, key(4), rows("WH-order", ("i1", -4), when="2021-02-15T14:00:00Z"))
+    upload_and_ingest(s3, deps, bucket, key(3), rows("WH-order", ("i1", 10), when="2021-02-15T13:00:00Z"))
+    assert level(deps, "WH-order", "i1") == 6
+
+
+def test_malformed_rows_are_rejected_and_the_rest_applies(deps, s3, bucket):
+    text = rows("WH-bad", ("i1", 3)) + "2021-02-15T12:00:00Z\tWH-bad\ti2\tx\tlots\nonly one column\n"
+    etag = upload_and_ingest(s3, deps, bucket, key(5), text)
+
+    assert level(deps, "WH-bad", "i1") == 3
+    assert level(deps, "WH-bad", "i2") is None
+    body = s3.get_object(Bucket=bucket, Key=f"rejected/{key(5)}.{ObjectRef(bucket, key(5), etag).stem}.rejected.jsonl")
+    rejected = [json.loads(line) for line in body["Body"].read().splitlines()]
+    assert [(r["line"], r["reason"][:26]) for r in rejected] == [
+        (3, "StockLevelChange: not an i"),
+        (4, "expected 5 tab-separated c"),
+    ]
+
+
+def thresholds_file(day, *entries):
+    return json.dumps({"ThresholdList": [{"ItemId": i, "RestockIfBelow": t} for i, t in entries]})
+
+
+def test_thresholds_are_stored_with_their_file_and_a_later_day_wins(deps, s3, bucket):
+    later = "restock_thresholds/2021/02/16/restock_thresholds.json"
+    earlier = "restock_thresholds/2021/02/15/restock_thresholds.json"
+    upload_and_ingest(s3, deps, bucket, later, thresholds_file(16, ("t-1", 30), ("t-2", 5)))
+    upload_and_ingest(s3, deps, bucket, earlier, thresholds_file(15, ("t-1", 99), ("t-3", 7)))
+
+    assert deps.levels.thresholds(["t-1", "t-2", "t-3", "t-none"]) == {"t-1": 30, "t-2": 5, "t-3": 7}
+    item = s3_item(deps, "ITEM#t-1", "THRESHOLD")
+    assert item["sourceKey"] == later
+    assert item["effectiveFrom"] == "2021-02-16"
+
+
+def s3_item(deps, pk, sk):
+    raw = deps.levels._ddb.get_item(TableName=deps.levels.name, Key={"PK": {"S": pk}, "SK": {"S": sk}})["Item"]
+    return {k: next(iter(v.values())) for k, v in raw.items()}
+
+
+def test_malformed_threshold_entries_are_rejected_with_index_and_the_others_apply(deps, s3, bucket):
+    k = "restock_thresholds/2021/02/17/restock_thresholds.json"
+    body = json.dumps(
+        {"ThresholdList": [{"ItemId": "m-1", "RestockIfBelow": 3}, {"ItemId": "m-2", "RestockIfBelow": -3}]}
+    )
+    etag = upload_and_ingest(s3, deps, bucket, k, body)
+
+    assert deps.levels.thresholds(["m-1", "m-2"]) == {"m-1": 3}
+    rejected = s3.get_object(Bucket=bucket, Key=f"rejected/{k}.{ObjectRef(bucket, k, etag).stem}.rejected.jsonl")
+    [entry] = [json.loads(line) for line in rejected["Body"].read().splitlines()]
+    assert entry["line"] == 1
+    assert "RestockIfBelow must not be negative" in entry["reason"]
+
+
+def test_one_alert_per_crossing_and_a_restock_rearms(deps, s3, bucket, inbox, run_alerts):
+    run_alerts()
+    inbox.read()  # what earlier tests caused
+    upload_and_ingest(
+        s3, deps, bucket, "restock_thresholds/2021/02/18/restock_thresholds.json", thresholds_file(18, ("x-1", 25))
+    )
+
+    upload_and_ingest(s3, deps, bucket, key(10), rows("WH-alert", ("x-1", 30), ("x-2", 12)))
+    run_alerts()
+    assert inbox.read() == []  # both at or above their thresholds (25, and the default 10)
+
+    upload_and_ingest(s3, deps, bucket, key(11), rows("WH-alert", ("x-1", -6), ("x-2", -3)))  # 24 and 9
+    run_alerts()
+    first = inbox.read()
+    assert sorted((m["attributes"]["itemId"], m["attributes"]["warehouse"]) for m in first) == [
+        ("x-1", "WH-alert"),
+        ("x-2", "WH-alert"),
+    ]
+    x1 = next(m for m in first if m["attributes"]["itemId"] == "x-1")
+    assert x1["subject"] == "Restock Name of x-1 at WH-alert: 24 left (below 25)"
+    assert key(11) in x1["message"]
+
+    upload_and_ingest(s3, deps, bucket, key(12), rows("WH-alert", ("x-1", -1), ("x-2", -1)))  # stays below
+    run_alerts()
+    assert inbox.read() == []
+
+    upload_and_ingest(s3, deps, bucket, key(13), rows("WH-alert", ("x-2", 20)))  # restocked: 28, re-armed
+    run_alerts()
+    assert deps.levels.level("WH-alert", "x-2")["belowThreshold"] is False
+    upload_and_ingest(s3, deps, bucket, key(14), rows("WH-alert", ("x-2", -25)))  # 3: crosses again
+    run_alerts()
+    again = inbox.read()
+    assert [(m["attributes"]["itemId"], "3 left" in m["subject"]) for m in again] == [("x-2", True)]
+
+
+def test_a_50000_row_file_gives_the_levels_of_an_independent_groupby(deps, s3, bucket):
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "Timestamp": pd.Timestamp("2021-02-15T12:00:00Z")
+            + pd.to_timedelta(rng.integers(0, 86_400, 50_000), unit="s"),
+            "WarehouseName": [f"WH-big-{n}" for n in rng.integers(0, 8, 50_000)],
+            "ItemId": [f"sku-{n}" for n in rng.integers(0, 150, 50_000)],
+            "ItemName": "Some item",
+            "StockLevelChange": rng.integers(-20, 40, 50_000),
+        }
+    )
+    frame["Timestamp"] = frame["Timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
+    text = frame.to_csv(sep="\t", index=False)
+    upload_and_ingest(s3, deps, bucket, key(20), text)
+
+    expected = frame.groupby(["WarehouseName", "ItemId"])["StockLevelChange"].sum().to_dict()
+    stored = {
+        (item["warehouse"], item["itemId"]): item["quantity"]
+        for warehouse in sorted(frame["WarehouseName"].unique())
+        for item in deps.levels.levels_of_warehouse(warehouse)
+    }
+    assert stored == expected
