@@ -224,7 +224,8 @@ class StockLevels:
             warehouse,
             item_id,
             "SET belowThreshold = :true, alertId = :id, alertThreshold = :threshold",
-            "quantity < :threshold AND (attribute_not_exists(belowThreshold) OR belowThreshold = :false OR alertId = :id)",
+            "quantity < :threshold"
+            " AND (attribute_not_exists(belowThreshold) OR belowThreshold = :false OR alertId = :id)",
             {
                 ":true": {"BOOL": True},
                 ":false": {"BOOL": False},
