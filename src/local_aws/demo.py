@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from loadgen.files import HEADER, ITEMS, WAREHOUSES, inventory_file, inventory_key, thresholds_file, thresholds_key
 from loadgen.kdg import PROFILES, render_records
 from local_aws.stack import LocalStack
 
@@ -82,6 +84,50 @@ def summary(stack: LocalStack, sent: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def stock_files(stack: LocalStack, seed: int) -> list[str]:
+    """A thresholds file and a morning of warehouse files: deliveries first, then sales that cross thresholds."""
+    s3, bucket = stack.client("s3"), stack.outputs["DataBucketName"]
+    start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    uploads = [(thresholds_key(start), thresholds_file({"a123v5": 25, "g45678": 100, "h99001": 15}))]
+    deliveries = {wh: [(item, 30) for item, _ in ITEMS] for wh in WAREHOUSES}
+    text = HEADER + "".join(
+        f"{start:%Y-%m-%dT%H:%M:%S}+00:00\t{wh}\t{item}\t{dict(ITEMS)[item]}\t{qty}\n"
+        for wh, rows in deliveries.items()
+        for item, qty in rows
+    )
+    uploads.append((inventory_key(start), text))
+    for n in range(1, 4):
+        when = start + timedelta(hours=n)
+        uploads.append((inventory_key(when), inventory_file(40, start=when, seed=seed + n, sales=True)))
+    for key, body in uploads:
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    return [key for key, _ in uploads]
+
+
+def stock_table(stack: LocalStack) -> Any:
+    import pandas as pd
+
+    ddb = stack.client("dynamodb")
+    rows = []
+    for warehouse in WAREHOUSES:
+        for page in ddb.get_paginator("query").paginate(
+            TableName=stack.outputs["StockTableName"],
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"WH#{warehouse}"}},
+        ):
+            for item in page["Items"]:
+                rows.append(
+                    {
+                        "warehouse": warehouse,
+                        "item": item["itemId"]["S"],
+                        "name": item["itemName"]["S"],
+                        "level": int(item["quantity"]["N"]),
+                        "alerted": item.get("belowThreshold", {}).get("BOOL", False),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="test", help="KDG load profile (default: test)")
@@ -114,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         with tqdm(desc="S3 -> SQS -> Lambda", unit="msg") as bar:
             drain(stack, bar)
         result = summary(stack, records)
+        inbox = stack.inbox(stack.outputs["RestockTopicArn"], name="demo-inbox")
+        uploaded = stock_files(stack, args.seed)
+        with tqdm(desc="stock files -> levels -> alerts", unit="msg") as bar:
+            drain(stack, bar)
+        levels = stock_table(stack)
+        emails = inbox.read()
     result["records failed to send"] = failed
     sample = result.pop("sample")
     width = max(len(k) for k in result)
@@ -122,7 +174,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"  {key:<{width}}  {value}")
     print("\nLatest stock (sample, from the Parquet lake):")
     print(sample.to_string(index=False))
+    print(f"\nUploaded {len(uploaded)} stock files: " + ", ".join(uploaded))
+    print("\nStock levels per warehouse (DynamoDB):")
+    print(levels.pivot_table(index="item", columns="warehouse", values="level", aggfunc="sum").to_string())
+    print(f"\nRestock e-mails ({len(emails)}, captured through an SQS subscription to the restock topic):")
+    for email in emails:
+        print(f"  Subject: {email['subject']}")
+    if emails:
+        print("\n  First message:\n    " + emails[0]["message"].replace("\n", "\n    "))
     result["sample"] = sample
+    result["levels"] = levels
+    result["emails"] = emails
     return result
 
 

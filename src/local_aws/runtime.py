@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import threading
@@ -49,12 +50,24 @@ class LocalFunction:
     base_environment: Mapping[str, str]
     invocations: int = 0
     errors: int = 0
+    _handler: Callable[[dict[str, Any], Any], Any] | None = field(default=None, repr=False)
 
     def _resolve(self) -> Callable[[dict[str, Any], Any], Any]:
-        module_name, _, attribute = self.handler.rpartition(".")
-        if str(self.code_dir) not in sys.path:
-            sys.path.insert(0, str(self.code_dir))
-        return getattr(importlib.import_module(module_name), attribute)
+        """The handler module is loaded once per function, like a warm container: its module-level state
+        (clients, cached settings) belongs to this function of this stack and is not shared with another."""
+        if self._handler is None:
+            module_name, _, attribute = self.handler.rpartition(".")
+            if str(self.code_dir) not in sys.path:
+                sys.path.insert(0, str(self.code_dir))
+            spec = importlib.util.find_spec(module_name)
+            assert spec is not None and spec.loader is not None, f"handler module {module_name} not found"
+            container_spec = importlib.util.spec_from_file_location(f"{module_name}__{self.name}", spec.origin)
+            assert container_spec is not None and container_spec.loader is not None
+            module = importlib.util.module_from_spec(container_spec)
+            sys.modules[container_spec.name] = module  # dataclasses look their module up there
+            container_spec.loader.exec_module(module)
+            self._handler = getattr(module, attribute)
+        return self._handler
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Synchronous invoke; an exception is the function's error, as Lambda reports it to the poller."""

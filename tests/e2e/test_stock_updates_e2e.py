@@ -151,9 +151,13 @@ def test_bucket_notifications_and_firehose_settings_come_from_the_template(local
     config = local_stack.client("s3").get_bucket_notification_configuration(
         Bucket=local_stack.outputs["DataBucketName"]
     )
-    [queue] = config["QueueConfigurations"]
-    assert queue["QueueArn"].endswith(local_stack.outputs["IngestQueueUrl"].rsplit("/", 1)[-1])
-    assert queue["Filter"]["Key"]["FilterRules"][0]["Value"] == "raw/stock-updates/"
+    queue_name = local_stack.outputs["IngestQueueUrl"].rsplit("/", 1)[-1]
+    routes = {
+        tuple(rule["Value"] for rule in q["Filter"]["Key"]["FilterRules"])
+        for q in config["QueueConfigurations"]
+        if q["QueueArn"].endswith(queue_name)
+    }
+    assert routes == {("raw/stock-updates/",), ("inventory_files/", "_inventory.csv"), ("restock_thresholds/", ".json")}
     stream = local_stack.client("firehose").describe_delivery_stream(
         DeliveryStreamName=local_stack.outputs["StockUpdatesStreamName"]
     )
@@ -242,3 +246,7 @@ def test_make_demo_prints_the_summary():
     assert summary["records rejected"] == "3"
     assert summary["DynamoDB items"] == summary["distinct articles"] == summary["Parquet rows"]
     assert "Latest stock" in completed.stdout
+    assert "Stock levels per warehouse" in completed.stdout
+    emails = re.search(r"Restock e-mails \((\d+),", completed.stdout)
+    assert emails and int(emails.group(1)) > 0
+    assert "Caused by file: inventory_files/" in completed.stdout

@@ -6,6 +6,7 @@ write) when the alert goes out, cleared when the level is back at or above the t
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -51,7 +52,9 @@ def decide(level: LevelState, threshold: int) -> Decision:
 def subject(alert: RestockAlert) -> str:
     name = alert.item_name or alert.item_id
     text = f"Restock {name} at {alert.warehouse}: {alert.quantity} left (below {alert.threshold})"
-    text = text.encode("ascii", "replace").decode().replace("\n", " ")
+    # ASCII without line breaks keeps every mail client happy: "München" becomes "Munchen", not "M?nchen".
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = " ".join(text.split())
     return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 3] + "..."
 
 
