@@ -49,11 +49,14 @@ integration: $(VENV)/.installed
 e2e: $(VENV)/.installed
 	$(PY) -m pytest -q tests/e2e
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint with the serverless rules, sam validate --lint
+ASL_VALIDATOR := asl-validator@4.0.0
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint + serverless rules, sam validate --lint, ASL validation
 	$(VENV)/bin/ruff check src tests scripts
 	$(VENV)/bin/ruff format --check src tests scripts
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --region eu-central-1
+	for f in src/statemachines/*.asl.json; do npx --yes $(ASL_VALIDATOR) --json-path $$f || exit 1; done
 
 build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check of every function package
 	$(SAM_ENV) $(SAM) build --region eu-central-1

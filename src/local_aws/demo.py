@@ -39,17 +39,6 @@ def send(stack: LocalStack, records: Sequence[str], progress: Any) -> int:
     return failed
 
 
-def drain(stack: LocalStack, progress: Any) -> None:
-    assert stack.firehose is not None
-    for _ in range(10_000):
-        stack.firehose.flush_all()
-        moved = sum(poller.poll_once() for poller in stack.pollers)
-        progress.update(moved)
-        if moved == 0 and all(p.backlog() == 0 for p in stack.pollers):
-            return
-    raise RuntimeError("the local pipeline did not drain")
-
-
 def summary(stack: LocalStack, sent: Sequence[str]) -> dict[str, Any]:
     import awswrangler as wr
 
@@ -102,6 +91,15 @@ def stock_files(stack: LocalStack, seed: int) -> list[str]:
     for key, body in uploads:
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
     return [key for key, _ in uploads]
+
+
+def executions(stack: LocalStack) -> list[tuple[str, str, str]]:
+    sfn = stack.client("stepfunctions")
+    found = []
+    for execution in sfn.list_executions(stateMachineArn=stack.outputs["ReevaluateStateMachineArn"])["executions"]:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        found.append((execution["name"], described["status"], described.get("output", "")))
+    return found
 
 
 def stock_table(stack: LocalStack) -> Any:
@@ -158,14 +156,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         with tqdm(total=len(records), desc="Firehose PutRecordBatch", unit="rec") as bar:
             failed = send(stack, records, bar)
         with tqdm(desc="S3 -> SQS -> Lambda", unit="msg") as bar:
-            drain(stack, bar)
+            stack.drain(on_progress=bar.update)
         result = summary(stack, records)
         inbox = stack.inbox(stack.outputs["RestockTopicArn"], name="demo-inbox")
         uploaded = stock_files(stack, args.seed)
         with tqdm(desc="stock files -> levels -> alerts", unit="msg") as bar:
-            drain(stack, bar)
+            stack.drain(on_progress=bar.update)
         levels = stock_table(stack)
         emails = inbox.read()
+        raised = {"k20002": 40, "m30303": 40}  # purchasing raises two thresholds: stock unchanged, alerts now
+        day = datetime.now(UTC) + timedelta(days=1)
+        stack.client("s3").put_object(
+            Bucket=stack.outputs["DataBucketName"], Key=thresholds_key(day), Body=thresholds_file(raised).encode()
+        )
+        with tqdm(desc="thresholds -> Step Functions re-evaluation", unit="msg") as bar:
+            stack.drain(on_progress=bar.update)
+        workflow_runs = executions(stack)
+        workflow_emails = inbox.read()
     result["records failed to send"] = failed
     sample = result.pop("sample")
     width = max(len(k) for k in result)
@@ -182,8 +189,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"  Subject: {email['subject']}")
     if emails:
         print("\n  First message:\n    " + emails[0]["message"].replace("\n", "\n    "))
+    print(f"\nThresholds raised for {', '.join(raised)}: re-evaluation runs of the Step Functions workflow")
+    for name, status, output in workflow_runs:
+        print(f"  {name}  {status}  {output}")
+    print(f"Alerts from the re-evaluation ({len(workflow_emails)}):")
+    for email in workflow_emails:
+        print(f"  Subject: {email['subject']}")
     result["sample"] = sample
     result["levels"] = levels
+    result["workflow_runs"] = workflow_runs
+    result["workflow_emails"] = workflow_emails
     result["emails"] = emails
     return result
 

@@ -25,6 +25,7 @@ import boto3
 
 from local_aws import firehose as local_firehose
 from local_aws import moto_patches
+from local_aws import stepfunctions as local_stepfunctions
 from local_aws.pollers import DynamoDbStreamPoller, SqsPoller
 from local_aws.runtime import LocalFunction
 from local_aws.template import ROOT, code_dirs, load_template, package, translate, zip_folder
@@ -195,7 +196,7 @@ class LocalStack:
         sam_template = load_template(self.template_path)
         code_dir = next(iter(code_dirs(sam_template, self.template_path.parent)))
         parameters = self._prepare_account(code_dir)
-        packaged = package(sam_template, f"s3://{self._artifact_bucket}/code.zip")
+        packaged = package(sam_template, f"s3://{self._artifact_bucket}/code.zip", self.template_path.parent)
         self.cfn_template = translate(packaged, parameters, _EndpointSession(self._session, self.endpoint))
         cfn = self.client("cloudformation")
         # moto warns (and prints) for each type it skips and for the Docker it looks for; the inventory says it better.
@@ -274,6 +275,9 @@ class LocalStack:
         for lid, resource in active.items():
             if resource["Type"] == "AWS::Lambda::Function":
                 self._register_function(lid, created[lid], code_dir)
+        for lid, resource in active.items():
+            if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                self._executable_state_machine(lid, created[lid], clean_json(resource["Properties"], resource_map))
         for lid, resource in active.items():
             if resource["Type"] == "AWS::Lambda::EventSourceMapping":
                 self._route_event_source(lid, created[lid], clean_json(resource["Properties"], resource_map))
@@ -464,6 +468,27 @@ class LocalStack:
             region=self.region,
         )
 
+    def _executable_state_machine(self, lid: str, arn: str, props: dict[str, Any]) -> None:
+        """moto's CloudFormation ignores DefinitionSubstitutions and creates the machine where nothing runs it;
+        it is created again, substituted, in moto's executing Step Functions backend (same name, same ARN)."""
+        from moto.core.config import default_user_config
+
+        definition = props["DefinitionString"]
+        for name, value in (props.get("DefinitionSubstitutions") or {}).items():
+            definition = definition.replace("${" + name + "}", str(value))
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        sfn = self.client("stepfunctions")
+        sfn.create_state_machine(
+            name=arn.rsplit(":", 1)[-1],
+            definition=definition,
+            roleArn=props.get("RoleArn", ""),
+            type=props.get("StateMachineType", "STANDARD"),
+        )
+        local_stepfunctions.route_lambda_tasks(self.functions.values())
+        self._note(
+            lid, "cloudformation", "executed by moto's ASL interpreter; Lambda tasks run the handlers in-process"
+        )
+
     def _note(self, lid: str, how: str, note: str) -> None:
         for item in self.inventory:
             if item.logical_id == lid:
@@ -479,14 +504,17 @@ class LocalStack:
 
     # ------------------------------------------------------------------ running
 
-    def drain(self, *, max_rounds: int = 1000) -> int:
+    def drain(self, *, max_rounds: int = 10_000, on_progress: Callable[[int], Any] | None = None) -> int:
         """Deliver buffered Firehose data and poll every event source until nothing is left; returns messages."""
         assert self.firehose is not None
         handled = 0
         for _ in range(max_rounds):
             self.firehose.flush_all()
             moved = sum(poller.poll_once() for poller in self.pollers)
+            moved += local_stepfunctions.wait_for_executions()
             handled += moved
+            if on_progress is not None:
+                on_progress(moved)
             if moved == 0 and self.firehose.pending_records() == 0 and all(p.backlog() == 0 for p in self.pollers):
                 return handled
         raise RuntimeError(f"the local pipeline did not drain within {max_rounds} rounds")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,14 @@ def code_dirs(template: dict[str, Any], template_dir: Path = ROOT) -> set[Path]:
     return dirs
 
 
-def package(template: dict[str, Any], code_uri: str) -> dict[str, Any]:
-    """Point every local CodeUri at an uploaded artifact, as `sam package` does before the transform."""
+def package(template: dict[str, Any], code_uri: str, template_dir: Path = ROOT) -> dict[str, Any]:
+    """Point every local CodeUri at an uploaded artifact, and inline every local state machine DefinitionUri,
+    as `sam package` does before the transform (it uploads the file; inlining it is equivalent)."""
     packaged = copy.deepcopy(template)
+    for resource in packaged["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
+            props["Definition"] = json.loads((template_dir / props.pop("DefinitionUri")).read_text())
     function_globals = packaged.get("Globals", {}).get("Function", {})
     if isinstance(function_globals.get("CodeUri"), str):
         function_globals["CodeUri"] = code_uri

@@ -18,6 +18,7 @@ class Settings:
     write_concurrency: int = 32
     default_restock_threshold: int = 10
     restock_topic_arn: str = ""
+    state_machine_arn: str = ""
 
     def require(self, *names: str) -> Settings:
         """A function that needs more than the common settings names them at cold start."""
@@ -61,6 +62,7 @@ class Settings:
             write_concurrency=integer("WRITE_CONCURRENCY", 32, 1),
             default_restock_threshold=integer("DEFAULT_RESTOCK_THRESHOLD", 10, 0),
             restock_topic_arn=env.get("RESTOCK_TOPIC_ARN", "").strip(),
+            state_machine_arn=env.get("REEVALUATE_STATE_MACHINE_ARN", "").strip(),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

@@ -140,6 +140,7 @@ def exists(stack, item):
         "AWS::Athena::WorkGroup": lambda: c("athena").get_work_group(WorkGroup=pid),
         "AWS::S3::BucketPolicy": lambda: True,
         "AWS::SQS::QueuePolicy": lambda: True,
+        "AWS::StepFunctions::StateMachine": lambda: c("stepfunctions").describe_state_machine(stateMachineArn=pid),
         "AWS::CloudWatch::Alarm": lambda: c("cloudwatch").describe_alarms(AlarmNames=[pid])["MetricAlarms"][0],
     }
     probe = checks.get(item.type)
@@ -249,4 +250,6 @@ def test_make_demo_prints_the_summary():
     assert "Stock levels per warehouse" in completed.stdout
     emails = re.search(r"Restock e-mails \((\d+),", completed.stdout)
     assert emails and int(emails.group(1)) > 0
-    assert "Caused by file: inventory_files/" in completed.stdout
+    assert "Caused by file: " in completed.stdout
+    assert "re-evaluation runs of the Step Functions workflow" in completed.stdout
+    assert "SUCCEEDED" in completed.stdout

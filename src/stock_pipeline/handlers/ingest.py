@@ -15,10 +15,11 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.adapters.aws import clients, new_session
+from stock_pipeline.adapters.aws import client_config, clients, new_session
 from stock_pipeline.adapters.lake import LakeWriter
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.stock_table import StockLevels, StockTable
+from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.errors import ObjectGoneError
 from stock_pipeline.domain.inventory import is_inventory_key
@@ -33,6 +34,7 @@ from stock_pipeline.ingestion import (
     ingest_thresholds,
 )
 from stock_pipeline.observability import logger, metrics, tracer
+from stock_pipeline.reevaluation import start_reevaluation
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Dependencies:
     table: StockTable
     levels: StockLevels
     lake: LakeWriter
+    workflow: Workflow | None
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
@@ -52,6 +55,11 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         table=StockTable(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
         levels=StockLevels(aws["dynamodb"], settings.table_name),
         lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix),
+        workflow=(
+            Workflow(session.client("stepfunctions", config=client_config()), settings.state_machine_arn)
+            if settings.state_machine_arn
+            else None
+        ),
     )
 
 
@@ -145,6 +153,12 @@ def _thresholds(ref: ObjectRef, deps: Dependencies) -> None:
         extra={"key": ref.key, "entries": report.entries, "rejected": report.rejected, "changed": len(report.changed)},
     )
     metrics.add_metric(name="ThresholdsChanged", unit=MetricUnit.Count, value=len(report.changed))
+    if deps.workflow is not None and report.changed:
+        started = start_reevaluation(ref, report.changed, store=deps.store, workflow=deps.workflow)
+        logger.info(
+            "threshold re-evaluation " + ("started" if started else "already ran for this file"),
+            extra={"key": ref.key, "items": len(report.changed)},
+        )
     metrics.add_metric(name="ThresholdEntriesRejected", unit=MetricUnit.Count, value=report.rejected)
 
 

@@ -1,0 +1,121 @@
+"""The threshold workflow on the local stack: thresholds upload -> Step Functions run -> alerts."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+
+
+@pytest.fixture(scope="module")
+def inbox(local_stack):
+    return local_stack.inbox(local_stack.outputs["RestockTopicArn"], name="reevaluation-inbox")
+
+
+def upload(stack, key, body):
+    stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key=key, Body=body.encode())
+
+
+def thresholds(stack, day, entries):
+    upload(
+        stack,
+        f"restock_thresholds/2026/10/{day:02d}/restock_thresholds.json",
+        json.dumps({"ThresholdList": [{"ItemId": i, "RestockIfBelow": t} for i, t in entries.items()]}),
+    )
+
+
+def runs(stack):
+    sfn = stack.client("stepfunctions")
+    arn = stack.outputs["ReevaluateStateMachineArn"]
+    found = []
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+        for execution in page["executions"]:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            output = json.loads(described.get("output") or "null")
+            if described["status"] == "FAILED":  # the history says why, for whoever reads a failing test
+                events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+                output = [e for e in events if "Failed" in e["type"]][:2]
+            found.append((execution["name"], described["status"], output))
+    return found
+
+
+def flag(stack, warehouse, item):
+    got = stack.client("dynamodb").get_item(
+        TableName=stack.outputs["StockTableName"], Key={"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item}"}}
+    )["Item"]
+    return got.get("belowThreshold", {}).get("BOOL", False)
+
+
+def test_a_raised_threshold_alerts_at_once_once_and_a_lowered_one_rearms(local_stack, inbox):
+    # Given stock of x at 5 with a threshold of 2 (no alert)
+    thresholds(local_stack, 1, {"re-x": 2})
+    upload(
+        local_stack,
+        "inventory_files/2026/10/01/202610010800_inventory.csv",
+        HEADER + "2026-10-01T08:00:00Z\tRE Hall\tre-x\tRe Widget\t5\n",
+    )
+    local_stack.drain()
+    assert inbox.read() == []
+
+    # When a new thresholds file sets x to 10
+    thresholds(local_stack, 2, {"re-x": 10})
+    local_stack.drain()
+
+    # Then the run succeeded with its summary, and x is alerted now although its stock did not change
+    succeeded = [out for _, status, out in runs(local_stack) if status == "SUCCEEDED"]
+    assert {"itemsChecked": 1, "levelsChecked": 1, "alertsSent": 1, "levelsRearmed": 0} in succeeded
+    [email] = inbox.read()
+    assert email["subject"] == "Restock Re Widget at RE Hall: 5 left (below 10)"
+    assert "restock_thresholds/2026/10/02/restock_thresholds.json (threshold 2 -> 10)" in email["message"]
+
+    # And the same file again starts no second run and sends no second alert
+    count = len(runs(local_stack))
+    thresholds(local_stack, 2, {"re-x": 10})
+    local_stack.drain()
+    assert len(runs(local_stack)) == count
+    assert inbox.read() == []
+
+    # And a threshold lowered below the level re-arms the item, so the next crossing alerts again
+    thresholds(local_stack, 3, {"re-x": 4})
+    local_stack.drain()
+    assert flag(local_stack, "RE Hall", "re-x") is False
+    upload(
+        local_stack,
+        "inventory_files/2026/10/03/202610031000_inventory.csv",
+        HEADER + "2026-10-03T10:00:00Z\tRE Hall\tre-x\tRe Widget\t-2\n",
+    )
+    local_stack.drain()
+    [again] = inbox.read()
+    assert "3 left (below 4)" in again["subject"]
+
+
+def test_ten_thousand_changed_items_complete_in_one_run(local_stack):
+    thresholds(local_stack, 20, {f"bulk-{i:05d}": 7 for i in range(10_000)})
+    local_stack.drain()
+
+    every = runs(local_stack)
+    summaries = [
+        out for _, status, out in runs(local_stack) if status == "SUCCEEDED" and out and out["itemsChecked"] == 10_000
+    ]
+    assert summaries == [{"itemsChecked": 10_000, "levelsChecked": 0, "alertsSent": 0, "levelsRearmed": 0}], every
+
+
+def test_a_run_that_cannot_evaluate_ends_in_a_clear_error_state(local_stack):
+    sfn = local_stack.client("stepfunctions")
+    payload = {
+        "bucket": local_stack.outputs["DataBucketName"],
+        "changesKey": "workflow/threshold-changes/missing.json",
+        "sourceKey": "restock_thresholds/x.json",
+        "alertId": "t#missing",
+        "items": 1,
+        "chunks": [0],
+    }
+    arn = sfn.start_execution(
+        stateMachineArn=local_stack.outputs["ReevaluateStateMachineArn"], name="broken-run", input=json.dumps(payload)
+    )["executionArn"]
+    local_stack.drain()
+
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ReevaluationFailed"
