@@ -4,17 +4,10 @@ import json
 
 import pytest
 
+from loadgen.files import HEADER
+from tests.e2e.conftest import upload
+
 pytestmark = pytest.mark.e2e
-HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
-
-
-@pytest.fixture(scope="module")
-def inbox(local_stack):
-    return local_stack.inbox(local_stack.outputs["RestockTopicArn"], name="e2e-inbox")
-
-
-def upload(stack, key, text):
-    stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key=key, Body=text.encode())
 
 
 def level(stack, warehouse, item):

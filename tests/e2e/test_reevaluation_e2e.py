@@ -4,17 +4,10 @@ import json
 
 import pytest
 
+from loadgen.files import HEADER
+from tests.e2e.conftest import upload
+
 pytestmark = pytest.mark.e2e
-HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
-
-
-@pytest.fixture(scope="module")
-def inbox(local_stack):
-    return local_stack.inbox(local_stack.outputs["RestockTopicArn"], name="reevaluation-inbox")
-
-
-def upload(stack, key, body):
-    stack.client("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key=key, Body=body.encode())
 
 
 def thresholds(stack, day, entries):
