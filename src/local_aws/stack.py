@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ POWERTOOLS_SSM_DEFAULT = "/aws/service/powertools/python/arm64/python3.12/latest
 # Local parameter values: fast Firehose flushes instead of five minutes; everything else is the template's default.
 LOCAL_PARAMETERS = {"FirehoseBufferSeconds": "2"}
 
-# Types moto's CloudFormation creates itself.
+# Why a type that neither moto's CloudFormation nor a filler below creates is left out (listed in the inventory).
 NOT_EMULATED = {
     "AWS::IAM::Policy": "IAM is not enforced by moto: policies are stored, never evaluated",
 }
@@ -119,7 +118,6 @@ class LocalStack:
         region: str = DEFAULT_REGION,
         parameters: dict[str, str] | None = None,
         template_path: Path | None = None,
-        server: bool = True,
         port: int = 0,
         function_environment: dict[str, str] | None = None,
     ) -> None:
@@ -127,7 +125,6 @@ class LocalStack:
         self.region = region
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.template_path = template_path or ROOT / "template.yaml"
-        self.server = server
         self.port = port
         self.function_environment = function_environment or {}
         self.endpoint: str | None = None
@@ -144,16 +141,17 @@ class LocalStack:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> LocalStack:
-        """Start moto (a server on 127.0.0.1, or in-process mocking when server=False) and deploy the template."""
-        if self.server:
-            from moto.server import ThreadedMotoServer
+        """Start a moto server on 127.0.0.1 and deploy the template.
 
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        Always a server: moto's in-process mock does not route DynamoDB Streams calls.
+        """
+        from moto.server import ThreadedMotoServer
 
-            self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-            self._moto_server.start()
-            host, port = self._moto_server.get_host_and_port()
-            self.endpoint = f"http://{host}:{port}"
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._moto_server.start()
+        host, port = self._moto_server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
         # No process-wide AWS_* changes: clients get the endpoint explicitly, handlers get it in their environment.
         self._session = boto3.session.Session(
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -286,9 +284,9 @@ class LocalStack:
             if resource["Type"] == "AWS::S3::Bucket" and "NotificationConfiguration" in resource.get("Properties", {}):
                 config = clean_json(resource["Properties"]["NotificationConfiguration"], resource_map)
                 self._bucket_notifications(created[lid], config)
-                for item in self.inventory:
-                    if item.logical_id == lid:
-                        item.note = "NotificationConfiguration applied locally (moto's CloudFormation skips it)"
+                self._note(
+                    lid, "cloudformation", "NotificationConfiguration applied locally (moto's CloudFormation skips it)"
+                )
         self.outputs = {
             name: str(clean_json(output["Value"], resource_map))
             for name, output in self.cfn_template.get("Outputs", {}).items()
@@ -609,13 +607,3 @@ def _empty_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("python/.keep", "")
     return buffer.getvalue()
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0, step_s: float = 0.1) -> bool:
-    """For interactive use (make up / demo), never in tests: tests call drain()."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step_s)
-    return predicate()
