@@ -26,7 +26,7 @@ def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-def sqs_event_for(objects: list[tuple[str, str, str]]) -> dict:
+def sqs_event_for(objects: list[tuple[str, str, str]], *, event_time: str | None = None) -> dict:
     """The sample SQS event of events/, one message per (bucket, key, etag), keys URL-encoded as S3 sends them."""
     template = load_event("sqs_s3_object_created.json")["Records"][0]
     records = []
@@ -36,6 +36,8 @@ def sqs_event_for(objects: list[tuple[str, str, str]]) -> dict:
         s3 = body["Records"][0]["s3"]
         s3["bucket"]["name"], s3["bucket"]["arn"] = bucket, f"arn:aws:s3:::{bucket}"
         s3["object"]["key"], s3["object"]["eTag"] = quote_plus(key), etag
+        if event_time:
+            body["Records"][0]["eventTime"] = event_time
         record["body"] = json.dumps(body)
         record["messageId"] = f"message-{n}"
         records.append(record)

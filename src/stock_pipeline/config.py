@@ -19,6 +19,8 @@ class Settings:
     default_restock_threshold: int = 10
     restock_topic_arn: str = ""
     state_machine_arn: str = ""
+    feed_status_topic_arn: str = ""
+    supplier_profiles_key: str = ""
 
     def require(self, *names: str) -> Settings:
         """A function that needs more than the common settings names them at cold start."""
@@ -63,6 +65,8 @@ class Settings:
             default_restock_threshold=integer("DEFAULT_RESTOCK_THRESHOLD", 10, 0),
             restock_topic_arn=env.get("RESTOCK_TOPIC_ARN", "").strip(),
             state_machine_arn=env.get("REEVALUATE_STATE_MACHINE_ARN", "").strip(),
+            feed_status_topic_arn=env.get("FEED_STATUS_TOPIC_ARN", "").strip(),
+            supplier_profiles_key=env.get("SUPPLIER_PROFILES_KEY", "").strip().lstrip("/"),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -12,6 +13,12 @@ from stock_pipeline.adapters.stock_table import SnapshotWriteReport
 from stock_pipeline.domain.inventory import aggregate_changes, chunks, parse_inventory_file
 from stock_pipeline.domain.inventory import lake_rows as inventory_lake_rows
 from stock_pipeline.domain.objects import ObjectRef
+from stock_pipeline.domain.products import (
+    NoProductTableError,
+    ProductMapping,
+    ProductTableError,
+    parse_product_table,
+)
 from stock_pipeline.domain.rejections import Rejection, rejections_to_jsonl
 from stock_pipeline.domain.stock_updates import (
     article_stock_items,
@@ -19,11 +26,28 @@ from stock_pipeline.domain.stock_updates import (
     latest_per_article,
     parse_stock_updates,
 )
+from stock_pipeline.domain.supplier_feeds import (
+    FeedKeyError,
+    FeedNotice,
+    day_partition,
+    failed,
+    map_feed,
+    parse_feed_key,
+    product_table_failed,
+    product_table_loaded,
+    succeeded,
+    supplier_stock_items,
+)
+from stock_pipeline.domain.supplier_feeds import lake_rows as feed_lake_rows
+from stock_pipeline.domain.supplier_profiles import ProfileError, SupplierProfile, profile_for
 from stock_pipeline.domain.thresholds import ThresholdChange, effective_from, parse_thresholds
+from stock_pipeline.domain.workbooks import WorkbookError, read_feed_rows
 
 STOCK_UPDATES_PREFIX = "raw/stock-updates/"
 INVENTORY_PREFIX = "inventory_files/"
 THRESHOLDS_PREFIX = "restock_thresholds/"
+SUPPLIER_FEEDS_PREFIX = "supplier_feeds/"
+PRODUCT_TABLE_PREFIX = "reference/product/"
 
 
 class Reader(Protocol):
@@ -180,3 +204,169 @@ def ingest_thresholds(
     _write_rejections(ref, rejections, writer, rejected_prefix)
     changed = levels.put_thresholds(thresholds, source_key=ref.key, effective_from=effective_from(ref.key))
     return ThresholdsReport(key=ref.key, entries=len(thresholds), rejected=len(rejections), changed=changed)
+
+
+# ---------------------------------------------------------------------------- supplier feeds and the product table
+
+
+class Profiles(Protocol):
+    def profiles(self) -> Mapping[str, SupplierProfile]: ...
+
+
+class Catalog(Protocol):
+    def current(self) -> ProductMapping: ...
+
+    def replace(self, table: pa.Table, *, order: str, source_key: str) -> bool: ...
+
+
+class SupplierLatest(Protocol):
+    def put_latest(self, items: list[dict]) -> SnapshotWriteReport: ...
+
+    def notice_sent(self, source_key: str, etag: str) -> bool: ...
+
+    def record_notice(self, source_key: str, etag: str, *, status: str, sent_at: str, expires_at: int) -> None: ...
+
+
+class PartitionLake(Protocol):
+    def replace_partition(
+        self, table: pa.Table, dataset: str, partition: Mapping[str, str], file_name: str, *, order: str
+    ) -> tuple[str, bool]: ...
+
+
+class Notices(Protocol):
+    def publish(self, subject: str, message: str, attributes: Mapping[str, str]) -> str: ...
+
+
+SUPPLIER_STOCK_DATASET = "supplier_stock"
+SUPPLIER_STOCK_FILE = "supplier_stock.snappy.parquet"
+NOTICE_LEDGER_DAYS = 35
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    notice: FeedNotice
+    notified: bool  # False when an earlier delivery of the same file already sent its notice
+    written: int = 0
+    stale: int = 0
+
+
+def ingest_supplier_feed(
+    ref: ObjectRef,
+    *,
+    store: Reader,
+    writer: Writer,
+    profiles: Profiles,
+    catalog: Catalog,
+    supplier_stock: SupplierLatest,
+    lake: PartitionLake,
+    notices: Notices,
+    rejected_prefix: str,
+    now: datetime,
+) -> FeedOutcome:
+    """Read with the supplier's profile, map through one version of the product table, replace the day's
+    partition, update the latest stock per SKU (newer feed wins), and send one notice for the file.
+
+    A file that cannot be read as declared fails with its reason in the notice and is not retried: retrying
+    cannot fix a workbook. AWS errors propagate, so the message is retried and ends in the DLQ if they persist.
+    """
+    feed_time = _arrival(ref, now)
+    written = stale = 0
+    try:
+        feed_key = parse_feed_key(ref.key, feed_time)
+    except FeedKeyError as exc:
+        notice = failed(ref.key, "unknown", str(exc))
+    else:
+        try:
+            profile = profile_for(profiles.profiles(), feed_key.supplier)
+            rows = read_feed_rows(store.read(ref), profile)
+            mapping = catalog.current()  # read once: every row of this file maps through the same version
+        except (ProfileError, WorkbookError, NoProductTableError) as exc:
+            notice = failed(ref.key, feed_key.supplier, str(exc))
+        else:
+            feed = map_feed(rows, profile.value, mapping, feed_key.supplier)
+            _write_rejections(ref, feed.rejections, writer, rejected_prefix)
+            order = f"{_utc(feed_time)}#{ref.etag}"
+            _, replaced = lake.replace_partition(
+                feed_lake_rows(feed, feed_time=feed_time, source_key=ref.key),
+                SUPPLIER_STOCK_DATASET,
+                day_partition(feed_key.supplier, feed_key.day),
+                SUPPLIER_STOCK_FILE,
+                order=order,
+            )
+            items = supplier_stock_items(
+                feed, supplier=feed_key.supplier, updated_at=_utc(feed_time), source_key=ref.key
+            )
+            report = supplier_stock.put_latest(items)
+            written, stale = report.written, report.stale
+            notice = succeeded(
+                ref.key,
+                feed_key.supplier,
+                feed_key.day,
+                feed,
+                skus=len(items),
+                product_table_version=mapping.version.strip('"'),
+                rejected_key=rejected_key(rejected_prefix, ref) if feed.rejections else None,
+                lake_replaced=replaced,
+            )
+    notified = _notify_once(ref, notice, supplier_stock, notices, now)
+    return FeedOutcome(notice=notice, notified=notified, written=written, stale=stale)
+
+
+def ingest_product_table(
+    ref: ObjectRef,
+    *,
+    store: Reader,
+    writer: Writer,
+    catalog: Catalog,
+    ledger: SupplierLatest,
+    notices: Notices,
+    rejected_prefix: str,
+    now: datetime,
+) -> FeedOutcome:
+    """Validate the upload and replace the table in one PUT; an unusable upload keeps the current table."""
+    try:
+        parsed = parse_product_table(store.read(ref), ref.key)
+    except ProductTableError as exc:
+        notice = product_table_failed(ref.key, str(exc))
+    else:
+        _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
+        replaced = catalog.replace(parsed.table, order=f"{_utc(_arrival(ref, now))}#{ref.etag}", source_key=ref.key)
+        notice = product_table_loaded(
+            ref.key,
+            read=parsed.rows_read,
+            stored=parsed.table.num_rows,
+            rejected=len(parsed.rejections),
+            lake_replaced=replaced,
+            rejected_key=rejected_key(rejected_prefix, ref) if parsed.rejections else None,
+        )
+    notified = _notify_once(ref, notice, ledger, notices, now)
+    return FeedOutcome(notice=notice, notified=notified)
+
+
+def _notify_once(ref: ObjectRef, notice: FeedNotice, ledger: SupplierLatest, notices: Notices, now: datetime) -> bool:
+    """Publish, then record: a re-delivered file sends nothing more (a crash in between may send twice)."""
+    if ledger.notice_sent(ref.key, ref.etag):
+        return False
+    notices.publish(notice.subject, notice.message, notice.attributes)
+    ledger.record_notice(
+        ref.key,
+        ref.etag,
+        status=notice.status,
+        sent_at=_utc(now),
+        expires_at=int((now + timedelta(days=NOTICE_LEDGER_DAYS)).timestamp()),
+    )
+    return True
+
+
+def _arrival(ref: ObjectRef, now: datetime) -> datetime:
+    """When S3 received the object (the notification's eventTime); orders re-uploads of the same day."""
+    if ref.event_time:
+        try:
+            return datetime.fromisoformat(ref.event_time.replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            pass
+    return now.astimezone(UTC)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

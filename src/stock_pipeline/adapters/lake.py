@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import awswrangler as wr
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from stock_pipeline.domain.partitions import split_partitions
+from stock_pipeline.adapters.s3 import ObjectStore
+from stock_pipeline.domain.partitions import escape_value, split_partitions
 
 
 class LakeWriter:
-    def __init__(self, boto3_session: Any, bucket: str, prefix: str = "curated/", *, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        boto3_session: Any,
+        bucket: str,
+        prefix: str = "curated/",
+        *,
+        concurrency: int = 16,
+        store: ObjectStore | None = None,
+    ) -> None:
         self._session = boto3_session
+        self._bucket = bucket
+        self._prefix = prefix
+        self._store = store
         self._root = f"s3://{bucket}/{prefix}"
         self._concurrency = max(1, concurrency)
 
@@ -35,6 +49,22 @@ class LakeWriter:
             return []
         with ThreadPoolExecutor(max_workers=min(self._concurrency, len(parts)), thread_name_prefix="lake") as pool:
             return list(pool.map(lambda part: self._write_file(*part), parts))
+
+    def replace_partition(
+        self, table: pa.Table, dataset: str, partition: Mapping[str, str], file_name: str, *, order: str
+    ) -> tuple[str, bool]:
+        """Make `table` the whole content of one partition (one fixed file name), unless a newer input already
+        did: a re-upload replaces the partition instead of adding to it. Returns (path, replaced)."""
+        if self._store is None:
+            raise RuntimeError("LakeWriter needs an ObjectStore to replace partitions")
+        path = "/".join(f"{name}={escape_value(value)}" for name, value in partition.items())
+        key = f"{self._prefix}{dataset}/{path}/{file_name}"
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression="snappy", coerce_timestamps="us")
+        replaced = self._store.put_if_newer(
+            self._bucket, key, sink.getvalue(), "application/vnd.apache.parquet", order=order
+        )
+        return f"s3://{self._bucket}/{key}", replaced
 
     def _write_file(self, path: str, rows: pa.Table) -> str:
         wr.s3.to_parquet(

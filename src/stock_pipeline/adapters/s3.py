@@ -28,3 +28,57 @@ class ObjectStore:
 
     def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+    def put_if_newer(self, bucket: str, key: str, body: bytes, content_type: str, *, order: str) -> bool:
+        """Replace the object unless it already holds something newer (its `order` metadata sorts after ours).
+
+        A compare-and-swap on the ETag (If-Match / If-None-Match) closes the race between two writers: the loser
+        re-reads and decides again. An equal order is rewritten, so a retry of the same input is harmless.
+        """
+        for _ in range(10):
+            try:
+                head = self._s3.head_object(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in {"404", "NoSuchKey", "NotFound"}:
+                    raise
+                head = None
+            if head is not None and head.get("Metadata", {}).get(ORDER_METADATA, "") > order:
+                return False
+            condition = {"IfMatch": head["ETag"]} if head is not None else {"IfNoneMatch": "*"}
+            try:
+                self._s3.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=content_type,
+                    Metadata={ORDER_METADATA: order},
+                    **condition,
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                    continue  # another writer got there first: look again
+                raise
+            return True
+        raise RuntimeError(f"s3://{bucket}/{key}: could not replace the object after 10 concurrent attempts")
+
+    def read_if_changed(self, bucket: str, key: str, etag: str | None) -> tuple[bytes, str] | None:
+        """(body, ETag) of the current object, or None when it is still `etag` (HTTP 304, no body sent).
+
+        Raises ObjectGoneError when there is no such object.
+        """
+        kwargs: dict[str, str] = {"Bucket": bucket, "Key": key}
+        if etag:
+            kwargs["IfNoneMatch"] = etag
+        try:
+            response = self._s3.get_object(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in {"304", "NotModified"}:
+                return None
+            if code in {"NoSuchKey", "404"}:
+                raise ObjectGoneError(f"s3://{bucket}/{key} does not exist") from exc
+            raise
+        return response["Body"].read(), response["ETag"]
+
+
+ORDER_METADATA = "order"

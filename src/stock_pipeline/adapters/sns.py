@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from stock_pipeline.domain.alerts import RestockAlert, message, subject
@@ -33,3 +34,20 @@ class AlertPublisher:
             response = self._sns.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
             failed.extend(batch[int(f["Id"][1:])].alert_id for f in response.get("Failed", []))
         return failed
+
+
+class NoticePublisher:
+    """Completion notices: one message per file, attributes for subscription filter policies."""
+
+    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+        self._sns = sns_client
+        self.topic_arn = topic_arn
+
+    def publish(self, subject: str, message: str, attributes: Mapping[str, str]) -> str:
+        response = self._sns.publish(
+            TopicArn=self.topic_arn,
+            Subject=subject,
+            Message=message,
+            MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+        return response["MessageId"]

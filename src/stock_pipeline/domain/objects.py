@@ -20,6 +20,7 @@ class ObjectRef:
     etag: str
     version_id: str | None = None
     size: int | None = None
+    event_time: str | None = None  # when S3 received it (ISO-8601), from the notification
 
     @property
     def stem(self) -> str:

@@ -29,11 +29,11 @@ def split_partitions(table: pa.Table, columns: Sequence[str]) -> Iterator[tuple[
     payload = ordered.drop_columns(list(columns))
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         values = [ordered.column(c)[start].as_py() for c in columns]
-        path = "/".join(f"{c}={_escape(v)}" for c, v in zip(columns, values, strict=True))
+        path = "/".join(f"{c}={escape_value(v)}" for c, v in zip(columns, values, strict=True))
         yield path, payload.slice(start, end - start)
 
 
-def _escape(value: object) -> str:
+def escape_value(value: object) -> str:
     """Hive escapes path-hostile characters; a null value gets Hive's default partition name."""
     if value is None:
         return "__HIVE_DEFAULT_PARTITION__"

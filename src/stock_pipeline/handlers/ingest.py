@@ -17,20 +17,29 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, clients, new_session
 from stock_pipeline.adapters.lake import LakeWriter
+from stock_pipeline.adapters.reference import ProductCatalog, ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
-from stock_pipeline.adapters.stock_table import StockLevels, StockTable
+from stock_pipeline.adapters.sns import NoticePublisher
+from stock_pipeline.adapters.stock_table import StockLevels, StockTable, SupplierStock
 from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.errors import ObjectGoneError
 from stock_pipeline.domain.inventory import is_inventory_key
 from stock_pipeline.domain.objects import ObjectRef
+from stock_pipeline.domain.products import is_product_table_key
+from stock_pipeline.domain.supplier_feeds import is_feed_key
 from stock_pipeline.domain.thresholds import is_thresholds_key
 from stock_pipeline.ingestion import (
     INVENTORY_PREFIX,
+    PRODUCT_TABLE_PREFIX,
     STOCK_UPDATES_PREFIX,
+    SUPPLIER_FEEDS_PREFIX,
     THRESHOLDS_PREFIX,
+    FeedOutcome,
     ingest_inventory_file,
+    ingest_product_table,
     ingest_stock_updates,
+    ingest_supplier_feed,
     ingest_thresholds,
 )
 from stock_pipeline.observability import logger, metrics, tracer
@@ -45,16 +54,29 @@ class Dependencies:
     levels: StockLevels
     lake: LakeWriter
     workflow: Workflow | None
+    supplier_stock: SupplierStock
+    catalog: ProductCatalog
+    profiles: ProfileStore
+    notices: NoticePublisher | None
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     aws = clients(session, settings.write_concurrency)
+    store = ObjectStore(aws["s3"])
     return Dependencies(
         settings=settings,
-        store=ObjectStore(aws["s3"]),
+        store=store,
         table=StockTable(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
         levels=StockLevels(aws["dynamodb"], settings.table_name),
-        lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix),
+        lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix, store=store),
+        supplier_stock=SupplierStock(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
+        catalog=ProductCatalog(store, settings.bucket_name, settings.lake_prefix),
+        profiles=ProfileStore(store, settings.bucket_name, settings.supplier_profiles_key),
+        notices=(
+            NoticePublisher(session.client("sns", config=client_config()), settings.feed_status_topic_arn)
+            if settings.feed_status_topic_arn
+            else None
+        ),
         workflow=(
             Workflow(session.client("stepfunctions", config=client_config()), settings.state_machine_arn)
             if settings.state_machine_arn
@@ -84,6 +106,7 @@ def object_refs(body: str) -> list[ObjectRef]:
                 etag=obj.etag or "",
                 version_id=obj.version_id,
                 size=obj.size,
+                event_time=record.raw_event.get("eventTime"),
             )
         )
     return refs
@@ -98,6 +121,10 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
             _inventory(ref, deps)
         elif ref.key.startswith(THRESHOLDS_PREFIX) and is_thresholds_key(ref.key):
             _thresholds(ref, deps)
+        elif ref.key.startswith(SUPPLIER_FEEDS_PREFIX) and is_feed_key(ref.key):
+            _supplier_feed(ref, deps)
+        elif ref.key.startswith(PRODUCT_TABLE_PREFIX) and is_product_table_key(ref.key):
+            _product_table(ref, deps)
         else:
             logger.warning("no route for object (unexpected prefix or file name), ignored", extra={"key": ref.key})
             metrics.add_metric(name="ObjectsIgnored", unit=MetricUnit.Count, value=1)
@@ -160,6 +187,56 @@ def _thresholds(ref: ObjectRef, deps: Dependencies) -> None:
             extra={"key": ref.key, "items": len(report.changed)},
         )
     metrics.add_metric(name="ThresholdEntriesRejected", unit=MetricUnit.Count, value=report.rejected)
+
+
+def _supplier_feed(ref: ObjectRef, deps: Dependencies) -> None:
+    outcome = ingest_supplier_feed(
+        ref,
+        store=deps.store,
+        writer=deps.store,
+        profiles=deps.profiles,
+        catalog=deps.catalog,
+        supplier_stock=deps.supplier_stock,
+        lake=deps.lake,
+        notices=_notices(deps),
+        rejected_prefix=deps.settings.rejected_prefix,
+        now=datetime.now(UTC),
+    )
+    _report_notice("supplier feed", outcome)
+    metrics.add_metric(name="SupplierRowsMapped", unit=MetricUnit.Count, value=outcome.notice.mapped)
+    metrics.add_metric(name="SupplierRowsUnmapped", unit=MetricUnit.Count, value=outcome.notice.unmapped)
+    metrics.add_metric(name="SupplierRowsRejected", unit=MetricUnit.Count, value=outcome.notice.rejected)
+
+
+def _product_table(ref: ObjectRef, deps: Dependencies) -> None:
+    outcome = ingest_product_table(
+        ref,
+        store=deps.store,
+        writer=deps.store,
+        catalog=deps.catalog,
+        ledger=deps.supplier_stock,
+        notices=_notices(deps),
+        rejected_prefix=deps.settings.rejected_prefix,
+        now=datetime.now(UTC),
+    )
+    _report_notice("product table", outcome)
+
+
+def _notices(deps: Dependencies) -> NoticePublisher:
+    if deps.notices is None:
+        deps.settings.require("feed_status_topic_arn")
+    assert deps.notices is not None
+    return deps.notices
+
+
+def _report_notice(what: str, outcome: FeedOutcome) -> None:
+    notice = outcome.notice
+    extra = {"notice": asdict(notice), "notified": outcome.notified, "written": outcome.written}
+    if notice.status == "SUCCEEDED":
+        logger.info(f"{what} processed", extra=extra)
+    else:
+        logger.error(f"{what} failed: {notice.reason}", extra=extra)
+    metrics.add_metric(name=f"{what.title().replace(' ', '')}{notice.status.title()}", unit=MetricUnit.Count, value=1)
 
 
 def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependencies) -> dict[str, Any]:
