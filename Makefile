@@ -52,8 +52,8 @@ e2e: $(VENV)/.installed
 ASL_VALIDATOR := asl-validator@4.0.0
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint + serverless rules, sam validate --lint, ASL validation
-	$(VENV)/bin/ruff check src tests scripts
-	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/ruff check src tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --region eu-central-1
 	for f in src/statemachines/*.asl.json; do npx --yes $(ASL_VALIDATOR) --json-path $$f || exit 1; done
@@ -73,7 +73,7 @@ diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (nee
 	$(PY) scripts/diagram.py
 
 bench: $(VENV)/.installed ## benchmarks (never part of make test)
-	$(PY) -m pytest -q benchmarks
+	$(PY) -m benchmarks $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .local-stack.json

@@ -40,7 +40,7 @@ def workbook(layout: Layout, rows: Sequence[Sequence[Any]], *, extra_sheets: Seq
     import xlsxwriter
 
     sink = io.BytesIO()
-    book = xlsxwriter.Workbook(sink, {"in_memory": True, "constant_memory": True})
+    book = xlsxwriter.Workbook(sink, {"in_memory": True})
     for name in extra_sheets:
         book.add_worksheet(name).write(0, 0, "not this sheet")
     sheet = book.add_worksheet(layout.sheet)

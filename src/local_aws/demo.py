@@ -11,6 +11,7 @@ from typing import Any
 
 from loadgen.files import HEADER, ITEMS, WAREHOUSES, inventory_file, inventory_key, thresholds_file, thresholds_key
 from loadgen.kdg import PROFILES, render_records
+from loadgen.workbooks import SUPPLIERS, feed_key, product_table_csv, supplier_feed
 from local_aws.stack import LocalStack
 
 BATCH = 500  # PutRecordBatch takes at most 500 records
@@ -126,6 +127,49 @@ def stock_table(stack: LocalStack) -> Any:
     return pd.DataFrame(rows)
 
 
+def supplier_feeds(stack: LocalStack, seed: int) -> tuple[list[dict[str, Any]], Any, Any]:
+    """The product table, a workbook per bundled supplier profile, then acme's corrected workbook of the day."""
+    import awswrangler as wr
+    import pandas as pd
+
+    s3, bucket = stack.client("s3"), stack.outputs["DataBucketName"]
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="demo-feed-status")
+    s3.put_object(Bucket=bucket, Key="reference/product/products.csv", Body=product_table_csv(300))
+    stack.drain()
+    today = datetime.now(UTC).date()
+    for n, supplier in enumerate(SUPPLIERS):
+        body = supplier_feed(supplier, 250, seed=seed + n, unmapped=3 if supplier == "acme" else 0)
+        s3.put_object(Bucket=bucket, Key=feed_key(supplier, today), Body=body)
+    s3.put_object(
+        Bucket=bucket, Key=feed_key("acme", today, "stock-corrected"), Body=supplier_feed("acme", 250, seed=0)
+    )
+    # a workbook that does not match its profile: the notice says why
+    s3.put_object(Bucket=bucket, Key=feed_key("globex", today, "wrong-layout"), Body=supplier_feed("acme", 5))
+    stack.drain()
+    ddb = stack.client("dynamodb")
+    items = ddb.query(
+        TableName=stack.outputs["StockTableName"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "SUP#acme"}},
+        Limit=5,
+    )["Items"]
+    stock = pd.DataFrame(
+        [
+            {
+                "custom_label": i["customLabel"]["S"],
+                "quantity": int(i["quantity"]["N"]),
+                "quantityDelta": int(i["quantityDelta"]["N"]),
+                "updatedAt": i["updatedAt"]["S"],
+            }
+            for i in items
+        ]
+    )
+    wr.config.s3_endpoint_url = stack.endpoint
+    lake = wr.s3.read_parquet(f"s3://{bucket}/curated/supplier_stock/", dataset=True, boto3_session=stack.session)
+    per_day = lake.groupby(["supplier", "year", "month", "day"], observed=True).size().rename("rows").reset_index()
+    return notices.read(), stock, per_day
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="test", help="KDG load profile (default: test)")
@@ -173,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             stack.drain(on_progress=bar.update)
         workflow_runs = executions(stack)
         workflow_emails = inbox.read()
+        with tqdm(desc="supplier workbooks -> supplier stock", unit="msg") as bar:
+            feed_notices, supplier_stock, supplier_days = supplier_feeds(stack, args.seed)
+            bar.update(len(feed_notices))
     result["records failed to send"] = failed
     sample = result.pop("sample")
     width = max(len(k) for k in result)
@@ -195,6 +242,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"Alerts from the re-evaluation ({len(workflow_emails)}):")
     for email in workflow_emails:
         print(f"  Subject: {email['subject']}")
+    print(f"\nFeed status notices ({len(feed_notices)}, one per uploaded file):")
+    for notice in feed_notices:
+        body = json.loads(notice["message"])
+        print(f"  [{notice['attributes']['status']}] {notice['subject']}: {body['summary']}")
+    print("\nSupplier stock of acme (DynamoDB, after the corrected workbook; quantityDelta = latest - previous):")
+    print(supplier_stock.to_string(index=False))
+    print("\nSupplier stock in the lake (rows per day partition; a re-upload replaces its day):")
+    print(supplier_days.to_string(index=False))
+    result["feed_notices"] = feed_notices
     result["sample"] = sample
     result["levels"] = levels
     result["workflow_runs"] = workflow_runs

@@ -158,7 +158,15 @@ def test_bucket_notifications_and_firehose_settings_come_from_the_template(local
         for q in config["QueueConfigurations"]
         if q["QueueArn"].endswith(queue_name)
     }
-    assert routes == {("raw/stock-updates/",), ("inventory_files/", "_inventory.csv"), ("restock_thresholds/", ".json")}
+    assert routes == {
+        ("raw/stock-updates/",),
+        ("inventory_files/", "_inventory.csv"),
+        ("restock_thresholds/", ".json"),
+        ("supplier_feeds/", ".xlsx"),
+        ("reference/product/", ".csv"),
+        ("reference/product/", ".xlsx"),
+        ("reference/product/", ".parquet"),
+    }
     stream = local_stack.client("firehose").describe_delivery_stream(
         DeliveryStreamName=local_stack.outputs["StockUpdatesStreamName"]
     )
@@ -253,3 +261,6 @@ def test_make_demo_prints_the_summary():
     assert "Caused by file: " in completed.stdout
     assert "re-evaluation runs of the Step Functions workflow" in completed.stdout
     assert "SUCCEEDED" in completed.stdout
+    assert "Feed status notices (6, one per uploaded file)" in completed.stdout
+    assert "[FAILED] Supplier feed FAILED: globex" in completed.stdout
+    assert "Supplier stock of acme (DynamoDB" in completed.stdout

@@ -62,6 +62,16 @@ def test_the_bucket_is_private_versioned_kms_encrypted_and_tls_only(resources):
     assert any(r["Prefix"] == "raw/" for r in bucket["LifecycleConfiguration"]["Rules"])
 
 
-def test_glue_tables_use_partition_projection(resources):
-    for table in of_type(resources, "AWS::Glue::Table").values():
+def test_partitioned_glue_tables_use_partition_projection(resources):
+    tables = of_type(resources, "AWS::Glue::Table").values()
+    partitioned = [t for t in tables if t["TableInput"].get("PartitionKeys")]
+    assert len(partitioned) == 3
+    for table in partitioned:
         assert table["TableInput"]["Parameters"]["projection.enabled"] == "true"
+
+
+def test_supplier_stock_expires_after_a_month(resources):
+    [bucket] = of_type(resources, "AWS::S3::Bucket").values()
+    rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireSupplierStock"]["Prefix"] == "curated/supplier_stock/"
+    assert rules["ExpireSupplierStock"]["ExpirationInDays"] == 31

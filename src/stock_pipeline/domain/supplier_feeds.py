@@ -60,6 +60,13 @@ def parse_feed_key(key: str, feed_time: datetime) -> FeedKey:
 
 def stock_value(rule: ValueRule, cell: Any) -> tuple[int | None, str | None]:
     """(quantity, None) or (None, reason)."""
+    if type(cell) is float and rule.rule == "numeric" and cell.is_integer():  # the common case, kept short
+        number = int(cell)
+        if rule.minimum is not None and number < rule.minimum:
+            return rule.minimum, None
+        if rule.maximum is not None and number > rule.maximum:
+            return rule.maximum, None
+        return number, None
     if cell == "" or cell is None:
         return None, "stock: empty"
     if rule.rule == "numeric":

@@ -1,0 +1,40 @@
+"""Run the benchmark suites and record their figures in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from benchmarks import xlsx_reader
+from benchmarks.common import RESULTS, write_section
+
+SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
+    "xlsx": xlsx_reader.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--only", choices=sorted(SUITES), action="append", help="run only these suites")
+    parser.add_argument("--quick", action="store_true", help="small inputs: checks the suites run, figures not kept")
+    args = parser.parse_args(argv)
+    missed = []
+    for name in args.only or list(SUITES):
+        print(f"== {name}", flush=True)
+        markdown, met = SUITES[name](args.quick)
+        print(markdown.strip(), flush=True)
+        if not args.quick:
+            write_section(name, markdown)
+        if not met:
+            missed.append(name)
+    if not args.quick:
+        print(f"\nwritten to {RESULTS}")
+    if missed:
+        print(f"goals missed: {', '.join(missed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
