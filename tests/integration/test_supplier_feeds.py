@@ -2,7 +2,7 @@
 
 import json
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import awswrangler as wr
 import pytest
@@ -147,6 +147,19 @@ def feed_dependencies(deps, store=None):
     }
 
 
+def load_products(deps, ref):
+    return ingest_product_table(
+        ref,
+        store=deps.store,
+        writer=deps.store,
+        catalog=deps.catalog,
+        ledger=deps.supplier_stock,
+        notices=deps.notices,
+        rejected_prefix="rejected/",
+        now=datetime.now(UTC),
+    )
+
+
 def test_a_workbook_that_does_not_match_its_profile_fails_with_the_reason(deps, s3, bucket, notices):
     # Given a northwind workbook whose sheet is narrower than the profile's stock column D
     narrow = Layout("Sheet1", 1, ("Item", "Name", "Available"), 0, 2)
@@ -186,16 +199,7 @@ def test_the_product_table_replaced_during_a_feed_maps_the_whole_feed_through_on
 
         def read(self, ref):
             body = deps.store.read(ref)
-            ingest_product_table(
-                ObjectRef(bucket, new_key, new_etag, event_time="2026-12-01T00:00:00Z"),
-                store=deps.store,
-                writer=deps.store,
-                catalog=deps.catalog,
-                ledger=deps.supplier_stock,
-                notices=deps.notices,
-                rejected_prefix="rejected/",
-                now=datetime.now(UTC),
-            )
+            load_products(deps, ObjectRef(bucket, new_key, new_etag, event_time="2026-12-01T00:00:00Z"))
             return body
 
     day = date(2026, 11, 21)
@@ -232,17 +236,8 @@ def test_feeds_racing_product_table_replacements_never_mix_two_versions(deps, s3
             family = ("OLD", "NEW")[n % 2]
             key, etag = tables[family]
             # ever newer arrival times, so each upload replaces the table
-            when = f"2027-01-01T00:00:{n % 60:02d}.{n:03d}Z"
-            ingest_product_table(
-                ObjectRef(bucket, key, f"{etag}-{n}", event_time=when),
-                store=deps.store,
-                writer=deps.store,
-                catalog=deps.catalog,
-                ledger=deps.supplier_stock,
-                notices=deps.notices,
-                rejected_prefix="rejected/",
-                now=datetime.now(UTC),
-            )
+            when = (datetime(2027, 1, 1, tzinfo=UTC) + timedelta(milliseconds=n)).isoformat()
+            assert load_products(deps, ObjectRef(bucket, key, f"{etag}-{n}", event_time=when)).notice.lake_replaced
             n += 1
 
     replacer = threading.Thread(target=replace_again_and_again)

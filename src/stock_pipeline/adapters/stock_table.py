@@ -37,14 +37,7 @@ class StockTable:
 
         BatchWriteItem cannot carry conditions, so per-item writes are the price of newer-wins.
         """
-        items = list(items)
-        if not items:
-            return SnapshotWriteReport(0, 0)
-        workers = min(self._concurrency, len(items))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ddb-put") as pool:
-            outcomes = list(pool.map(self._put_if_newer, items))
-        written = sum(outcomes)
-        return SnapshotWriteReport(written=written, stale=len(items) - written)
+        return _write_each(self._put_if_newer, list(items), self._concurrency)
 
     def _put_if_newer(self, item: Mapping[str, Any]) -> bool:
         try:
@@ -59,6 +52,15 @@ class StockTable:
                 return False
             raise
         return True
+
+
+def _write_each(write: Any, items: list[Mapping[str, Any]], concurrency: int) -> SnapshotWriteReport:
+    """Conditional single-item writes, issued concurrently; `write` returns False when its condition failed."""
+    if not items:
+        return SnapshotWriteReport(0, 0)
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items)), thread_name_prefix="ddb-write") as pool:
+        written = sum(pool.map(write, items))
+    return SnapshotWriteReport(written=written, stale=len(items) - written)
 
 
 LEDGER_TTL_DAYS = 30
@@ -305,11 +307,7 @@ class SupplierStock:
     def put_latest(self, items: list[Mapping[str, Any]]) -> SnapshotWriteReport:
         """One conditional UpdateItem per SKU: only a newer feed replaces the quantity (and sets the delta), so a
         retried or older feed changes nothing."""
-        if not items:
-            return SnapshotWriteReport(0, 0)
-        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(items)), thread_name_prefix="ddb-sup") as pool:
-            written = sum(pool.map(self._update_if_newer, items))
-        return SnapshotWriteReport(written=written, stale=len(items) - written)
+        return _write_each(self._update_if_newer, items, self._concurrency)
 
     def _update_if_newer(self, item: Mapping[str, Any]) -> bool:
         values = {
