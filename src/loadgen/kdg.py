@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,29 @@ class Profile:
 PROFILES = {
     "test": Profile("test", records_per_second=1, buffer_seconds=60),
     "real": Profile("real", records_per_second=300, buffer_seconds=300),
+}
+
+
+# A few faker.js generators, from fixed word lists so a seeded run repeats exactly (no Faker dependency).
+FAKER_WORDS: dict[str, tuple[str, ...]] = {
+    "name.firstName": ("Anna", "Ben", "Clara", "David", "Elif", "Finn", "Greta", "Hamza", "Ida", "Jonas", "Lea", "Max"),
+    "name.lastName": ("Schmidt", "Meyer", "Weber", "Wagner", "Becker", "Hoffmann", "Koch", "Richter", "Klein", "Wolf"),
+    "commerce.productName": (
+        "Ergonomic Steel Chair",
+        "Rustic Cotton Shirt",
+        "Sleek Granite Mug",
+        "Handmade Wooden Table",
+        "Practical Rubber Gloves",
+        "Refined Plastic Bottle",
+        "Small Frozen Pizza",
+        "Generic Soft Towels",
+    ),
+    "commerce.department": ("Books", "Clothing", "Garden", "Grocery", "Home", "Outdoors", "Sports", "Toys"),
+    "commerce.color": ("red", "green", "blue", "black", "white", "orange", "purple", "grey"),
+    "company.companyName": ("Acme GmbH", "Globex AG", "Initech KG", "Northwind SE", "Umbrella Ltd", "Hooli Inc"),
+    "address.city": ("Berlin", "Hamburg", "München", "Köln", "Leipzig", "Dresden", "Bremen", "Borkum"),
+    "address.countryCode": ("DE", "AT", "CH", "NL", "FR", "PL", "DK", "IT"),
+    "lorem.word": ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit"),
 }
 
 
@@ -101,9 +125,37 @@ class Renderer:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.helpers: dict[str, Callable[..., object]] = {
             "random.number": self._number,
+            "random.arrayElement": self._array_element,
+            "random.arrayElements": self._array_elements,
+            "random.uuid": lambda: str(uuid.UUID(int=self.random.getrandbits(128), version=4)),
+            "random.boolean": lambda: "true" if self.random.random() < 0.5 else "false",
             "date.utc": lambda fmt="YYYY-MM-DDTHH:mm:ss.SSSZ": format_moment(self.clock().astimezone(UTC), fmt),
             "date.now": lambda fmt="YYYY-MM-DDTHH:mm:ss.SSSZ": format_moment(self.clock().astimezone(), fmt),
         }
+        for name, words in FAKER_WORDS.items():
+            pick = self._picker(words)
+            self.helpers[f"faker.{name}"] = pick
+            self.helpers[name] = pick  # KDG also accepts faker.js names without the prefix
+        self.helpers["faker.internet.email"] = self.helpers["internet.email"] = self._email
+
+    def _picker(self, words: Sequence[str]) -> Callable[[], str]:
+        return lambda: self.random.choice(words)
+
+    def _array_element(self, values: object = None) -> object:
+        if not isinstance(values, list) or not values:
+            raise TemplateError('random.arrayElement needs a non-empty array, e.g. random.arrayElement(["a", "b"])')
+        return self.random.choice(values)
+
+    def _array_elements(self, values: object = None, count: object = None) -> str:
+        if not isinstance(values, list) or not values:
+            raise TemplateError("random.arrayElements needs a non-empty array")
+        n = self.random.randint(1, len(values)) if count is None else min(int(count), len(values))  # type: ignore[call-overload]
+        return json.dumps(self.random.sample(values, n))
+
+    def _email(self) -> str:
+        first = self.random.choice(FAKER_WORDS["name.firstName"]).lower()
+        last = self.random.choice(FAKER_WORDS["name.lastName"]).lower()
+        return f"{first}.{last}@example.com"
 
     def _number(self, spec: object = 999) -> int:
         if isinstance(spec, dict):
