@@ -13,7 +13,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help venv demo test unit integration e2e lint build deploy up diagram bench clean
+.PHONY: help venv demo test unit integration e2e lint build deploy up diagram bench cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (nee
 
 bench: $(VENV)/.installed ## benchmarks (never part of make test)
 	$(PY) -m benchmarks $(ARGS)
+
+cost: $(VENV)/.installed ## dollars per million stock updates from the benchmark figures -> docs/cost.md
+	$(PY) -m benchmarks.cost
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .local-stack.json

@@ -6,11 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from benchmarks import xlsx_reader
+from benchmarks import stock_updates, xlsx_reader
 from benchmarks.common import RESULTS, write_section
 
 SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "xlsx": xlsx_reader.run,
+    "stock-updates": stock_updates.run,
 }
 
 

@@ -38,7 +38,7 @@ class RequestCounter:
         return self
 
     def __call__(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
-        _, service, operation = (event_name.split(".") + ["?", "?"])[:3]
+        _, service, operation = [*event_name.split("."), "?", "?"][:3]
         with self._lock:
             self.counts[f"{service}.{operation}"] += 1
         if self._objects is None:

@@ -11,10 +11,9 @@ from typing import Any
 
 from loadgen.files import HEADER, ITEMS, WAREHOUSES, inventory_file, inventory_key, thresholds_file, thresholds_key
 from loadgen.kdg import PROFILES, render_records
+from loadgen.sender import FirehoseSender, batches
 from loadgen.workbooks import SUPPLIERS, feed_key, product_table_csv, supplier_feed
 from local_aws.stack import LocalStack
-
-BATCH = 500  # PutRecordBatch takes at most 500 records
 
 
 def malformed_records() -> list[str]:
@@ -29,14 +28,12 @@ def malformed_records() -> list[str]:
 
 
 def send(stack: LocalStack, records: Sequence[str], progress: Any) -> int:
-    firehose = stack.client("firehose")
-    stream = stack.outputs["StockUpdatesStreamName"]
+    """All at once (the local Firehose buffers them), with the load generator's batching and retries."""
+    sender = FirehoseSender(stack.client("firehose"), stack.outputs["StockUpdatesStreamName"])
     failed = 0
-    for start in range(0, len(records), BATCH):
-        chunk = records[start : start + BATCH]
-        response = firehose.put_record_batch(DeliveryStreamName=stream, Records=[{"Data": r.encode()} for r in chunk])
-        failed += response["FailedPutCount"]
-        progress.update(len(chunk))
+    for batch in batches(r.encode() for r in records):
+        failed += sender.put(batch).failed
+        progress.update(len(batch))
     return failed
 
 

@@ -44,6 +44,7 @@ from stock_pipeline.domain.thresholds import ThresholdChange, effective_from, pa
 from stock_pipeline.domain.workbooks import WorkbookError, read_feed_rows
 
 STOCK_UPDATES_PREFIX = "raw/stock-updates/"
+ITEM_CHUNK = 5_000
 INVENTORY_PREFIX = "inventory_files/"
 THRESHOLDS_PREFIX = "restock_thresholds/"
 SUPPLIER_FEEDS_PREFIX = "supplier_feeds/"
@@ -98,15 +99,18 @@ def ingest_stock_updates(
     parsed = parse_stock_updates(store.read(ref))
     _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
     latest = latest_per_article(parsed.table)
-    report = table.put_snapshots_if_newer(article_stock_items(latest, source_key=ref.key))
+    written = stale = 0
+    for start in range(0, latest.num_rows, ITEM_CHUNK):  # items as dicts cost memory: a chunk at a time
+        report = table.put_snapshots_if_newer(article_stock_items(latest.slice(start, ITEM_CHUNK), source_key=ref.key))
+        written, stale = written + report.written, stale + report.stale
     files = lake.write(lake_rows(latest, source_key=ref.key), "stock_latest", ["retailer_id", "account_id"], ref.stem)
     return StockUpdateReport(
         key=ref.key,
         records=parsed.records_read,
         rejected=len(parsed.rejections),
         articles=latest.num_rows,
-        written=report.written,
-        stale=report.stale,
+        written=written,
+        stale=stale,
         lake_files=len(files),
     )
 

@@ -43,7 +43,7 @@ def test_product_table_then_feed_uploads_end_in_notices_supplier_stock_and_the_l
     wr.config.s3_endpoint_url = local_stack.endpoint
     try:
         rows = wr.s3.read_parquet(
-            f"s3://{bucket}/curated/supplier_stock/", dataset=True, boto3_session=local_stack.session
+            f"s3://{bucket}/curated/supplier_stock/supplier=northwind/", dataset=True, boto3_session=local_stack.session
         )
     finally:
         wr.config.reset("s3_endpoint_url")

@@ -1,0 +1,97 @@
+"""One handler invocation on one Firehose object, in a process of its own (so its peak memory is its own).
+
+    python -m benchmarks.handler_run <object file>   -> one JSON line on stdout
+
+AWS requests are answered in-process by the request counter (no network, no moto): the figure is the handler's
+own work, botocore's per-request serialisation and signing included, and the exact requests it makes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+for name, value in {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}.items():
+    os.environ[name] = value
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+BUCKET, KEY = "bench-bucket", "raw/stock-updates/2026/11/24/10/stock-pipeline-bench.gz"
+
+
+def sqs_event(bucket: str, key: str, etag: str) -> dict:
+    body = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventTime": "2026-11-24T10:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "eTag": etag, "size": 1}},
+            }
+        ]
+    }
+    return {
+        "Records": [
+            {
+                "messageId": "bench-1",
+                "receiptHandle": "r",
+                "body": json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-central-1:000000000000:bench",
+                "awsRegion": "eu-central-1",
+            }
+        ]
+    }
+
+
+def peak_rss_mb() -> float:
+    """VmHWM, the peak resident set of this process (what Lambda reports as Max Memory Used). Not ru_maxrss:
+    Linux carries that across fork and exec, so a child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(path: str) -> dict:
+    import boto3
+
+    from benchmarks.transport import RequestCounter
+    from stock_pipeline.config import Settings
+    from stock_pipeline.domain.stock_updates import latest_per_article, parse_stock_updates
+    from stock_pipeline.handlers.ingest import build_dependencies, handle
+
+    data = Path(path).read_bytes()
+    session = boto3.session.Session()
+    counter = RequestCounter({(BUCKET, KEY): data}).install(session)
+    deps = build_dependencies(Settings(table_name="bench-table", bucket_name=BUCKET), session)
+    before_mb = peak_rss_mb()
+    start = time.perf_counter()
+    response = handle(sqs_event(BUCKET, KEY, "bench"), None, deps)
+    seconds = time.perf_counter() - start
+    assert response == {"batchItemFailures": []}, response
+    peak_mb = peak_rss_mb()
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak_mb,
+        "rss_before_mb": before_mb,
+        "distinct_keys": latest_per_article(parse_stock_updates(data).table).num_rows,
+        "requests": dict(counter.counts),
+    }
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src")]
+    print(json.dumps(main(sys.argv[1])))
