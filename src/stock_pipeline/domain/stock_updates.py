@@ -196,6 +196,8 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
     bad = np.zeros(n, dtype=bool)
 
     def reject(mask: np.ndarray, reason: str) -> None:
+        if not mask.any():  # the usual case: nothing to reject
+            return
         for i in np.flatnonzero(mask & ~bad):
             reasons[i] = reason
         bad[:] |= mask
