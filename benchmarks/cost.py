@@ -109,14 +109,17 @@ def render(bench: dict[str, Any], prices: dict[str, Any]) -> str:
     totals = {p.name: sum(line[2] for line in tables[p.name]) for p in PROFILES}
     rows.append(f"| **total** | {' | '.join(f'**${totals[p.name]:,.2f}**' for p in PROFILES)} | |")
     lake = {p.name: next(line[2] for line in tables[p.name] if line[0] == "S3 PUT") for p in PROFILES}
+    measured = bench["measured"].strip("_").removeprefix("Measured ").removesuffix(".")
     profile_head = " | ".join(
         f"{p.name}: {p.records_per_second}/s, {p.buffer_seconds} s buffer, {p.records_per_object:,} per object"
         for p in PROFILES
     )
     return f"""# Cost per million stock updates
 
-Produced by `make cost` from the figures `make bench` measured ({bench["measured"].strip("_")}) and the price
-table `benchmarks/prices.json`: **{prices["region"]}, prices taken {prices["taken"]}** ({prices["source"]}).
+Produced by `make cost` from the figures in `docs/benchmarks.json` ({measured}) and the price table
+`benchmarks/prices.json`: **{prices["region"]}, prices taken {prices["taken"]}** ({prices["source"]}).
+Handler durations are the measured whole-handler times (AWS answered in-process, so the network waits that
+overlap with the 32 concurrent writes are not in them) at the template's function memory.
 
 | component | {profile_head} | how (real profile) |
 |---|---:|---:|---|
