@@ -43,7 +43,7 @@ def run(quick: bool = False) -> tuple[str, bool]:
     markdown = f"""
 ## Supplier workbook reader (issue 5)
 
-{stamp('make bench ARGS="--only xlsx"')}
+{stamp("make bench")} (this suite alone: `make bench ARGS="--only xlsx"`)
 
 One generated acme workbook of {rows:,} rows ({len(data) / 1024 / 1024:.1f} MiB xlsx, header on row 3), read three
 times each, interleaved; best run of each.
