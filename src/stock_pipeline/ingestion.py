@@ -27,6 +27,7 @@ from stock_pipeline.domain.stock_updates import (
     parse_stock_updates,
 )
 from stock_pipeline.domain.supplier_feeds import (
+    FEEDS_PREFIX,
     FeedKeyError,
     FeedNotice,
     day_partition,
@@ -47,7 +48,7 @@ STOCK_UPDATES_PREFIX = "raw/stock-updates/"
 ITEM_CHUNK = 5_000
 INVENTORY_PREFIX = "inventory_files/"
 THRESHOLDS_PREFIX = "restock_thresholds/"
-SUPPLIER_FEEDS_PREFIX = "supplier_feeds/"
+SUPPLIER_FEEDS_PREFIX = FEEDS_PREFIX
 PRODUCT_TABLE_PREFIX = "reference/product/"
 
 

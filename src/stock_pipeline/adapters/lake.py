@@ -26,15 +26,10 @@ class LakeWriter:
         concurrency: int = 16,
         store: ObjectStore | None = None,
     ) -> None:
-        self._session = boto3_session
         self._bucket = bucket
         self._prefix = prefix
         self._store = store or ObjectStore(boto3_session.client("s3"))
-        self._root = f"s3://{bucket}/{prefix}"
         self._concurrency = max(1, concurrency)
-
-    def dataset_path(self, dataset: str) -> str:
-        return f"{self._root}{dataset}/"
 
     def write(self, table: pa.Table, dataset: str, partition_cols: Sequence[str], file_stem: str) -> list[str]:
         """One file per partition, named after the source: a re-delivered source overwrites, never appends twice.
