@@ -336,3 +336,45 @@ def test_the_template_catalogs_both_tables_with_projection(stack):
     assert glue.get_table(DatabaseName=database, Name="product")["Table"]["StorageDescriptor"]["Location"].endswith(
         "/curated/product/"
     )
+
+
+class CompetingWriter:
+    """The real S3 client, except that right after the first HeadObject another writer replaces the object:
+    the interleaving a compare-and-swap exists for, made deterministic."""
+
+    def __init__(self, s3, competitor_order):
+        self._s3 = s3
+        self._order = competitor_order
+        self.heads = 0
+
+    def head_object(self, **kwargs):
+        head = self._s3.head_object(**kwargs)
+        self.heads += 1
+        if self.heads == 1:
+            self._s3.put_object(
+                Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=b"competitor", Metadata={"order": self._order}
+            )
+        return head
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+@pytest.mark.parametrize(
+    ("competitor", "ours_lands"), [("2026-11-20T12:00:00.000Z", False), ("2026-11-20T07:00:00.000Z", True)]
+)
+def test_a_writer_that_loses_the_race_looks_again_before_it_writes(s3, bucket, competitor, ours_lands):
+    from stock_pipeline.adapters.s3 import ObjectStore
+
+    # Given an object, and a competing write between our look and our write
+    key = f"curated/cas-test/{competitor}.bin"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"first", Metadata={"order": "2026-11-20T06:00:00.000Z"})
+    client = CompetingWriter(s3, competitor)
+
+    # When we replace it with an input that arrived at 08:00
+    replaced = ObjectStore(client).put_if_newer(bucket, key, b"ours", "text/plain", order="2026-11-20T08:00:00.000Z")
+
+    # Then our conditional PUT failed once, we looked again, and the newer of the two is what remains
+    assert client.heads == 2 and replaced is ours_lands
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert body == (b"ours" if ours_lands else b"competitor")

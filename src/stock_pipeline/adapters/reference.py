@@ -13,6 +13,7 @@ from importlib import resources
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stock_pipeline.adapters.lake import PARQUET_CONTENT_TYPE, encode
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.domain.errors import ObjectGoneError
 from stock_pipeline.domain.products import SCHEMA, NoProductTableError, ProductMapping, mapping_from_table
@@ -51,11 +52,7 @@ class ProductCatalog:
         """One PUT of the whole table; an upload older than the current table's source does not replace it."""
         n = table.num_rows
         full = table.select(SCHEMA.names).append_column("source_key", pa.array([source_key] * n, pa.string()))
-        sink = io.BytesIO()
-        pq.write_table(full, sink, compression="snappy")
-        return self._store.put_if_newer(
-            self.bucket, self.key, sink.getvalue(), "application/vnd.apache.parquet", order=order
-        )
+        return self._store.put_if_newer(self.bucket, self.key, encode(full), PARQUET_CONTENT_TYPE, order=order)
 
 
 class ProfileStore:
