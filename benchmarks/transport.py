@@ -51,7 +51,7 @@ class RequestCounter:
             headers["Content-Length"] = str(len(body))
             headers["ETag"] = '"canned"'
         elif service == "dynamodb":
-            body = b"{}"
+            body = _dynamodb_answer(operation, request.body)
             headers["Content-Type"] = "application/x-amz-json-1.0"
         else:
             headers["ETag"] = '"canned"'
@@ -63,3 +63,16 @@ class RequestCounter:
             for name, n in self.counts.items()
             if name.startswith(f"{service}.") and (operations is None or name.split(".", 1)[1] in operations)
         )
+
+
+def _dynamodb_answer(operation: str, request_body: bytes | str | None) -> bytes:
+    """What DynamoDB answers when every write succeeds and no key is stored yet (the KDG case: new keys).
+
+    Batch answers carry one entry per statement, so parsing them is measured like any other response work.
+    """
+    raw = request_body.encode() if isinstance(request_body, str) else (request_body or b"")
+    if operation == "BatchExecuteStatement":
+        return b'{"Responses": [' + b",".join([b"{}"] * raw.count(b'"Statement"')) + b"]}"
+    if operation == "BatchGetItem":
+        return b'{"Responses": {}, "UnprocessedKeys": {}}'
+    return b"{}"

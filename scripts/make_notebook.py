@@ -7,8 +7,9 @@ import nbformat as nbf
 cells = [
     nbf.v4.new_markdown_cell(
         "# Stock updates in the lake, with awswrangler\n\n"
-        "Reads `curated/stock_latest/` (Parquet, partitioned by `retailer_id` and `account_id`) written by the ingest "
-        "function. Against the local stack (`make up` writes `.local-stack.json`) or against your deployed stack "
+        "Reads `curated/stock_latest/` written by the ingest function: one Parquet file per Firehose object under its "
+        "arrival day (`dt=yyyy-MM-dd`), rows sorted by `retailer_id` and `account_id`. Against the local stack "
+        "(`make up` writes `.local-stack.json`) or against your deployed stack "
         "(set `STACK_NAME`, default `stock-pipeline`, and use your usual AWS credentials)."
     ),
     nbf.v4.new_code_cell(
@@ -36,7 +37,8 @@ print("local stack" if LOCAL else "AWS", "- bucket", bucket)"""
     ),
     nbf.v4.new_code_cell(
         """batches = wr.s3.read_parquet(f"s3://{bucket}/curated/stock_latest/", dataset=True, boto3_session=session)
-print(f"{len(batches)} rows in {batches[['retailer_id', 'account_id']].drop_duplicates().shape[0]} partitions")
+files = wr.s3.list_objects(f"s3://{bucket}/curated/stock_latest/", boto3_session=session)
+print(f"{len(batches)} rows in {len(files)} files (one per Firehose object), days: {sorted(batches['dt'].unique())}")
 batches.head()"""
     ),
     nbf.v4.new_markdown_cell(
@@ -60,15 +62,16 @@ ax.set_ylabel("units in stock")
 ax.figure.tight_layout()"""
     ),
     nbf.v4.new_markdown_cell(
-        "On AWS the same table is in the Glue catalog (`stock_latest`, partition projection). Projection is "
-        "`injected`, so a query names the retailer and the account:"
+        "On AWS the same table is in the Glue catalog (`stock_latest`, partition projection on `dt`). Name the days "
+        "you want; a filter on `retailer_id` and `account_id` reads only the row groups whose statistics match:"
     ),
     nbf.v4.new_code_cell(
         """if not LOCAL:
     sample = latest.iloc[0]
     query = (
         "SELECT article_id, channel_id, quantity, last_updated FROM stock_latest "
-        f"WHERE retailer_id = '{sample.retailer_id}' AND account_id = '{sample.account_id}' ORDER BY last_updated DESC"
+        f"WHERE dt = '{sample.dt}' AND retailer_id = '{sample.retailer_id}' AND account_id = {sample.account_id} "
+        "ORDER BY last_updated DESC"
     )
     display(wr.athena.read_sql_query(query, database=outputs["GlueDatabaseName"],
                                      workgroup=outputs["AthenaWorkGroupName"], boto3_session=session))

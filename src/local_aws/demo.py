@@ -58,7 +58,10 @@ def summary(stack: LocalStack, sent: Sequence[str]) -> dict[str, Any]:
     items = sum(page["Count"] for page in ddb.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
     wr.config.s3_endpoint_url = stack.endpoint
     lake = wr.s3.read_parquet(f"s3://{bucket}/curated/stock_latest/", dataset=True, boto3_session=stack.session)
-    partitions = lake[["retailer_id", "account_id"]].drop_duplicates()
+    files = sum(
+        page.get("KeyCount", 0)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/stock_latest/")
+    )
     sample = lake.sort_values("last_updated", ascending=False).head(5)
     return {
         "records sent": len(sent),
@@ -66,7 +69,7 @@ def summary(stack: LocalStack, sent: Sequence[str]) -> dict[str, Any]:
         "distinct articles": len(articles),
         "DynamoDB items": items,
         "Parquet rows": len(lake),
-        "Parquet partitions": len(partitions),
+        "Parquet files": files,
         "sample": sample[["retailer_id", "account_id", "article_id", "channel_id", "quantity", "last_updated"]],
     }
 

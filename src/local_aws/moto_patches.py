@@ -11,6 +11,9 @@
 - TransactWriteItems: moto deep-copies the whole table (items and stream records) once per *action* to be able
   to roll back, i.e. up to 100 copies per transaction; a 100-action transaction on a table of a few thousand
   items then takes seconds. One copy per table per transaction gives the same rollback.
+- BatchExecuteStatement: INSERT and UPDATE get DynamoDB's documented semantics (DuplicateItem; an UPDATE of a
+  missing item refused; the stored item with ALL_OLD) at the cost of one PutItem/UpdateItem each, instead of a
+  generic PartiQL engine that serialises the whole table for every statement (local_aws/partiql.py).
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ def install() -> None:
                 models.copy = copy  # type: ignore[attr-defined]
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+    from local_aws import partiql
+
+    original_batch = models.DynamoDBBackend.batch_execute_statement
+    models.DynamoDBBackend.batch_execute_statement = (  # type: ignore[method-assign]
+        lambda self, statements: partiql.batch_execute_statement(self, statements, original_batch)
+    )
     _installed = True
 
 

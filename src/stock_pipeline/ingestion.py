@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from stock_pipeline.adapters.stock_table import SnapshotWriteReport
@@ -20,8 +22,10 @@ from stock_pipeline.domain.products import (
     parse_product_table,
 )
 from stock_pipeline.domain.rejections import Rejection, rejections_to_jsonl
+from stock_pipeline.domain.snapshots import SnapshotColumns
 from stock_pipeline.domain.stock_updates import (
-    article_stock_items,
+    arrival_date,
+    article_stock_columns,
     lake_rows,
     latest_per_article,
     parse_stock_updates,
@@ -61,11 +65,13 @@ class Writer(Protocol):
 
 
 class SnapshotTable(Protocol):
-    def put_snapshots_if_newer(self, items: list[dict]) -> SnapshotWriteReport: ...
+    def put_snapshots_if_newer(self, batch: SnapshotColumns) -> SnapshotWriteReport: ...
 
 
 class Lake(Protocol):
     def write(self, table: pa.Table, dataset: str, partition_cols: list[str], file_stem: str) -> list[str]: ...
+
+    def write_file(self, table: pa.Table, dataset: str, partition: Mapping[str, str], file_name: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,7 @@ class StockUpdateReport:
     written: int
     stale: int
     lake_files: int
+    table_requests: int = 0
 
 
 def rejected_key(rejected_prefix: str, ref: ObjectRef) -> str:
@@ -92,28 +99,49 @@ def ingest_stock_updates(
     table: SnapshotTable,
     lake: Lake,
     rejected_prefix: str,
+    now: datetime | None = None,
 ) -> StockUpdateReport:
-    """Parse, reject what is invalid, keep the newest per article, then write DynamoDB (newer wins) and the lake.
+    """Parse, reject what is invalid, keep the newest per article, then write DynamoDB (newer wins) and ONE lake
+    file for the object under its arrival day (curated/stock_latest/dt=…/), rows sorted by retailer and account.
 
     Every write is idempotent per source object, so a duplicated event or a retried batch changes nothing twice.
+    A record DynamoDB refuses (an item over 400 KB) is rejected with its line; the rest of the object lands.
     """
     parsed = parse_stock_updates(store.read(ref))
-    _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
     latest = latest_per_article(parsed.table)
-    written = stale = 0
-    for start in range(0, latest.num_rows, ITEM_CHUNK):  # items as dicts cost memory: a chunk at a time
-        report = table.put_snapshots_if_newer(article_stock_items(latest.slice(start, ITEM_CHUNK), source_key=ref.key))
-        written, stale = written + report.written, stale + report.stale
-    files = lake.write(lake_rows(latest, source_key=ref.key), "stock_latest", ["retailer_id", "account_id"], ref.stem)
+    rejections = list(parsed.rejections)
+    written = stale = requests = 0
+    refused: list[int] = []
+    for start in range(0, latest.num_rows, ITEM_CHUNK):  # item columns cost memory: a chunk at a time
+        batch = article_stock_columns(latest.slice(start, ITEM_CHUNK), source_key=ref.key)
+        report = table.put_snapshots_if_newer(batch)
+        written, stale, requests = written + report.written, stale + report.stale, requests + report.requests
+        for index, reason in report.invalid:
+            refused.append(start + index)
+            rejections.append(Rejection(batch.lines[index], f"not stored: {reason}", _row_text(latest, start + index)))
+    if refused:
+        keep = np.ones(latest.num_rows, dtype=bool)
+        keep[refused] = False
+        latest = latest.filter(pa.array(keep))
+    day = arrival_date(ref.key, ref.event_time or _utc(now or datetime.now(UTC)))
+    lake.write_file(lake_rows(latest, source_key=ref.key), "stock_latest", {"dt": day}, f"{ref.stem}.snappy.parquet")
+    rejections.sort(key=lambda r: r.line)
+    _write_rejections(ref, rejections, writer, rejected_prefix)
     return StockUpdateReport(
         key=ref.key,
         records=parsed.records_read,
-        rejected=len(parsed.rejections),
+        rejected=len(rejections),
         articles=latest.num_rows,
         written=written,
         stale=stale,
-        lake_files=len(files),
+        lake_files=1,
+        table_requests=requests,
     )
+
+
+def _row_text(table: pa.Table, index: int) -> str:
+    row = table.slice(index, 1).to_pylist()[0]
+    return json.dumps({k: v for k, v in row.items() if k != "sourceLine"}, ensure_ascii=False, default=str)[:2000]
 
 
 def _write_rejections(ref: ObjectRef, rejections: list[Rejection], writer: Writer, prefix: str) -> None:

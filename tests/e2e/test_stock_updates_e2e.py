@@ -62,11 +62,15 @@ def test_kdg_records_through_firehose_land_in_dynamodb_and_the_lake(local_stack)
         if (r["retailerId"], r["accountId"]) == (retailer, account)
     }
     assert query_retailer(local_stack, retailer, account) == expected
-    lake = read_lake(local_stack, f"retailer_id={retailer}/account_id={account}/")
-    assert sorted(lake["quantity"].tolist()) == sorted(expected.values())
+    lake = read_lake(local_stack, "")
+    mine = lake[(lake["retailer_id"] == retailer) & (lake["account_id"] == account)]
+    assert sorted(mine["quantity"].tolist()) == sorted(expected.values())
     delivered = [k for k in local_stack.firehose.delivered if k.startswith("raw/stock-updates/")]
     assert delivered
     assert all(k.endswith(".gz") for k in delivered)
+    # one lake file per Firehose object, under the day of its hourly prefix
+    days = {"-".join(k.split("/")[2:5]) for k in delivered}
+    assert set(mine["dt"].astype(str)) <= days
 
 
 def test_an_older_delivery_after_a_newer_one_does_not_overwrite(local_stack):

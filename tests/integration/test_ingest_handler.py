@@ -44,10 +44,12 @@ def article(ddb, table_name, retailer, article_id=1, channel=1, account=1):
 
 
 def lake(bucket, retailer):
-    path = f"s3://{bucket}/curated/stock_latest/retailer_id={retailer}/"
+    """The rows of one retailer in curated/stock_latest/ (one file per object, partitioned by arrival day)."""
+    path = f"s3://{bucket}/curated/stock_latest/"
     if not wr.s3.list_objects(path):
         return None
-    return wr.s3.read_parquet(path, dataset=True)
+    rows = wr.s3.read_parquet(path, dataset=True)
+    return rows[rows["retailer_id"] == retailer]
 
 
 def test_sample_event_ingests_the_sample_object_with_rejections(deps, s3, ddb, bucket, table_name):
@@ -91,10 +93,11 @@ def test_a_duplicated_s3_event_changes_nothing_twice(deps, s3, ddb, bucket, tabl
     etag = upload(s3, bucket, key, gzip.compress(f"{record('r-dup', 1)}\n{record('r-dup', 2)}\n".encode()))
 
     ingest(deps, bucket, (key, etag))
-    files_once = wr.s3.list_objects(f"s3://{bucket}/curated/stock_latest/retailer_id=r-dup/")
+    files_once = wr.s3.list_objects(f"s3://{bucket}/curated/stock_latest/dt=2026-11-23/")
     ingest(deps, bucket, (key, etag), (key, etag))  # delivered again, even twice in one batch
 
-    assert wr.s3.list_objects(f"s3://{bucket}/curated/stock_latest/retailer_id=r-dup/") == files_once
+    assert wr.s3.list_objects(f"s3://{bucket}/curated/stock_latest/dt=2026-11-23/") == files_once
+    assert f"s3://{bucket}/curated/stock_latest/dt=2026-11-23/{deps_stem(key, etag)}.snappy.parquet" in files_once
     assert sorted(lake(bucket, "r-dup")["article_id"].tolist()) == [1, 2]
     assert article(ddb, table_name, "r-dup", 1)["quantity"] == 5
 

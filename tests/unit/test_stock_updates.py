@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import itertools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from stock_pipeline.domain.errors import UnreadableObjectError
 from stock_pipeline.domain.stock_updates import (
     CANONICAL_SCHEMA,
-    article_stock_items,
+    arrival_date,
+    article_stock_columns,
     lake_rows,
     latest_per_article,
     parse_stock_updates,
@@ -182,23 +184,89 @@ def test_on_equal_timestamps_the_later_line_wins():
 
 def test_items_use_the_single_table_keys_and_fixed_width_utc_text():
     latest = latest_per_article(parse_stock_updates(ndjson(record(lastUpdated="2026-11-23T11:00:00+01:00"))).table)
-    [item] = article_stock_items(latest, source_key="raw/x.gz")
-    assert item["PK"] == "RET#retailer-1#ACC#1"
-    assert item["SK"] == "ART#3#CH#2"
-    assert item["lastUpdated"] == "2026-11-23T10:00:00.000000Z"
-    assert item["quantity"] == 5
-    assert item["sourceKey"] == "raw/x.gz"
+    batch = article_stock_columns(latest, source_key="raw/x.gz")
+    assert (batch.pk, batch.sk, batch.version) == (["RET#retailer-1#ACC#1"], ["ART#3#CH#2"], "lastUpdated")
+    assert batch.columns["lastUpdated"] == ("S", ["2026-11-23T10:00:00.000000Z"])
+    assert batch.columns["quantity"] == ("N", ["5"])
+    assert batch.constants == {"entity": ("S", "ArticleStock"), "sourceKey": ("S", "raw/x.gz")}
+    assert batch.lines == [1]
 
 
 def test_fixed_width_text_orders_like_time():
-    stamps = ["2026-11-23T10:00:00.5Z", "2026-11-23T10:00:00.25Z", "2026-11-23T09:59:59.999999Z"]
+    stamps = ["2026-11-23T10:00:00.5Z", "2026-11-23T10:00:00.25Z", "2026-11-23T09:59:59.999999Z", "2026-11-23T10:00Z"]
     latest = parse_stock_updates(ndjson(*[record(articleId=i, lastUpdated=s) for i, s in enumerate(stamps)])).table
-    texts = [i["lastUpdated"] for i in article_stock_items(latest, source_key="k")]
-    assert sorted(texts) == [texts[2], texts[1], texts[0]]
+    texts = article_stock_columns(latest, source_key="k").columns["lastUpdated"][1]
+    assert texts == [
+        "2026-11-23T10:00:00.500000Z",
+        "2026-11-23T10:00:00.250000Z",
+        "2026-11-23T09:59:59.999999Z",
+        "2026-11-23T10:00:00.000000Z",
+    ]
+    assert sorted(texts) == [texts[2], texts[3], texts[1], texts[0]]
 
 
-def test_lake_rows_are_snake_case_with_text_partition_columns_and_source():
-    latest = latest_per_article(parse_stock_updates(ndjson(record())).table)
+VARIANTS = [
+    "2021-02-15T12Z",
+    "2021-02-15T12:00Z",
+    "2021-02-15T12:00:00+0100",
+    "2021-02-15T12:00:00+01",
+    "2021-02-15T12:00:00-00:00",
+    "2021-02-15 12:00:00.123456+14:00",
+    "2021-02-15T12:00:00",
+    "2021-02-15T12:00:00z",
+    "2021-02-15T12:00:00.Z",
+    "2021-02-15T12:00:00,5Z",
+    "2021-02-15T1200Z",
+    "20210215T120000Z",
+    "2021-02-15T24:00:00Z",
+    "2021-02-29T12:00:00Z",
+    "2021-02-15T12:00:00+25:00",
+    "2021-02-15T12:00:00.1234567Z",
+    " 2021-02-15T12:00:00Z",
+]
+
+
+@pytest.mark.parametrize("text", VARIANTS)
+def test_a_timestamp_is_judged_the_same_alone_and_next_to_a_bad_one(text):
+    # Given the value alone (the whole column cast at once) and next to an impossible date (the row-wise path)
+    alone = parse_stock_updates(ndjson(record(lastUpdated=text)))
+    mixed = parse_stock_updates(ndjson(record(lastUpdated=text), record(lastUpdated="2021-13-01T00:00:00Z")))
+
+    # Then both paths accept or reject it alike, with the same instant
+    assert alone.table.num_rows == (mixed.table.num_rows)
+    assert alone.table.column("lastUpdated").to_pylist() == mixed.table.column("lastUpdated").to_pylist()
+
+
+def test_newest_per_article_comes_sorted_by_retailer_account_article_channel():
+    records = [
+        record(retailerId=r, accountId=a, articleId=i, channelId=c, quantity=q)
+        for q, (r, a, i, c) in enumerate(
+            [
+                ("r-b", 2, 1, 1),
+                ("r-a", 10, 5, 1),
+                ("r-a", 9, 7, 2),
+                ("r-a", 10, 5, 0),
+                ("r-c", 1, 1, 1),
+                ("r-a", 9, 3, 2),
+            ]
+        )
+    ]
+    latest = latest_per_article(parse_stock_updates(ndjson(*records)).table)
+    keys = [(r["retailerId"], r["accountId"], r["articleId"], r["channelId"]) for r in latest.to_pylist()]
+    assert keys == sorted(keys)
+    assert len(keys) == 6
+
+
+def test_arrival_date_comes_from_the_firehose_hour_prefix_else_the_event_time():
+    assert arrival_date("raw/stock-updates/2026/11/24/23/stream-1-2026-11-24-23-59-59-abc.gz", None) == "2026-11-24"
+    assert arrival_date("raw/stock-updates/manual/sample.ndjson", "2026-11-25T00:00:01.000Z") == "2026-11-25"
+    assert arrival_date("raw/stock-updates/2026/13/40/10/x.gz", "2026-11-25T09:00:00Z") == "2026-11-25"
+    with pytest.raises(ValueError, match="no date"):
+        arrival_date("raw/stock-updates/manual/sample.ndjson", None)
+
+
+def test_lake_rows_are_snake_case_in_the_order_of_the_newest_rows():
+    latest = latest_per_article(parse_stock_updates(ndjson(record(), record(retailerId="retailer-0"))).table)
     rows = lake_rows(latest, source_key="raw/x.gz")
     assert rows.column_names == [
         "retailer_id",
@@ -212,5 +280,25 @@ def test_lake_rows_are_snake_case_with_text_partition_columns_and_source():
         "source_key",
         "source_line",
     ]
-    assert rows.to_pylist()[0]["account_id"] == "1"
-    assert rows.to_pylist()[0]["source_key"] == "raw/x.gz"
+    assert [r["retailer_id"] for r in rows.to_pylist()] == ["retailer-0", "retailer-1"]
+    assert rows.to_pylist()[0]["account_id"] == 1
+    assert rows.column("source_key").to_pylist() == ["raw/x.gz", "raw/x.gz"]
+
+
+def test_a_real_load_object_is_one_file_whose_row_groups_split_the_retailers():
+    from loadgen.kdg import render_records
+    from stock_pipeline.adapters.lake import ROW_GROUP_ROWS, encode
+
+    # Given a 40,000-record object of the KDG template
+    data = ("\n".join(render_records(40_000, seed=3)) + "\n").encode()
+    rows = lake_rows(latest_per_article(parse_stock_updates(data).table), source_key="k")
+
+    # When it is encoded as the lake writer does
+    meta = pq.ParquetFile(io.BytesIO(encode(rows, row_group_rows=ROW_GROUP_ROWS))).metadata
+
+    # Then the row groups cover consecutive, non-overlapping retailer ranges with statistics Athena can use
+    ranges = [meta.row_group(g).column(0).statistics for g in range(meta.num_row_groups)]
+    assert meta.num_row_groups == -(-rows.num_rows // ROW_GROUP_ROWS) > 1
+    assert all(s.has_min_max for s in ranges)
+    assert all(a.max <= b.min for a, b in itertools.pairwise(ranges))
+    assert meta.row_group(0).column(1).statistics.has_min_max  # account_id too

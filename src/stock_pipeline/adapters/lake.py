@@ -48,6 +48,15 @@ class LakeWriter:
         with ThreadPoolExecutor(max_workers=min(self._concurrency, len(parts)), thread_name_prefix="lake") as pool:
             return list(pool.map(lambda part: self._write_file(*part), parts))
 
+    def write_file(self, table: pa.Table, dataset: str, partition: Mapping[str, str], file_name: str) -> str:
+        """One file for one source (a Firehose object) in one partition, named after the source: a re-delivery
+        overwrites it. Rows keep the caller's order; row groups of ROW_GROUP_ROWS with statistics and a page
+        index let Athena skip the groups and pages whose sort-key range a query excludes."""
+        path = "/".join(f"{name}={escape_value(value)}" for name, value in partition.items())
+        key = f"{self._prefix}{dataset}/{path}/{file_name}"
+        self._store.write(self._bucket, key, encode(table, row_group_rows=ROW_GROUP_ROWS), PARQUET_CONTENT_TYPE)
+        return f"s3://{self._bucket}/{key}"
+
     def replace_partition(
         self, table: pa.Table, dataset: str, partition: Mapping[str, str], file_name: str, *, order: str
     ) -> tuple[str, bool]:
@@ -63,8 +72,20 @@ class LakeWriter:
         return f"s3://{self._bucket}/{key}"
 
 
-def encode(rows: pa.Table) -> bytes:
+# Rows per row group of a sorted lake file: a real-load object (90,000 rows) becomes six groups whose
+# retailer_id/account_id ranges barely overlap, small enough to skip, large enough to keep the footer small.
+ROW_GROUP_ROWS = 16_384
+
+
+def encode(rows: pa.Table, *, row_group_rows: int | None = None) -> bytes:
     """Snappy Parquet with microsecond timestamps (what Athena's Parquet reader and Glue's `timestamp` expect)."""
     sink = io.BytesIO()
-    pq.write_table(rows, sink, compression="snappy", coerce_timestamps="us")
+    pq.write_table(
+        rows,
+        sink,
+        compression="snappy",
+        coerce_timestamps="us",
+        row_group_size=row_group_rows,
+        write_page_index=row_group_rows is not None,
+    )
     return sink.getvalue()

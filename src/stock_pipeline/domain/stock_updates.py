@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -20,9 +22,11 @@ import pyarrow.parquet as pq
 from stock_pipeline.domain.errors import UnreadableObjectError
 from stock_pipeline.domain.objects import decompress, is_parquet
 from stock_pipeline.domain.rejections import Rejection
+from stock_pipeline.domain.snapshots import SnapshotColumns
 from stock_pipeline.domain.timestamps import (
     TIMESTAMP_TYPE,
     UTC_TEXT_FORMAT,
+    as_list,
     as_mask,
     nonblank_line_numbers,
     parse_iso_timestamps,
@@ -202,11 +206,18 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
             reasons[i] = reason
         bad[:] |= mask
 
+    # Each check first asks a cheap aggregate whether any row fails, and builds a mask only then.
     for name in REQUIRED_FIELDS:
-        reject(as_mask(pc.is_null(raw.column(name))), f"{name}: missing")
+        if raw.column(name).null_count:
+            reject(as_mask(pc.is_null(raw.column(name))), f"{name}: missing")
     for name in ("retailerId", "productId"):
-        reject(as_mask(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(raw.column(name))), 0)), f"{name}: empty")
-    reject(as_mask(pc.less(raw.column("quantity"), 0)), "quantity: negative")
+        column = raw.column(name)
+        blank = pc.or_(pc.equal(pc.utf8_length(column), 0), pc.utf8_is_space(column))
+        if pc.any(blank).as_py():
+            reject(as_mask(blank), f"{name}: empty")
+    quantity = raw.column("quantity")
+    if (pc.min(quantity).as_py() or 0) < 0:
+        reject(as_mask(pc.less(quantity, 0)), "quantity: negative")
 
     timestamps, ts_problems = parse_iso_timestamps(raw.column("lastUpdated"), ~bad, "lastUpdated")
     for i, problem in ts_problems.items():
@@ -241,60 +252,107 @@ def _record_text(raw: pa.Table, i: int) -> str:
 
 
 def latest_per_article(table: pa.Table) -> pa.Table:
-    """Newest record per (retailer, account, article, channel); on equal timestamps the later line wins."""
+    """Newest record per (retailer, account, article, channel); on equal timestamps the later line wins.
+
+    The result is sorted by retailer, account, article and channel: the order the lake file wants (row-group
+    statistics on retailer_id and account_id let Athena skip what a query does not ask for), and a stable order
+    for the table writes. Vectorised throughout: the keys are replaced by integer codes that sort like the
+    values, the newest row of each key is found by one hash aggregation over those codes, and one sort of the
+    winners gives the order.
+    """
     if table.num_rows == 0:
         return table
-    ordered = table.sort_by([("lastUpdated", "descending"), ("sourceLine", "descending")])
-    others = [name for name in CANONICAL_SCHEMA.names if name not in KEY_FIELDS]
-    grouped = ordered.group_by(list(KEY_FIELDS), use_threads=False).aggregate([(n, "first") for n in others])
-    grouped = grouped.rename_columns([n.removesuffix("_first") for n in grouped.column_names])
-    return grouped.select(CANONICAL_SCHEMA.names).cast(CANONICAL_SCHEMA)
+    codes = {name: _sorted_codes(table.column(name)) for name in KEY_FIELDS}
+    timestamps = pc.cast(table.column("lastUpdated"), pa.int64()).to_numpy()
+    by_time = np.lexsort((table.column("sourceLine").to_numpy(), timestamps))  # oldest first, later line last
+    rank = np.empty(len(by_time), dtype=np.int64)
+    rank[by_time] = np.arange(len(by_time))
+    newest = (
+        pa.table({**codes, "rank": rank}).group_by(list(KEY_FIELDS), use_threads=False).aggregate([("rank", "max")])
+    )
+    winners = by_time[newest.column("rank_max").to_numpy()]
+    order = np.lexsort([newest.column(name).to_numpy() for name in reversed(KEY_FIELDS)])
+    return table.take(winners[order]).combine_chunks()
 
 
-def article_stock_items(latest: pa.Table, *, source_key: str) -> list[dict[str, object]]:
-    """Items of the latest-article-stock entity (DESIGN.md §3); pure data, serialised by the table adapter.
+def _sorted_codes(column: pa.ChunkedArray) -> np.ndarray:
+    """Integer codes that sort like the values: a hash dictionary, then the (small) dictionary ranked."""
+    encoded = column.combine_chunks().dictionary_encode()
+    ranks = np.argsort(np.argsort(encoded.dictionary.to_numpy(zero_copy_only=False), kind="stable"))
+    return ranks[encoded.indices.to_numpy(zero_copy_only=False)]
 
-    `lastUpdated` is fixed-width UTC text, so string comparison in the DynamoDB condition orders by time.
+
+def article_stock_columns(latest: pa.Table, *, source_key: str) -> SnapshotColumns:
+    """The latest-article-stock entity (DESIGN.md §3) column by column, keys built by Arrow string kernels.
+
+    `lastUpdated` is fixed-width UTC text, so string comparison in the table's condition orders by time.
     """
-    columns = {name: latest.column(name).to_pylist() for name in CANONICAL_SCHEMA.names if name != "lastUpdated"}
-    columns["lastUpdated"] = utc_text(latest.column("lastUpdated"))
-    items = []
-    for i in range(latest.num_rows):
-        retailer, account = columns["retailerId"][i], columns["accountId"][i]
-        article, channel = columns["articleId"][i], columns["channelId"][i]
-        items.append(
-            {
-                "PK": f"RET#{retailer}#ACC#{account}",
-                "SK": f"ART#{article}#CH#{channel}",
-                "entity": "ArticleStock",
-                "retailerId": retailer,
-                "accountId": account,
-                "articleId": article,
-                "channelId": channel,
-                "articleNumber": columns["articleNumber"][i],
-                "productId": columns["productId"][i],
-                "quantity": columns["quantity"][i],
-                "lastUpdated": columns["lastUpdated"][i],
-                "sourceKey": source_key,
-            }
-        )
-    return items
+
+    def text(name: str) -> pa.ChunkedArray:
+        return pc.cast(latest.column(name), pa.string())
+
+    retailer, account, article, channel = (
+        latest.column("retailerId"),
+        text("accountId"),
+        text("articleId"),
+        text("channelId"),
+    )
+    return SnapshotColumns(
+        pk=as_list(pc.binary_join_element_wise("RET#", retailer, "#ACC#", account, "")),
+        sk=as_list(pc.binary_join_element_wise("ART#", article, "#CH#", channel, "")),
+        version="lastUpdated",
+        columns={
+            "retailerId": ("S", as_list(retailer)),
+            "accountId": ("N", as_list(account)),
+            "articleId": ("N", as_list(article)),
+            "channelId": ("N", as_list(channel)),
+            "articleNumber": ("N", as_list(text("articleNumber"))),
+            "productId": ("S", as_list(latest.column("productId"))),
+            "quantity": ("N", as_list(text("quantity"))),
+            "lastUpdated": ("S", utc_text(latest.column("lastUpdated"))),
+        },
+        constants={"entity": ("S", "ArticleStock"), "sourceKey": ("S", source_key)},
+        lines=as_list(latest.column("sourceLine")),
+    )
 
 
 def lake_rows(latest: pa.Table, *, source_key: str) -> pa.Table:
-    """Rows for curated/stock_latest/: snake_case names as Athena sees them, partition columns as text."""
+    """Rows for curated/stock_latest/ (one file per Firehose object): snake_case names as Athena sees them, in
+    the order latest_per_article gives (retailer, account, article, channel)."""
     n = latest.num_rows
     return pa.table(
         {
             "retailer_id": latest.column("retailerId"),
-            "account_id": pc.cast(latest.column("accountId"), pa.string()),
+            "account_id": latest.column("accountId"),
             "channel_id": latest.column("channelId"),
             "article_id": latest.column("articleId"),
             "article_number": latest.column("articleNumber"),
             "product_id": latest.column("productId"),
             "last_updated": latest.column("lastUpdated"),
             "quantity": latest.column("quantity"),
-            "source_key": pa.array([source_key] * n, pa.string()),
+            # One value for the whole file: a dictionary column costs nothing to build or to encode.
+            "source_key": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), [source_key]),
             "source_line": latest.column("sourceLine"),
         }
     )
+
+
+_FIREHOSE_HOUR = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/\d{2}/[^/]+$")
+
+
+def arrival_date(key: str, event_time: str | None) -> str:
+    """The `dt=` partition of an object: the day of Firehose's hourly prefix (…/yyyy/MM/dd/HH/name), so every
+    delivery of one object lands in the same partition; for other keys the day S3 received it (event time)."""
+    match = _FIREHOSE_HOUR.search(key)
+    if match:
+        year, month, day = match.groups()
+        try:
+            return date(int(year), int(month), int(day)).isoformat()
+        except ValueError:
+            pass
+    if event_time:
+        try:
+            return datetime.fromisoformat(event_time.replace("Z", "+00:00")).astimezone(UTC).date().isoformat()
+        except ValueError:
+            pass
+    raise ValueError(f"{key}: no date in the key and no event time to take the arrival date from")

@@ -9,8 +9,10 @@ import pyarrow.compute as pc
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 UTC_TEXT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # Arrow's %S carries the fraction: 2026-11-23T10:00:00.000000Z
 
-# Date-time with Z or ±hh[:mm] and at most microseconds; Arrow's cast does the actual parsing.
-ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}(:?\d{2})?)$"
+# Date-time with Z or ±hh[:mm] and at most microseconds; Arrow's cast does the actual parsing. The shape is
+# exactly what that cast accepts (hour-only times like T12Z included), so a row's fate never depends on whether
+# its neighbours took the fast path (one cast of the whole column) or this one.
+ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
 def as_mask(result: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -23,6 +25,17 @@ def parse_iso_timestamps(
 ) -> tuple[pa.Array, dict[int, str]]:
     """Parse the candidate rows; rows that cannot be parsed become nulls, each with a reason by row index."""
     problems: dict[int, str] = {}
+    if candidates.all():
+        # Arrow's cast already insists on an offset, at most microseconds and a real date: when every row
+        # passes, the shape check below is not needed (the usual case, and the cheap one).
+        try:
+            result = pc.cast(text, TIMESTAMP_TYPE)
+        except pa.ArrowInvalid:
+            pass
+        else:
+            result = result.combine_chunks() if isinstance(result, pa.ChunkedArray) else result
+            if result.null_count == 0:
+                return result, problems
     shape_ok = as_mask(pc.match_substring_regex(text, ISO_WITH_OFFSET))
     for i in np.flatnonzero(candidates & ~shape_ok):
         value = text[int(i)].as_py()
@@ -45,17 +58,29 @@ def parse_iso_timestamps(
 
 
 def utc_text(column: pa.ChunkedArray | pa.Array) -> list[str]:
-    """Fixed-width UTC text, so that string comparison (e.g. in a DynamoDB condition) orders by time."""
-    return pc.strftime(column, format=UTC_TEXT_FORMAT).to_pylist()
+    """Fixed-width UTC text (2026-11-23T10:00:00.000000Z), so that string comparison (e.g. in a DynamoDB
+    condition) orders by time. Arrow's cast of a zone-less timestamp always writes six fractional digits, and
+    is some thirty times faster than strftime with a zone."""
+    text = pc.cast(pc.cast(column, pa.timestamp("us")), pa.string())
+    text = pc.binary_join_element_wise(pc.replace_substring(text, " ", "T", max_replacements=1), "Z", "")
+    return as_list(text)
+
+
+def as_list(column: pa.ChunkedArray | pa.Array) -> list:
+    """A column as a Python list; through numpy, an order of magnitude faster than Arrow's to_pylist."""
+    return column.to_numpy(zero_copy_only=False).tolist()
 
 
 def nonblank_line_numbers(data: bytes) -> np.ndarray:
     """1-based numbers of the non-empty lines of a text file, without splitting it into Python objects."""
-    if b"\n\n" not in data and b"\r" not in data and not data.startswith(b"\n"):  # no blank line: 1..n
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-        return np.arange(1, lines + 1, dtype=np.int64)
     buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 0x0A)
+    is_newline = buf == 0x0A
+    # No blank line (no "\n\n", no CR, no leading newline): the lines are simply 1..n. One vectorised pass;
+    # `b"\n\n" in data` alone costs three times as much on a Firehose object.
+    if not (is_newline[1:] & is_newline[:-1]).any() and data.find(b"\r") < 0 and not data.startswith(b"\n"):
+        lines = int(np.count_nonzero(is_newline)) + (0 if data.endswith(b"\n") or not data else 1)
+        return np.arange(1, lines + 1, dtype=np.int64)
+    newlines = np.flatnonzero(is_newline)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(buf)]))
     lengths = ends - starts

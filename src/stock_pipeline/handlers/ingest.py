@@ -66,7 +66,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     return Dependencies(
         settings=settings,
         store=store,
-        table=StockTable(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
+        table=StockTable(aws["dynamodb-bulk"], settings.table_name, concurrency=settings.write_concurrency),
         levels=StockLevels(aws["dynamodb"], settings.table_name),
         lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix, store=store),
         supplier_stock=SupplierStock(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
