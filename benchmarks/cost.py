@@ -1,13 +1,16 @@
 """`make cost`: dollars per million stock updates for the two KDG profiles, from what `make bench` measured.
 
-Inputs: docs/benchmarks.json (requests counted per object, handler seconds, object sizes), the function memory
-in template.yaml, and benchmarks/prices.json (region, the date the prices were taken). Output: a table on
-stdout and docs/cost.md.
+Inputs: docs/benchmarks.json (requests counted per object, handler seconds, object sizes, the memory curve), the
+function memory in template.yaml, and benchmarks/prices.json (region, the date the prices were taken). Two
+configurations: the template's defaults (on-demand table, one update per Firehose record) and the cheapest
+documented one (TableBillingMode=PROVISIONED with auto scaling, the load generator's `--pack`). Output: a table
+on stdout and docs/cost.md.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ PRICES = Path(__file__).with_name("prices.json")
 OUT = ROOT / "docs" / "cost.md"
 MILLION = 1_000_000
 RECORD_BYTES = 250  # a rendered KDG stock update is 230-260 bytes
+TARGET_UTILISATION = 0.70  # the template's TableTargetUtilization default
+MIN_CAPACITY = 5  # the template's TableWriteCapacityMin / TableReadCapacityMin defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,37 +39,77 @@ class Profile:
         return self.records_per_second * self.buffer_seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Config:
+    name: str
+    provisioned: bool
+    packed: bool
+
+
 PROFILES = (Profile("test", 1, 60), Profile("real", 300, 300))
+ON_DEMAND = Config("on-demand default", provisioned=False, packed=False)
+CHEAPEST = Config("cheapest: provisioned + --pack", provisioned=True, packed=True)
 
 
 def function_memory_mb() -> int:
-    """The ingest function's memory as the template gives it (Globals)."""
+    """The ingest function's memory as the template gives it (its own MemorySize, else Globals)."""
     text = (ROOT / "template.yaml").read_text()
-    match = re.search(r"^Globals:.*?^\s+MemorySize:\s*(\d+)", text, re.DOTALL | re.MULTILINE)
+    own = re.search(r"^  IngestFunction:\n(?:    .*\n|\n)*?      MemorySize:\s*(\d+)", text, re.MULTILINE)
+    match = own or re.search(r"^Globals:.*?^\s+MemorySize:\s*(\d+)", text, re.DOTALL | re.MULTILINE)
     return int(match.group(1)) if match else 1769
 
 
+def updates_per_record(profile: Profile, packed: bool, increment_kb: int) -> int:
+    """How many updates share one Firehose record: packing fills 5 KB, but only with what one second holds."""
+    if not packed:
+        return 1
+    fits = increment_kb * 1024 // (RECORD_BYTES + 1)
+    return max(1, min(fits, profile.records_per_second))
+
+
 def lines_for(
-    profile: Profile, bench: dict[str, Any], prices: dict[str, Any], memory_mb: int
+    profile: Profile, bench: dict[str, Any], prices: dict[str, Any], memory_mb: int, config: Config = ON_DEMAND
 ) -> list[tuple[str, str, float]]:
     """(component, how it is counted, dollars per million updates)."""
     runs = {int(n): run for n, run in bench["handler_runs"].items()}
     run = runs[profile.records_per_object]
     objects = MILLION / profile.records_per_object
     requests = run["requests"]
-    billed_kb = (
-        -(-RECORD_BYTES // (prices["firehose_record_increment_kb"] * 1024)) * prices["firehose_record_increment_kb"]
-    )
-    firehose_gb = MILLION * billed_kb / 1024 / 1024
+    keys_per_update = run["distinct_keys"] / profile.records_per_object
+    increment = prices["firehose_record_increment_kb"]
+    per_record = updates_per_record(profile, config.packed, increment)
+    record_kb = math.ceil(per_record * (RECORD_BYTES + 1) / (increment * 1024)) * increment
+    firehose_gb = MILLION / per_record * record_kb / 1024 / 1024
     gb_seconds = run["seconds"] * memory_mb / 1024 * objects
-    writes = requests.get("dynamodb.PutItem", 0) + requests.get("dynamodb.UpdateItem", 0)
+    writes = keys_per_update * MILLION  # one conditional statement per distinct key
+    reads = keys_per_update * MILLION / 2  # BatchGetItem, eventually consistent: half a unit per item
+    if config.provisioned:
+        wcu = prices["dynamodb_per_wcu_hour"] / 3600 / TARGET_UTILISATION
+        rcu = prices["dynamodb_per_rcu_hour"] / 3600 / TARGET_UTILISATION
+        dynamodb = [
+            ("DynamoDB writes", f"{writes:,.0f} writes on provisioned WCU at {TARGET_UTILISATION:.0%}", writes * wcu),
+            ("DynamoDB reads", f"{reads:,.0f} read units on provisioned RCU", reads * rcu),
+        ]
+    else:
+        dynamodb = [
+            (
+                "DynamoDB writes",
+                f"{writes:,.0f} conditional INSERT/UPDATE statements, 1 WRU each",
+                writes * prices["dynamodb_per_million_write_units"] / MILLION,
+            ),
+            (
+                "DynamoDB reads",
+                f"{reads:,.0f} RRU: stored versions read 100 keys a BatchGetItem",
+                reads * prices["dynamodb_per_million_read_units"] / MILLION,
+            ),
+        ]
     s3_puts = requests.get("s3.PutObject", 0) + 1  # + Firehose's own PUT of the object
     s3_gets = requests.get("s3.GetObject", 0)
     sqs_requests = 3  # S3's SendMessage, the poller's ReceiveMessage and DeleteMessage per object
     return [
         (
             "Firehose ingestion",
-            f"{billed_kb} KB billed per record (5 KB increments): {firehose_gb:,.2f} GB",
+            f"{per_record} update(s) per record, {record_kb} KB billed per record: {firehose_gb:,.2f} GB",
             firehose_gb * prices["firehose_per_gb_ingested"],
         ),
         (
@@ -77,14 +122,10 @@ def lines_for(
             f"{run['seconds']:.2f} s per object measured x {memory_mb} MB, arm64",
             gb_seconds * prices["lambda_arm64_per_gb_second"],
         ),
-        (
-            "DynamoDB writes",
-            f"{writes * objects:,.0f} conditional PutItems, 1 WRU each (one per distinct key)",
-            writes * objects * prices["dynamodb_per_million_write_units"] / MILLION,
-        ),
+        *dynamodb,
         (
             "S3 PUT",
-            f"{s3_puts:,} per object: Firehose's object + {s3_puts - 1:,} lake files",
+            f"{s3_puts:,} per object: Firehose's object + {s3_puts - 1:,} lake file(s)",
             s3_puts * objects * prices["s3_put_per_thousand"] / 1000,
         ),
         ("S3 GET", f"{s3_gets} per object", s3_gets * objects * prices["s3_get_per_thousand"] / 1000),
@@ -93,51 +134,113 @@ def lines_for(
             f"{sqs_requests} requests per object",
             sqs_requests * objects * prices["sqs_per_million_requests"] / MILLION,
         ),
-        ("SNS", "no publish for stock updates (restock alerts come from warehouse levels)", 0.0),
-        ("Step Functions", "no execution for stock updates (threshold files only)", 0.0),
     ]
+
+
+def break_even_updates_per_second(bench: dict[str, Any], prices: dict[str, Any]) -> float:
+    """The steady load above which provisioned capacity costs less than on-demand.
+
+    Provisioned pays for its minimum capacity (table and GSI1, reads and writes) whatever the load, and less per
+    update than on-demand once auto scaling lifts it above the minimum; below the break-even the minimum costs
+    more than on-demand would for the same updates.
+    """
+    real = bench["handler_runs"][str(PROFILES[1].records_per_object)]
+    keys_per_update = real["distinct_keys"] / PROFILES[1].records_per_object
+    fixed_per_hour = 2 * MIN_CAPACITY * (prices["dynamodb_per_wcu_hour"] + prices["dynamodb_per_rcu_hour"])
+    on_demand_per_update = keys_per_update * (
+        prices["dynamodb_per_million_write_units"] + prices["dynamodb_per_million_read_units"] / 2
+    )
+    return fixed_per_hour / 3600 / (on_demand_per_update / MILLION)
+
+
+def memory_rows(bench: dict[str, Any], prices: dict[str, Any], memory_mb: int) -> str:
+    curve = bench.get("memory_sizes") or {}
+    if not curve or "not_measured" in curve:
+        return f"Not measured ({curve.get('not_measured', 'run `make bench`')})."
+    objects = MILLION / PROFILES[1].records_per_object
+    rows = []
+    for size, figures in sorted(curve.items(), key=lambda kv: int(kv[0])):
+        dollars = figures["seconds"] * int(size) / 1024 * objects * prices["lambda_arm64_per_gb_second"]
+        chosen = " (template)" if int(size) == memory_mb else ""
+        rows.append(
+            f"| {int(size):,} MB{chosen} | {figures['vcpus']:.2f} | {figures['seconds']:.1f} s "
+            f"| {figures['peak_rss_mb']:,.0f} MB | ${dollars:,.4f} |"
+        )
+    return (
+        "| memory | vCPUs | handler, 90,000 records | peak RSS | Lambda duration $ per million updates |\n"
+        "|---:|---:|---:|---:|---:|\n" + "\n".join(rows)
+    )
 
 
 def render(bench: dict[str, Any], prices: dict[str, Any]) -> str:
     memory = function_memory_mb()
-    tables = {p.name: lines_for(p, bench, prices, memory) for p in PROFILES}
-    components = [name for name, _, _ in tables["test"]]
+    configs = (ON_DEMAND, CHEAPEST)
+    tables = {(p.name, c.name): lines_for(p, bench, prices, memory, c) for p in PROFILES for c in configs}
+    columns = [(p, c) for p in PROFILES for c in configs]
+    components = [name for name, _, _ in tables[("real", ON_DEMAND.name)]]
     rows = []
     for i, name in enumerate(components):
-        cells = [f"${tables[p.name][i][2]:,.4f}" for p in PROFILES]
-        rows.append(f"| {name} | {' | '.join(cells)} | {tables['real'][i][1]} |")
-    totals = {p.name: sum(line[2] for line in tables[p.name]) for p in PROFILES}
-    rows.append(f"| **total** | {' | '.join(f'**${totals[p.name]:,.2f}**' for p in PROFILES)} | |")
-    lake = {p.name: next(line[2] for line in tables[p.name] if line[0] == "S3 PUT") for p in PROFILES}
+        cells = [f"${tables[(p.name, c.name)][i][2]:,.4f}" for p, c in columns]
+        rows.append(f"| {name} | {' | '.join(cells)} | {tables[('real', CHEAPEST.name)][i][1]} |")
+    totals = {(p.name, c.name): sum(line[2] for line in tables[(p.name, c.name)]) for p, c in columns}
+    rows.append(f"| **total** | {' | '.join(f'**${totals[(p.name, c.name)]:,.2f}**' for p, c in columns)} | |")
+    head = " | ".join(f"{p.name} ({p.records_per_object:,}/object), {c.name}" for p, c in columns)
     measured = bench["measured"].strip("_").removeprefix("Measured ").removesuffix(".")
-    profile_head = " | ".join(
-        f"{p.name}: {p.records_per_second}/s, {p.buffer_seconds} s buffer, {p.records_per_object:,} per object"
-        for p in PROFILES
-    )
+    even = break_even_updates_per_second(bench, prices)
+    real_cheapest, real_default = totals[("real", CHEAPEST.name)], totals[("real", ON_DEMAND.name)]
     return f"""# Cost per million stock updates
 
 Produced by `make cost` from the figures in `docs/benchmarks.json` ({measured}) and the price table
 `benchmarks/prices.json`: **{prices["region"]}, prices taken {prices["taken"]}** ({prices["source"]}).
 Handler durations are the measured whole-handler times (AWS answered in-process, so the network waits that
-overlap with the 32 concurrent writes are not in them) at the template's function memory.
+overlap with the 32 concurrent requests are not in them) at the ingest function's memory ({memory:,} MB).
 
-| component | {profile_head} | how (real profile) |
-|---|---:|---:|---|
+| component | {head} | how (real profile, cheapest) |
+|---|{"---:|" * len(columns)}---|
 {chr(10).join(rows)}
+
+**Real profile: ${real_cheapest:,.2f} per million updates in the cheapest documented configuration
+(`TableBillingMode=PROVISIONED`, `python -m loadgen send --pack`), ${real_default:,.2f} with the on-demand
+defaults.**
 
 Not included: free tiers, KMS requests (bucket keys and the queues' data key reuse keep them small), CloudWatch
 logs and metrics, X-Ray, storage (raw objects are ~16 bytes per record gzipped and expire after
-`RawRetentionDays`), the Lambda poller's idle ReceiveMessage calls, data transfer.
+`RawRetentionDays`), the Lambda poller's idle ReceiveMessage calls, data transfer, and the warehouse levels,
+thresholds and supplier feeds (other inputs, other capacity).
 
-What the table says:
-- The **test profile** pays per object: {MILLION // 60:,} Firehose objects per million updates, each one Lambda
-  invocation, one S3 GET and one lake file per article (${lake["test"]:,.2f} of S3 PUTs per million).
-- In the **real profile** the fixed per-object costs vanish; DynamoDB's one write per distinct article and the
-  Firehose 5 KB rounding (a {RECORD_BYTES}-byte record is billed as 5 KB) are the floor. The lake layout
-  `retailer_id=…/account_id=…/` still writes about one file per nine records (${lake["real"]:,.2f} per million):
-  a layout by arrival date with one file per object would make that {MILLION / 90_000:.0f} PUTs per million.
-- Firehose bills every record as at least 5 KB: batching several updates into one record (newline-separated)
-  would divide the ingestion line by up to 20, and the handler parses such records like any other lines.
+## On-demand or provisioned: the break-even load
+
+On-demand costs {prices["dynamodb_per_million_write_units"]:.3f} $ per million writes and
+{prices["dynamodb_per_million_read_units"]:.3f} $ per million reads whatever the load. Provisioned capacity
+costs {prices["dynamodb_per_wcu_hour"]} $ per WCU-hour and {prices["dynamodb_per_rcu_hour"]} $ per RCU-hour;
+auto scaling keeps it near {TARGET_UTILISATION:.0%} used, which makes a write cost
+{prices["dynamodb_per_wcu_hour"] / 3600 / TARGET_UTILISATION * MILLION:.3f} $ per million, but it never goes
+below the minimum (`TableWriteCapacityMin` / `TableReadCapacityMin` = {MIN_CAPACITY}, on the table and on GSI1).
+That minimum costs as much as on-demand would at **{even:.1f} stock updates per second**: below that steady
+load keep the on-demand default (the test profile, 1 update/s, is below it), above it switch to provisioned
+(the real profile, 300 updates/s, is far above it).
+
+Caveat of provisioned capacity for this workload: a Firehose object arrives as one burst (90,000 writes within
+seconds every 5 minutes at the real profile). DynamoDB keeps up to 300 seconds of unused capacity as burst
+capacity, which at the average rate is about one buffer's worth; what it cannot absorb is throttled, and the
+writer sends throttled statements again with exponential back-off (`adapters/stock_table.py`). Raise
+`TableWriteCapacityMin` towards the average write rate if throttling shows in the dashboard.
+
+## Firehose: packing updates into records
+
+Firehose bills each record as a multiple of 5 KB. A {RECORD_BYTES}-byte update sent alone pays for 5 KB;
+`python -m loadgen send --pack` joins consecutive updates (newline-separated, one second of them at most) into
+records of up to 5 KB, {updates_per_record(PROFILES[1], True, prices["firehose_record_increment_kb"])} per record
+at the real profile. The stream's delimiter processor ends each record with a newline, so the ingest function
+reads packed records like any others (tested end to end). At 1 update/s a second holds one update, so the test
+profile gains nothing. KDG itself sends one update per record.
+
+## Lambda memory size of the ingest function
+
+`make bench` runs the whole handler on the real-load object with the CPU share Lambda gives each memory size
+(1,769 MB = one vCPU):
+
+{memory_rows(bench, prices, memory)}
 """
 
 

@@ -1,6 +1,6 @@
 """One handler invocation on one Firehose object, in a process of its own (so its peak memory is its own).
 
-    python -m benchmarks.handler_run <object file>   -> one JSON line on stdout
+    python -m benchmarks.handler_run <object file> [--tutorial]   -> one JSON line on stdout
 
 AWS requests are answered in-process by the request counter (no network, no moto): the figure is the handler's
 own work, botocore's per-request serialisation and signing included, and the exact requests it makes.
@@ -65,26 +65,42 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(path: str) -> dict:
+def main(path: str, *, tutorial: bool = False) -> dict:
     import boto3
 
     from benchmarks.transport import RequestCounter
-    from stock_pipeline.config import Settings
     from stock_pipeline.domain.stock_updates import latest_per_article, parse_stock_updates
-    from stock_pipeline.handlers.ingest import build_dependencies, handle
 
     data = Path(path).read_bytes()
     session = boto3.session.Session()
     counter = RequestCounter({(BUCKET, KEY): data}).install(session)
-    deps = build_dependencies(Settings(table_name="bench-table", bucket_name=BUCKET), session)
+    if tutorial:
+        from benchmarks.tutorial_lambda import make_handler
+
+        tutorial_handler = make_handler(session, "bench-table")
+
+        def run(event: dict) -> dict:
+            return tutorial_handler(event, None)
+    else:
+        from stock_pipeline.config import Settings
+        from stock_pipeline.handlers.ingest import build_dependencies, handle
+
+        deps = build_dependencies(Settings(table_name="bench-table", bucket_name=BUCKET), session)
+
+        def run(event: dict) -> dict:
+            return handle(event, None, deps)
+
     before_mb = peak_rss_mb()
+    cpu_before = time.process_time()
     start = time.perf_counter()
-    response = handle(sqs_event(BUCKET, KEY, "bench"), None, deps)
+    response = run(sqs_event(BUCKET, KEY, "bench"))
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_before
     assert response == {"batchItemFailures": []}, response
     peak_mb = peak_rss_mb()
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "peak_rss_mb": peak_mb,
         "rss_before_mb": before_mb,
         "distinct_keys": latest_per_article(parse_stock_updates(data).table).num_rows,
@@ -94,4 +110,4 @@ def main(path: str) -> dict:
 
 if __name__ == "__main__":
     sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src")]
-    print(json.dumps(main(sys.argv[1])))
+    print(json.dumps(main(sys.argv[1], tutorial="--tutorial" in sys.argv[2:])))

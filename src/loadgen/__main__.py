@@ -18,7 +18,7 @@ from typing import Any
 
 from loadgen.files import inventory_file, inventory_key, thresholds_file, thresholds_key
 from loadgen.kdg import PROFILES, STOCK_UPDATE_TEMPLATE, Renderer, TemplateError
-from loadgen.sender import FirehoseSender, RateLimiter, run
+from loadgen.sender import BILLING_INCREMENT, FirehoseSender, RateLimiter, run
 from loadgen.workbooks import SUPPLIERS, feed_key, product_table_csv, supplier_feed
 
 LOCAL_STATE = Path(".local-stack.json")
@@ -85,6 +85,7 @@ def send(args: argparse.Namespace) -> int:
             count=args.count,
             duration_s=None if args.count else duration,
             newline=args.newline,
+            pack_bytes=args.pack,
             on_batch=progress,
         )
     print(summary.line(), flush=True)
@@ -143,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--duration", type=float, help="send for this many seconds")
     s.add_argument("--seed", type=int, help="repeatable records")
     s.add_argument("--newline", action="store_true", help="end each record with a newline (if the stream does not)")
+    s.add_argument(
+        "--pack",
+        nargs="?",
+        type=int,
+        const=BILLING_INCREMENT,
+        metavar="BYTES",
+        help=f"pack updates, newline-separated, into Firehose records of at most BYTES (default {BILLING_INCREMENT}:"
+        " one 5 KB billing increment holds ~20 updates instead of one)",
+    )
     s.add_argument("--quiet", action="store_true", help="no progress bar, only the final line")
     connection_options(s)
 

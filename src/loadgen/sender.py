@@ -37,12 +37,40 @@ def batches(records: Iterable[bytes], max_records: int = MAX_RECORDS) -> Iterato
         yield batch
 
 
+BILLING_INCREMENT = 5 * 1024  # Firehose bills each record as a multiple of 5 KB
+
+
+def pack(updates: Iterable[bytes], max_bytes: int = BILLING_INCREMENT) -> Iterator[tuple[bytes, int]]:
+    """Join consecutive updates with newlines into records of at most `max_bytes`: (record, updates in it).
+
+    Firehose bills every record as at least 5 KB, so a 250-byte update alone pays for twenty; packed, twenty
+    updates share one increment. The stream's delimiter processor ends each record with a newline, so the object
+    stays newline-delimited JSON and the ingest function reads it like any other. An update longer than
+    `max_bytes` travels alone (up to Firehose's record limit).
+    """
+    if not 1 <= max_bytes <= MAX_RECORD_BYTES:
+        raise ValueError(f"a packed record must be 1..{MAX_RECORD_BYTES} bytes, not {max_bytes}")
+    parts: list[bytes] = []
+    size = 0
+    for update in updates:
+        update = update.rstrip(b"\n")
+        extra = len(update) + (1 if parts else 0)
+        if parts and size + extra > max_bytes:
+            yield b"\n".join(parts), len(parts)
+            parts, size, extra = [], 0, len(update)
+        parts.append(update)
+        size += extra
+    if parts:
+        yield b"\n".join(parts), len(parts)
+
+
 @dataclass(slots=True)
 class Outcome:
-    sent: int = 0
-    failed: int = 0
+    sent: int = 0  # updates
+    failed: int = 0  # updates
     calls: int = 0
-    retried: int = 0
+    retried: int = 0  # records sent again
+    records: int = 0  # Firehose records accepted (fewer than updates when packed)
 
 
 class FirehoseSender:
@@ -64,9 +92,13 @@ class FirehoseSender:
         self._sleep = sleep
         self._jitter = jitter or random.Random()
 
-    def put(self, batch: list[bytes]) -> Outcome:
-        """Send one batch; re-send only the records Firehose refused until all are in or attempts run out."""
+    def put(self, batch: list[bytes], weights: list[int] | None = None) -> Outcome:
+        """Send one batch; re-send only the records Firehose refused until all are in or attempts run out.
+
+        `weights` (updates per record, for packed records) make `sent` and `failed` count updates.
+        """
         outcome = Outcome()
+        weight = dict(zip(map(id, batch), weights or [1] * len(batch), strict=True))
         pending = batch
         for attempt in range(self._max_attempts):
             if attempt:
@@ -86,11 +118,13 @@ class FirehoseSender:
                 for data, result in zip(pending, response["RequestResponses"], strict=True)
                 if result.get("ErrorCode")
             ]
-            outcome.sent += len(pending) - len(refused)
+            refused_ids = set(map(id, refused))
+            outcome.sent += sum(weight[id(data)] for data in pending if id(data) not in refused_ids)
+            outcome.records += len(pending) - len(refused)
             pending = refused
             if not pending:
                 break
-        outcome.failed = len(pending)
+        outcome.failed = sum(weight[id(data)] for data in pending)
         return outcome
 
     def _backoff(self, attempt: int) -> float:
@@ -134,14 +168,16 @@ class RunSummary:
     calls: int
     retried: int
     seconds: float
+    records: int = 0
 
     @property
     def rate(self) -> float:
         return self.sent / self.seconds if self.seconds > 0 else float(self.sent)
 
     def line(self) -> str:
+        packed = f" in {self.records} packed Firehose records" if self.records and self.records != self.sent else ""
         return (
-            f"sent {self.sent}, failed {self.failed}, retried {self.retried} in {self.calls} calls, "
+            f"sent {self.sent}{packed}, failed {self.failed}, retried {self.retried} in {self.calls} calls, "
             f"{self.seconds:.1f} s, achieved {self.rate:.1f} records/s"
         )
 
@@ -154,15 +190,19 @@ def run(
     count: int | None = None,
     duration_s: float | None = None,
     newline: bool = False,
+    pack_bytes: int | None = None,
     on_batch: Callable[[Outcome, float], None] | None = None,
 ) -> RunSummary:
     """Render and send until `count` records or `duration_s` seconds, at the limiter's rate.
 
-    Batches are sized to a tenth of a second of the rate (at most 500), so the pace stays even at low rates too.
+    Batches are sized to a tenth of a second of the rate (at most 500), so the pace stays even at low rates too;
+    with `pack_bytes`, to a whole second, so that packed records fill up (at 1 update/s there is nothing to pack).
     """
     if count is None and duration_s is None:
         raise ValueError("give a count or a duration")
     per_batch = max(1, min(MAX_RECORDS, int(limiter.per_second / 10)))
+    if pack_bytes:
+        per_batch = max(1, int(limiter.per_second))
     suffix = "\n" if newline else ""
     total = Outcome()
     produced = 0
@@ -171,14 +211,23 @@ def run(
         limiter.acquire(n)
         if duration_s is not None and limiter.elapsed() >= duration_s:
             break  # the wait ran into the end of the run
-        chunk = [(render() + suffix).encode() for _ in range(n)]
+        updates = [render().encode() for _ in range(n)]
         produced += n
+        if pack_bytes:
+            packed = list(pack(updates, pack_bytes - len(suffix)))
+            chunk = [record + suffix.encode() for record, _ in packed]
+            weights = [count_ for _, count_ in packed]
+        else:
+            chunk, weights = [update + suffix.encode() for update in updates], [1] * n
+        start = 0
         for batch in batches(chunk):
-            outcome = sender.put(batch)
+            outcome = sender.put(batch, weights[start : start + len(batch)])
+            start += len(batch)
             total.sent += outcome.sent
             total.failed += outcome.failed
             total.calls += outcome.calls
             total.retried += outcome.retried
+            total.records += outcome.records
             if on_batch:
                 on_batch(outcome, limiter.elapsed())
-    return RunSummary(total.sent, total.failed, total.calls, total.retried, limiter.elapsed())
+    return RunSummary(total.sent, total.failed, total.calls, total.retried, limiter.elapsed(), total.records)

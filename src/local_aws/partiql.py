@@ -65,12 +65,15 @@ def _execute(backend: Any, statement: dict[str, Any]) -> dict[str, Any]:
                 names = _insert_names(insert.group("tuple"))
                 if len(names) != len(parameters):
                     return _validation("the number of parameters does not match the statement")
-                backend.put_item(
-                    table_name,
-                    dict(zip(names, parameters, strict=True)),
-                    condition_expression=f"attribute_not_exists(#k{0})",
-                    expression_attribute_names={"#k0": keys[0]},
-                )
+                item = dict(zip(names, parameters, strict=True))
+                if any(key not in item for key in keys):
+                    return _validation("One or more parameter values were invalid: missing the key")
+                if table.get_item(*_key_values(table, item)) is not None:  # atomic under the lock
+                    return {
+                        "Error": {"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"},
+                        "TableName": table_name,
+                    }
+                backend.put_item(table_name, item)
             else:
                 assert update is not None
                 sets, conditions = _update_parts(update.group("sets"), update.group("where"))
@@ -111,11 +114,6 @@ def _execute(backend: Any, statement: dict[str, Any]) -> dict[str, Any]:
                     if stored is not None and statement.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD":
                         error["Item"] = stored.to_json()["Attributes"]
                     return {"Error": error, "TableName": table_name}
-        except ConditionalCheckFailed:
-            return {
-                "Error": {"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"},
-                "TableName": table_name,
-            }
         except MockValidationException as exc:
             return _validation(exc.message)
     return {"TableName": table_name}

@@ -9,6 +9,7 @@ once instead of after the queue's visibility timeout, so retries happen in secon
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -164,23 +165,29 @@ class DynamoDbStreamPoller:
                 else {"ShardIteratorType": self.starting_position}
             )
             iterator = self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)
-            response = self.streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=self.batch_size)
+            # Lambda reads a shard in GetRecords calls of up to 1,000 records and filters them before it batches
+            # (records the filter drops never reach the function, nor count towards a batch).
+            response = self.streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=GET_RECORDS_LIMIT)
             raw = response.get("Records", [])
             if not raw:
                 continue
-            self._iterators[shard_id] = raw[-1]["dynamodb"]["SequenceNumber"]
-            records = [r for r in (self._lambda_record(r) for r in raw) if matches_any(self.filters, r)]
-            if records:
+            records = [self._lambda_record(r) for r in raw if matches_any(self.filters, self._shaped(r))]
+            for start in range(0, len(records), self.batch_size):
                 self.batches += 1
-                self._deliver(records)
+                self._deliver(records[start : start + self.batch_size])
+            self._iterators[shard_id] = raw[-1]["dynamodb"]["SequenceNumber"]
             delivered += len(raw)
         return delivered
 
     def backlog(self) -> int:
         return 0  # read positions advance on every poll; drain() polls until a round moves nothing
 
+    def _shaped(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record's fields as the function sees them, without copying its images (for filtering)."""
+        return {"eventSource": "aws:dynamodb", "awsRegion": self.region, **record, "eventSourceARN": self.stream_arn}
+
     def _lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        record = json.loads(json.dumps(record, default=str))
+        record = json.loads(json.dumps(record, default=_epoch_seconds))
         record.setdefault("eventSource", "aws:dynamodb")
         record.setdefault("awsRegion", self.region)
         record["eventSourceARN"] = self.stream_arn
@@ -241,6 +248,9 @@ class DynamoDbStreamPoller:
             )
 
 
+GET_RECORDS_LIMIT = 1000  # DynamoDB Streams' most records per GetRecords
+
+
 def matches_any(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
     """Lambda event filtering (the subset of EventBridge patterns: values, prefix, exists)."""
     if not filters:
@@ -267,3 +277,43 @@ def _matches_one(rule: Any, value: Any) -> bool:
 
 
 _MISSING = object()
+
+
+def _epoch_seconds(value: Any) -> Any:
+    """Lambda's stream records carry ApproximateCreationDateTime as epoch seconds (a number)."""
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        return float(int(moment.timestamp()))
+    return str(value)
+
+
+class InProcessStreams:
+    """DynamoDB Streams read straight from moto's backend, with the boto3 client's method shapes.
+
+    Lambda's poller reads and filters a stream inside AWS; the local stand-in for it runs in the moto server's
+    process, so it reads there too instead of sending every record through HTTP and botocore's parser (11 of the
+    17 seconds a 9,000-record object took end to end, for records the filter then drops). Records are moto's own;
+    the poller copies only the ones it hands to the function.
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        self._backend = dynamodbstreams_backends[account_id][region]
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:
+        return {"StreamDescription": self._backend.describe_stream(StreamArn)}
+
+    def get_shard_iterator(
+        self,
+        StreamArn: str,
+        ShardId: str,
+        ShardIteratorType: str,
+        SequenceNumber: str | None = None,
+    ) -> dict[str, Any]:
+        sequence = int(SequenceNumber) if SequenceNumber is not None else None
+        iterator = self._backend.get_shard_iterator(StreamArn, ShardId, ShardIteratorType, sequence)
+        return {"ShardIterator": iterator.arn}
+
+    def get_records(self, ShardIterator: str, Limit: int = 1000) -> dict[str, Any]:
+        return self._backend.get_records(ShardIterator, Limit)

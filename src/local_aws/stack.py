@@ -25,7 +25,7 @@ import boto3
 from local_aws import firehose as local_firehose
 from local_aws import moto_patches
 from local_aws import stepfunctions as local_stepfunctions
-from local_aws.pollers import DynamoDbStreamPoller, SqsPoller
+from local_aws.pollers import DynamoDbStreamPoller, InProcessStreams, SqsPoller
 from local_aws.runtime import LocalFunction
 from local_aws.template import ROOT, code_dirs, load_template, package, translate, zip_folder
 
@@ -39,6 +39,11 @@ POWERTOOLS_SSM_DEFAULT = "/aws/service/powertools/python/arm64/python3.12/latest
 
 # Local parameter values: fast Firehose flushes instead of five minutes; everything else is the template's default.
 LOCAL_PARAMETERS = {"FirehoseBufferSeconds": "2"}
+
+# Local function environment on top of the template's: the moto server answers in microseconds and shares this
+# process's GIL, so the 32 concurrent table writers that hide network latency in AWS only contend here (a
+# 9,000-key object: 9.0 s with 32, 4.5 s with 4).
+LOCAL_FUNCTION_ENVIRONMENT = {"WRITE_CONCURRENCY": "4"}
 
 # Why a type that neither moto's CloudFormation nor a filler below creates is left out (listed in the inventory).
 NOT_EMULATED = {
@@ -126,7 +131,7 @@ class LocalStack:
         self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self.template_path = template_path or ROOT / "template.yaml"
         self.port = port
-        self.function_environment = function_environment or {}
+        self.function_environment = {**LOCAL_FUNCTION_ENVIRONMENT, **(function_environment or {})}
         self.endpoint: str | None = None
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Any] = []
@@ -306,6 +311,8 @@ class LocalStack:
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::Logs::LogStream": self._log_stream,
             "AWS::SNS::Subscription": self._subscription,
+            "AWS::ApplicationAutoScaling::ScalableTarget": self._scalable_target,
+            "AWS::ApplicationAutoScaling::ScalingPolicy": self._scaling_policy,
         }
 
     def _name(self, logical_id: str) -> str:
@@ -368,6 +375,32 @@ class LocalStack:
             TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attributes
         )["SubscriptionArn"]
         return StandIn(arn), "e-mail is not sent locally"
+
+    def _scalable_target(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        self.client("application-autoscaling").register_scalable_target(
+            ServiceNamespace=props["ServiceNamespace"],
+            ResourceId=props["ResourceId"],
+            ScalableDimension=props["ScalableDimension"],
+            MinCapacity=int(props["MinCapacity"]),
+            MaxCapacity=int(props["MaxCapacity"]),
+        )
+        # CloudFormation's Ref of a scalable target: "<resource id>|<dimension>|<namespace>"
+        ref = f"{props['ResourceId']}|{props['ScalableDimension']}|{props['ServiceNamespace']}"
+        return StandIn(ref), "registered; nothing scales locally (moto does not throttle)"
+
+    def _scaling_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        resource_id, dimension, namespace = props["ScalingTargetId"].split("|")
+        tracking = dict(props["TargetTrackingScalingPolicyConfiguration"])
+        tracking["TargetValue"] = float(tracking["TargetValue"])
+        arn = self.client("application-autoscaling").put_scaling_policy(
+            PolicyName=props["PolicyName"],
+            ServiceNamespace=namespace,
+            ResourceId=resource_id,
+            ScalableDimension=dimension,
+            PolicyType=props["PolicyType"],
+            TargetTrackingScalingPolicyConfiguration=tracking,
+        )["PolicyARN"]
+        return StandIn(arn), "stored; no metrics locally, so it never acts"
 
     def _bucket_notifications(self, bucket: str, config: dict[str, Any]) -> None:
         queues = [
@@ -452,7 +485,7 @@ class LocalStack:
         if on_failure and ":sqs:" in on_failure:
             failure_url = self.client("sqs").get_queue_url(QueueName=on_failure.rsplit(":", 1)[-1])["QueueUrl"]
         return DynamoDbStreamPoller(
-            streams=self.client("dynamodbstreams"),
+            streams=InProcessStreams(ACCOUNT_ID, self.region),
             sqs=self.client("sqs"),
             stream_arn=source,
             function=function,
@@ -556,6 +589,8 @@ _FILL_ORDER = {
     "AWS::KinesisFirehose::DeliveryStream": 6,
     "AWS::SNS::Subscription": 7,
     "AWS::CloudWatch::Alarm": 8,
+    "AWS::ApplicationAutoScaling::ScalableTarget": 9,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": 10,
 }
 
 

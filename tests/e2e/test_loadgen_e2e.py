@@ -86,3 +86,40 @@ def test_an_unknown_helper_stops_before_anything_is_sent(state_file, tmp_path, c
     template.write_text('{"a": "{{faker.unknown.thing}}"}')
     assert main(["send", "--local", str(state_file), "--template", str(template), "--count", "5"]) == 2
     assert "unknown helper 'faker.unknown.thing' at position 7" in capsys.readouterr().err
+
+
+def test_packed_records_are_read_like_any_others(local_stack, state_file, tmp_path, capsys):
+    # Given updates of their own retailer, packed twenty-odd to a 5 KB Firehose record
+    template = tmp_path / "packed.json"
+    template.write_text(TEMPLATE.replace("loadgen-", "packed-"))
+
+    # When they go through the stack's Firehose stream (which appends a newline to each record)
+    arguments = ["send", "--local", str(state_file), "--template", str(template), "--count", "1000"]
+    code = main([*arguments, "--rate", "1000", "--seed", "9", "--pack", "--quiet"])
+    local_stack.drain()
+
+    # Then far fewer records were sent and every distinct article was stored, nothing rejected
+    assert code == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("sent 1000 in ") and "packed Firehose records, failed 0" in line
+    assert int(line.split(" in ")[1].split()[0]) <= 60
+    renderer = Renderer(9).compile(TEMPLATE.replace("loadgen-", "packed-"))
+    renderer()  # the command renders one record to check the template before it sends
+    expected = {
+        (r["retailerId"], r["accountId"], r["articleId"]) for r in (json.loads(renderer()) for _ in range(1000))
+    }
+    ddb = local_stack.client("dynamodb")
+    count = sum(
+        page["Count"]
+        for page in ddb.get_paginator("scan").paginate(
+            TableName=local_stack.outputs["StockTableName"],
+            FilterExpression="begins_with(PK, :p)",
+            ExpressionAttributeValues={":p": {"S": "RET#packed-"}},
+            Select="COUNT",
+        )
+    )
+    assert count == len(expected)
+    s3 = local_stack.client("s3")
+    bucket = local_stack.outputs["DataBucketName"]
+    rejected = s3.list_objects_v2(Bucket=bucket, Prefix="rejected/raw/stock-updates/").get("Contents", [])
+    assert not any(b"packed-" in s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in rejected)

@@ -15,6 +15,7 @@ def stack(request):
     """
     name = "it-" + request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:30]
     parameters = {"DataBucketName": f"{name}-data", "GlueDatabaseName": name.replace("-", "_")}
+    parameters.update(getattr(request.module, "STACK_PARAMETERS", {}))  # a module may deploy another variant
     with LocalStack(
         stack_name=name, parameters=parameters, function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}
     ) as stack:

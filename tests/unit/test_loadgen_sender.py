@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from loadgen.kdg import Renderer, TemplateError
-from loadgen.sender import MAX_BATCH_BYTES, FirehoseSender, RateLimiter, batches, run
+from loadgen.sender import BILLING_INCREMENT, MAX_BATCH_BYTES, FirehoseSender, RateLimiter, batches, pack, run
 
 
 class ScriptedFirehose:
@@ -141,3 +141,38 @@ def test_kdg_helpers_beyond_numbers():
 def test_an_unknown_faker_helper_names_its_position():
     with pytest.raises(TemplateError, match=r"unknown helper 'faker.name.middleName' at position 6"):
         Renderer().compile('{"a": {{faker.name.middleName}}}')
+
+
+def test_pack_fills_records_up_to_the_billing_increment_without_splitting_an_update():
+    updates = [(b"u%03d" % n) * 60 for n in range(100)]  # 240 bytes each
+    packed = list(pack(updates))
+    assert sum(n for _, n in packed) == 100
+    assert all(len(record) <= BILLING_INCREMENT for record, _ in packed)
+    assert [n for _, n in packed][:-1] == [21] * 4  # 21 * 240 + 20 newlines = 5,060 bytes
+    assert b"\n".join(record for record, _ in packed).split(b"\n") == updates
+    assert list(pack([b"x" * 6000, b"y"])) == [(b"x" * 6000, 1), (b"y", 1)]
+    with pytest.raises(ValueError, match="packed record"):
+        list(pack(updates, 0))
+
+
+def test_packed_run_counts_updates_and_records_and_retries_a_refused_pack_whole():
+    clock = FakeClock()
+    renderer = Renderer(2).compile('{"n": {{random.number(99999)}}, "pad": "{{random.uuid}}"}')
+    first = Renderer(2).compile('{"n": {{random.number(99999)}}, "pad": "{{random.uuid}}"}')
+    first_pack = next(pack([first().encode() for _ in range(300)], BILLING_INCREMENT - 1))[0] + b"\n"
+    firehose = ScriptedFirehose(refuse={first_pack: 1})
+    summary = run(
+        renderer,
+        FirehoseSender(firehose, "s", sleep=clock.sleep),
+        RateLimiter(300, clock=clock, sleep=clock.sleep),
+        count=600,
+        newline=True,
+        pack_bytes=BILLING_INCREMENT,
+    )
+    lines = [line for record in firehose.accepted for line in record.decode().splitlines()]
+    assert (summary.sent, summary.failed) == (600, 0)
+    assert len(lines) == 600 and len(set(lines)) == 600
+    assert summary.records == len(firehose.accepted) < 600 / 10
+    assert summary.retried == 1
+    assert all(len(r) <= BILLING_INCREMENT and r.endswith(b"\n") for r in firehose.accepted)
+    assert "packed Firehose records" in summary.line()

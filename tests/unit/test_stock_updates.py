@@ -302,3 +302,32 @@ def test_a_real_load_object_is_one_file_whose_row_groups_split_the_retailers():
     assert all(s.has_min_max for s in ranges)
     assert all(a.max <= b.min for a, b in itertools.pairwise(ranges))
     assert meta.row_group(0).column(1).statistics.has_min_max  # account_id too
+
+
+def test_keys_too_many_for_one_integer_are_grouped_by_their_codes_with_the_same_result(monkeypatch):
+    import random
+
+    from stock_pipeline.domain import stock_updates
+
+    rng = random.Random(5)
+    records = [
+        record(
+            retailerId=f"r-{rng.randint(0, 3)}",
+            accountId=rng.randint(0, 3),
+            articleId=rng.randint(0, 5),
+            channelId=rng.randint(0, 2),
+            quantity=n,
+            lastUpdated=f"2026-11-23T10:00:{rng.randint(0, 5):02d}Z",
+        )
+        for n in range(400)
+    ]
+    table = parse_stock_updates(ndjson(*reversed(records))).table
+    combined = latest_per_article(table)
+
+    monkeypatch.setattr(stock_updates, "_combined", lambda codes: None)
+    grouped = latest_per_article(table)
+
+    assert grouped.equals(combined)
+    assert combined.num_rows == len(
+        {(r["retailerId"], r["accountId"], r["articleId"], r["channelId"]) for r in records}
+    )

@@ -1,5 +1,7 @@
 """template.yaml promises what users deploy; these read it as CloudFormation does after the SAM transform."""
 
+from pathlib import Path
+
 import pytest
 
 from local_aws.template import load_template
@@ -66,6 +68,9 @@ def test_partitioned_glue_tables_use_partition_projection(resources):
     tables = of_type(resources, "AWS::Glue::Table").values()
     partitioned = [t for t in tables if t["TableInput"].get("PartitionKeys")]
     assert len(partitioned) == 3
+    stock_latest = next(t["TableInput"] for t in tables if t["TableInput"]["Name"] == "stock_latest")
+    assert [k["Name"] for k in stock_latest["PartitionKeys"]] == ["dt"]
+    assert stock_latest["Parameters"]["projection.dt.type"] == "date"
     for table in partitioned:
         assert table["TableInput"]["Parameters"]["projection.enabled"] == "true"
 
@@ -75,3 +80,36 @@ def test_supplier_stock_expires_after_a_month(resources):
     rules = {r["Id"]: r for r in bucket["LifecycleConfiguration"]["Rules"]}
     assert rules["ExpireSupplierStock"]["Prefix"] == "curated/supplier_stock/"
     assert rules["ExpireSupplierStock"]["ExpirationInDays"] == 31
+
+
+def test_the_ingest_function_may_run_the_partiql_statements_its_writer_sends(resources):
+    # moto does not enforce IAM: without these, BatchExecuteStatement fails per statement with AccessDenied in AWS
+    import re
+
+    source = (Path(__file__).parents[2] / "src" / "stock_pipeline" / "adapters" / "stock_table.py").read_text()
+    kinds = set(re.findall(r'f?["\'](INSERT|UPDATE) (?:INTO )?"', source))
+    statements = [
+        s
+        for policy in resources["IngestFunction"]["Properties"]["Policies"]
+        if "Statement" in policy
+        for s in policy["Statement"]
+    ]
+    granted = {a for s in statements for a in s["Action"] if s["Resource"] == {"Fn::GetAtt": ["StockTable", "Arn"]}}
+    assert kinds == {"INSERT", "UPDATE"}
+    assert {f"dynamodb:PartiQL{kind.title()}" for kind in kinds} <= granted
+
+
+def test_on_demand_by_default_and_auto_scaling_only_for_provisioned(resources):
+    parameters = load_template()["Parameters"]
+    assert parameters["TableBillingMode"]["Default"] == "PAY_PER_REQUEST"
+    table = resources["StockTable"]["Properties"]
+    assert table["BillingMode"] == {"Ref": "TableBillingMode"}
+    assert table["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned"
+    assert table["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned"
+    scaling = {lid: r for lid, r in resources.items() if r["Type"].startswith("AWS::ApplicationAutoScaling::")}
+    assert len(scaling) == 8
+    assert all(r["Condition"] == "IsProvisioned" for r in scaling.values())
+    dimensions = {
+        r["Properties"]["ScalableDimension"] for r in scaling.values() if "ScalableDimension" in r["Properties"]
+    }
+    assert dimensions == {f"dynamodb:{t}:{k}CapacityUnits" for t in ("table", "index") for k in ("Read", "Write")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -256,23 +257,46 @@ def latest_per_article(table: pa.Table) -> pa.Table:
 
     The result is sorted by retailer, account, article and channel: the order the lake file wants (row-group
     statistics on retailer_id and account_id let Athena skip what a query does not ask for), and a stable order
-    for the table writes. Vectorised throughout: the keys are replaced by integer codes that sort like the
-    values, the newest row of each key is found by one hash aggregation over those codes, and one sort of the
-    winners gives the order.
+    for the table writes. Vectorised throughout: each key column becomes integer codes that sort like its values,
+    the four codes one integer, and two stable sorts (by time, then by key) put the newest row of each key last
+    in its run.
     """
     if table.num_rows == 0:
         return table
-    codes = {name: _sorted_codes(table.column(name)) for name in KEY_FIELDS}
+    codes = [_sorted_codes(table.column(name)) for name in KEY_FIELDS]
     timestamps = pc.cast(table.column("lastUpdated"), pa.int64()).to_numpy()
-    by_time = np.lexsort((table.column("sourceLine").to_numpy(), timestamps))  # oldest first, later line last
-    rank = np.empty(len(by_time), dtype=np.int64)
-    rank[by_time] = np.arange(len(by_time))
-    newest = (
-        pa.table({**codes, "rank": rank}).group_by(list(KEY_FIELDS), use_threads=False).aggregate([("rank", "max")])
-    )
-    winners = by_time[newest.column("rank_max").to_numpy()]
-    order = np.lexsort([newest.column(name).to_numpy() for name in reversed(KEY_FIELDS)])
-    return table.take(winners[order]).combine_chunks()
+    lines = table.column("sourceLine").to_numpy()
+    # Rows come in line order from every reader, so a stable sort by time keeps later lines last.
+    in_order = bool((np.diff(lines) >= 0).all())
+    by_time = np.argsort(timestamps, kind="stable") if in_order else np.lexsort((lines, timestamps))
+    key = _combined(codes)
+    if key is None:  # more distinct key values than one int64 can number: group by the four codes
+        rank = np.empty(len(by_time), dtype=np.int64)
+        rank[by_time] = np.arange(len(by_time))
+        names = list(KEY_FIELDS)
+        newest = pa.table({**dict(zip(names, codes, strict=True)), "rank": rank}).group_by(names, use_threads=False)
+        newest = newest.aggregate([("rank", "max")])
+        winners = by_time[newest.column("rank_max").to_numpy()]
+        winners = winners[np.lexsort([newest.column(name).to_numpy() for name in reversed(names)])]
+    else:
+        ordered = by_time[np.argsort(key[by_time], kind="stable")]  # by key, then oldest to newest
+        ordered_key = key[ordered]
+        last = np.empty(len(ordered), dtype=bool)
+        last[:-1] = ordered_key[1:] != ordered_key[:-1]
+        last[-1] = True
+        winners = ordered[last]
+    return table.take(winners).combine_chunks()
+
+
+def _combined(codes: list[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row that sorts like the tuple of codes, or None when the product of their ranges overflows."""
+    sizes = [int(c.max()) + 1 for c in codes]
+    if math.prod(sizes) >= 2**62:
+        return None
+    key = codes[0].astype(np.int64)
+    for code, size in zip(codes[1:], sizes[1:], strict=True):
+        key = key * size + code
+    return key
 
 
 def _sorted_codes(column: pa.ChunkedArray) -> np.ndarray:
