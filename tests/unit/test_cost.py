@@ -50,6 +50,14 @@ def test_the_cheapest_configuration_packs_twenty_updates_a_record_and_pays_capac
     assert real["Firehose ingestion"] == pytest.approx(unpacked / 20)
     assert test["Firehose ingestion"] == pytest.approx(unpacked)  # one update a second: nothing to pack
     assert real["DynamoDB writes"] == pytest.approx(1_000_000 * prices["dynamodb_per_wcu_hour"] / 3600 / 0.7)
+    # one update a second: the minimum capacity, paid by the hour for the 11.6 days a million updates take
+    hours = 1_000_000 / 3600
+    minimum = 5 * (prices["dynamodb_per_wcu_hour"] + prices["dynamodb_per_rcu_hour"])
+    assert test["DynamoDB writes"] + test["DynamoDB reads"] + test["DynamoDB GSI1"] == pytest.approx(
+        2 * minimum * hours
+    )
+    on_demand = {name: dollars for name, _, dollars in lines_for(PROFILES[0], bench, prices, 1024, ON_DEMAND)}
+    assert sum(test.values()) > sum(on_demand.values())  # below the break-even, on-demand is cheaper
 
 
 def test_provisioned_pays_off_above_about_three_updates_a_second(bench, prices):

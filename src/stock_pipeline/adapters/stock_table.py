@@ -116,7 +116,10 @@ class StockTable:
 
     def _stored_versions(self, batch: SnapshotColumns) -> tuple[list[str | None], int]:
         """The stored version of every key (None where there is no item): BatchGetItem, 100 keys a request,
-        only the keys and the version projected, unprocessed keys asked again after a back-off."""
+        only the keys and the version projected, unprocessed keys asked again after a back-off.
+
+        Eventually consistent reads (half the price) are enough: stored versions only grow, so a stale read can
+        only under-report one, and the INSERT's or UPDATE's own condition then decides on the current item."""
         index = {(pk, sk): i for i, (pk, sk) in enumerate(zip(batch.pk, batch.sk, strict=True))}
         keys = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in index]
         stored: list[str | None] = [None] * len(batch)
