@@ -13,7 +13,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help venv demo test unit integration e2e lint build deploy up diagram bench cost clean
+.PHONY: help venv demo test unit integration e2e lint build deploy up diagram bench cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench: $(VENV)/.installed ## benchmarks (never part of make test)
 
 cost: $(VENV)/.installed ## dollars per million stock updates from the benchmark figures -> docs/cost.md
 	$(PY) -m benchmarks.cost
+
+openapi: $(VENV)/.installed ## docs/openapi.json from the reports handler (a test keeps it in sync)
+	$(PY) -m stock_pipeline.handlers.reports > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .local-stack.json

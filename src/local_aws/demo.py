@@ -220,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         with tqdm(desc="supplier workbooks -> supplier stock", unit="msg") as bar:
             feed_notices, supplier_stock, supplier_days = supplier_feeds(stack, args.seed)
             bar.update(len(feed_notices))
+        answers = three_reports(stack)
     result["records failed to send"] = failed
     sample = result.pop("sample")
     width = max(len(k) for k in result)
@@ -250,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(supplier_stock.to_string(index=False))
     print("\nSupplier stock in the lake (rows per day partition; a re-upload replaces its day):")
     print(supplier_days.to_string(index=False))
+    print(f"\nReports API at {stack.outputs['ReportsApiUrl']} (SigV4-signed requests, as `python -m stockctl` sends):")
+    for title, text in answers:
+        print(f"  {title}\n    " + text.strip().replace("\n", "\n    "))
     result["feed_notices"] = feed_notices
     result["sample"] = sample
     result["levels"] = levels
@@ -257,6 +261,30 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     result["workflow_emails"] = workflow_emails
     result["emails"] = emails
     return result
+
+
+def three_reports(stack: LocalStack) -> list[tuple[str, str]]:
+    """Report 1, 2 and 3 through the HTTP API with signed requests, as CSV for a compact print."""
+    from stockctl.__main__ import ReportsClient
+
+    client = ReportsClient(stack.outputs["ReportsApiUrl"], stack.session, stack.region)
+    asked = [
+        ("1. GET /warehouses/Berlin%201/items", "/warehouses/Berlin%201/items", {}),
+        ("2. GET /warehouses/Berlin%201/items?min_quantity=10", "/warehouses/Berlin%201/items", {"min_quantity": 10}),
+        ("3. GET /items/a123v5/total", "/items/a123v5/total", {}),
+    ]
+    answers = []
+    for title, path, query in asked:
+        status, _, body = client.get(path, query, csv=True)
+        answers.append((f"{title} -> HTTP {status}", body.decode()))
+    status, _, body = client.get("/items/a123v5/total", {})
+    total = json.loads(body)
+    answers[-1] = (
+        f"{asked[-1][0]} -> HTTP {status}: total {total['total']} over {total['warehouses']} warehouses, "
+        f"restock if below {total['restock_if_below']}",
+        answers[-1][1],
+    )
+    return answers
 
 
 if __name__ == "__main__":

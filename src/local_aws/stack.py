@@ -138,6 +138,8 @@ class LocalStack:
         self.inventory: list[Inventory] = []
         self.outputs: dict[str, str] = {}
         self.firehose: local_firehose.LocalFirehose | None = None
+        self.http_api_bodies: dict[str, dict[str, Any]] = {}
+        self.http_apis: dict[str, Any] = {}
         self._moto_server: Any = None
         self._background: threading.Thread | None = None
         self._stop = threading.Event()
@@ -172,6 +174,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        for server in self.http_apis.values():
+            server.stop()
+        self.http_apis.clear()
         if self._background:
             self._background.join(timeout=10)
         if self._moto_server:
@@ -250,8 +255,8 @@ class LocalStack:
         from moto.cloudformation.parsing import clean_json
 
         resource_map = self._resource_map()
-        created = {
-            r["LogicalResourceId"]: r["PhysicalResourceId"]
+        created = {  # (moto keeps no physical id for a Lambda::Permission: it is a statement in the function policy)
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
             for r in self.client("cloudformation").describe_stack_resources(StackName=self.stack_name)["StackResources"]
             if "LogicalResourceId" in r
         }
@@ -297,6 +302,23 @@ class LocalStack:
             for name, output in self.cfn_template.get("Outputs", {}).items()
             if _condition_holds(output, resource_map)
         }
+        self._serve_http_apis()
+
+    def _serve_http_apis(self) -> None:
+        """Each HTTP API on 127.0.0.1; an output that names the API's execute-api URL names the local one."""
+        from local_aws.http_api import LocalHttpApi, routes_from
+
+        credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        for n, (lid, body) in enumerate(sorted(self.http_api_bodies.items())):
+            port = self.port + 1 + n if self.port else 0
+            server = LocalHttpApi(
+                routes_from(body, self.functions.values()), region=self.region, credentials=credentials, port=port
+            ).start()
+            self.http_apis[lid] = server
+            for name, output in self.cfn_template.get("Outputs", {}).items():
+                text = json.dumps(output.get("Value"))
+                if name in self.outputs and "${" + lid + "}" in text and "execute-api" in text:
+                    self.outputs[name] = server.url
 
     # ------------------------------------------------------------------ what moto's CloudFormation skips
 
@@ -311,6 +333,8 @@ class LocalStack:
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::Logs::LogStream": self._log_stream,
             "AWS::SNS::Subscription": self._subscription,
+            "AWS::ApiGatewayV2::Api": self._http_api,
+            "AWS::ApiGatewayV2::Stage": self._http_api_stage,
             "AWS::ApplicationAutoScaling::ScalableTarget": self._scalable_target,
             "AWS::ApplicationAutoScaling::ScalingPolicy": self._scaling_policy,
         }
@@ -375,6 +399,21 @@ class LocalStack:
             TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attributes
         )["SubscriptionArn"]
         return StandIn(arn), "e-mail is not sent locally"
+
+    def _http_api(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        body = props.get("Body") or {}
+        api = self.client("apigatewayv2").create_api(
+            Name=str(body.get("info", {}).get("title") or self._name(lid)), ProtocolType="HTTP"
+        )
+        self.http_api_bodies[lid] = body
+        return (
+            StandIn(api["ApiId"], {"ApiEndpoint": api.get("ApiEndpoint", "")}),
+            "served on 127.0.0.1 from its OpenAPI body (routes, IAM SigV4 check, Lambda proxy 2.0)",
+        )
+
+    def _http_api_stage(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        self.client("apigatewayv2").create_stage(ApiId=props["ApiId"], StageName=props["StageName"])
+        return StandIn(props["StageName"]), "the local server answers on the $default stage"
 
     def _scalable_target(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         self.client("application-autoscaling").register_scalable_target(
@@ -589,6 +628,8 @@ _FILL_ORDER = {
     "AWS::KinesisFirehose::DeliveryStream": 6,
     "AWS::SNS::Subscription": 7,
     "AWS::CloudWatch::Alarm": 8,
+    "AWS::ApiGatewayV2::Api": 8,
+    "AWS::ApiGatewayV2::Stage": 9,
     "AWS::ApplicationAutoScaling::ScalableTarget": 9,
     "AWS::ApplicationAutoScaling::ScalingPolicy": 10,
 }

@@ -156,6 +156,8 @@ def _write_rejections(ref: ObjectRef, rejections: list[Rejection], writer: Write
 class Levels(Protocol):
     def apply_chunk(self, **kwargs: object) -> bool: ...
 
+    def register_warehouses(self, warehouses: list[str], *, seen_at: str) -> None: ...
+
     def put_thresholds(self, thresholds: list, *, source_key: str, effective_from: str) -> list: ...
 
 
@@ -194,6 +196,7 @@ def ingest_inventory_file(
     )
     parts = chunks(aggregate_changes(parsed.table))
     processed_at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    levels.register_warehouses(sorted({change.warehouse for part in parts for change in part}), seen_at=processed_at)
     expires_at = int((now + timedelta(days=ledger_ttl_days)).timestamp())
     applied = 0
     for number, part in enumerate(parts):

@@ -146,6 +146,14 @@ def exists(stack, item):
         "AWS::SQS::QueuePolicy": lambda: True,
         "AWS::StepFunctions::StateMachine": lambda: c("stepfunctions").describe_state_machine(stateMachineArn=pid),
         "AWS::CloudWatch::Alarm": lambda: c("cloudwatch").describe_alarms(AlarmNames=[pid])["MetricAlarms"][0],
+        "AWS::ApiGatewayV2::Api": lambda: c("apigatewayv2").get_api(ApiId=pid),
+        "AWS::ApiGatewayV2::Stage": lambda: any(
+            stage["StageName"] == pid
+            for api in c("apigatewayv2").get_apis()["Items"]
+            for stage in c("apigatewayv2").get_stages(ApiId=api["ApiId"])["Items"]
+        ),
+        # moto keeps a permission as a statement of the function's policy, without an id of its own
+        "AWS::Lambda::Permission": lambda: permission_granted(stack, item.logical_id),
     }
     probe = checks.get(item.type)
     assert probe is not None, f"no existence probe for {item.type}"
@@ -268,3 +276,10 @@ def test_make_demo_prints_the_summary():
     assert "Feed status notices (6, one per uploaded file)" in completed.stdout
     assert "[FAILED] Supplier feed FAILED: globex" in completed.stdout
     assert "Supplier stock of acme (DynamoDB" in completed.stdout
+
+
+def permission_granted(stack, logical_id):
+    props = stack.cfn_template["Resources"][logical_id]["Properties"]
+    function = next(f for f in stack.functions.values() if f.logical_id == props["FunctionName"]["Ref"])
+    policy = json.loads(stack.client("lambda").get_policy(FunctionName=function.name)["Policy"])
+    return any(statement["Principal"]["Service"] == props["Principal"] for statement in policy["Statement"])

@@ -48,7 +48,11 @@ def test_the_table_streams_both_images_with_recovery_and_kms(resources):
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEType"] == "KMS"
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1", "GSI2"]
+    # report 2's index: sparse (only warehouse levels carry GSI2PK), sorted by the quantity itself
+    gsi2 = table["GlobalSecondaryIndexes"][1]
+    assert [k["AttributeName"] for k in gsi2["KeySchema"]] == ["GSI2PK", "quantity"]
+    assert {"AttributeName": "quantity", "AttributeType": "N"} in table["AttributeDefinitions"]
 
 
 def test_the_bucket_is_private_versioned_kms_encrypted_and_tls_only(resources):

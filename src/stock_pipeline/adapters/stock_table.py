@@ -210,6 +210,7 @@ def _write_each(write: Any, items: list[Mapping[str, Any]], concurrency: int) ->
 
 
 LEDGER_TTL_DAYS = 30
+WAREHOUSE_REGISTRY = "WAREHOUSES"
 
 
 class StockLevels:
@@ -261,7 +262,8 @@ class StockLevels:
                         "UpdateExpression": (
                             "ADD quantity :change "
                             "SET itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, "
-                            "GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, updatedAt = :at, lastSourceKey = :source"
+                            "GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, updatedAt = :at, "
+                            "lastSourceKey = :source"
                         ),
                         "ExpressionAttributeValues": {
                             ":change": {"N": str(change.change)},
@@ -271,6 +273,7 @@ class StockLevels:
                             ":entity": {"S": "StockLevel"},
                             ":gsi1pk": {"S": f"ITEM#{change.item_id}"},
                             ":gsi1sk": {"S": f"WH#{change.warehouse}"},
+                            ":gsi2pk": {"S": f"WH#{change.warehouse}"},
                             ":at": {"S": processed_at},
                             ":source": {"S": source_key},
                         },
@@ -284,6 +287,33 @@ class StockLevels:
                 return False
             raise
         return True
+
+    def register_warehouses(self, warehouses: Iterable[str], *, seen_at: str) -> None:
+        """Record the warehouses a file moves stock in (`WAREHOUSES` / `WH#<name>`), so that listing them is one
+        Query, never a Scan. Idempotent puts: a re-delivered file writes the same items again."""
+        items = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "PK": {"S": WAREHOUSE_REGISTRY},
+                        "SK": {"S": f"WH#{name}"},
+                        "entity": {"S": "Warehouse"},
+                        "warehouse": {"S": name},
+                        "seenAt": {"S": seen_at},
+                    }
+                }
+            }
+            for name in sorted(set(warehouses))
+        ]
+        for start in range(0, len(items), 25):
+            request = {self.name: items[start : start + 25]}
+            for attempt in range(MAX_ROUNDS):
+                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(min(5.0, 0.05 * 2**attempt) * random.random())
+            else:
+                raise SnapshotWriteError(f"{self.name}: warehouse registry writes still unprocessed")
 
     def level(self, warehouse: str, item_id: str) -> dict[str, Any] | None:
         item = self._ddb.get_item(
@@ -514,3 +544,77 @@ class SupplierStock:
 
 def _notice_key(source_key: str, etag: str) -> dict[str, Any]:
     return {"PK": {"S": f"FILE#{source_key}#{etag}"}, "SK": {"S": "NOTICE"}}
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPage:
+    items: list[dict[str, Any]]
+    last_key: dict[str, Any] | None
+    read_capacity: float
+
+
+class StockQueries:
+    """The reports' reads: one Query page at a time (a report never holds more than a page), with the read
+    capacity DynamoDB says each page consumed."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._ddb = dynamodb_client
+        self.name = table_name
+
+    def warehouses(self, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        return self._page(limit, start, KeyConditionExpression="PK = :pk", values={":pk": WAREHOUSE_REGISTRY})
+
+    def warehouse_known(self, warehouse: str) -> bool:
+        key = {"PK": {"S": WAREHOUSE_REGISTRY}, "SK": {"S": f"WH#{warehouse}"}}
+        return "Item" in self._ddb.get_item(TableName=self.name, Key=key, ProjectionExpression="PK")
+
+    def levels(self, warehouse: str, *, above: int | None, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        """Report 1 from the warehouse's partition; report 2 from GSI2 (sort key: the quantity), so that a read
+        covers only the levels above `above`, whatever the warehouse holds besides."""
+        if above is None:
+            return self._page(
+                limit,
+                start,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :item)",
+                values={":pk": f"WH#{warehouse}", ":item": "ITEM#"},
+            )
+        return self._page(
+            limit,
+            start,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND quantity > :above",
+            values={":pk": f"WH#{warehouse}", ":above": above},
+        )
+
+    def articles(self, retailer: str, account: int, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        return self._page(
+            limit,
+            start,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :art)",
+            values={":pk": f"RET#{retailer}#ACC#{account}", ":art": "ART#"},
+        )
+
+    def supplier_stock(self, supplier: str, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        return self._page(
+            limit,
+            start,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sku)",
+            values={":pk": f"SUP#{supplier}", ":sku": "SKU#"},
+        )
+
+    def _page(self, limit: int, start: dict[str, Any] | None, *, values: dict[str, Any], **kwargs: Any) -> QueryPage:
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+            "ExpressionAttributeValues": {name: _serializer.serialize(value) for name, value in values.items()},
+            **kwargs,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self._ddb.query(**request)
+        return QueryPage(
+            items=[_plain(item) for item in response.get("Items", [])],
+            last_key=response.get("LastEvaluatedKey"),
+            read_capacity=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+        )

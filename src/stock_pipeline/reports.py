@@ -1,0 +1,126 @@
+"""Application layer of the reports API: each report is one paginated read of the table, shaped into rows.
+
+Knows the domain and the adapters' interfaces, not HTTP and not AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from stock_pipeline.adapters.stock_table import QueryPage
+from stock_pipeline.domain import reports as domain
+from stock_pipeline.domain.reports import NotFoundError, Page, Query, ReportError
+
+
+class Queries(Protocol):
+    def warehouses(self, *, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
+
+    def warehouse_known(self, warehouse: str) -> bool: ...
+
+    def levels(self, warehouse: str, *, above: int | None, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
+
+    def articles(self, retailer: str, account: int, *, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
+
+    def supplier_stock(self, supplier: str, *, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
+
+
+class ItemLevels(Protocol):
+    def levels_of_item(self, item_id: str) -> list[dict[str, Any]]: ...
+
+    def thresholds(self, item_ids: Sequence[str]) -> dict[str, int]: ...
+
+
+def warehouses(queries: Queries, *, limit: int | None, token: str | None, now: int) -> Page:
+    query = Query("warehouses", {}, "PK", "WAREHOUSES")
+    return _paged(
+        query,
+        lambda n, start: queries.warehouses(limit=n, start=start),
+        domain.warehouse_row,
+        domain.WAREHOUSE_COLUMNS,
+        limit,
+        token,
+        now,
+    )
+
+
+def warehouse_items(
+    queries: Queries, warehouse: str, *, above: int | None, limit: int | None, token: str | None, now: int
+) -> Page:
+    """Report 1 (every item of the warehouse) or, with `above`, report 2 (items whose level is greater)."""
+    if not warehouse.strip():
+        raise ReportError("warehouse", "the warehouse name is empty")
+    if above is not None and above < 0:
+        raise ReportError("min_quantity", f"min_quantity must be 0 or more, not {above}")
+    if token is None and not queries.warehouse_known(warehouse):
+        raise NotFoundError(f"no stock has been recorded for warehouse {warehouse!r}")
+    partition = ("GSI2PK", f"WH#{warehouse}") if above is not None else ("PK", f"WH#{warehouse}")
+    query = Query("warehouse_items", {"warehouse": warehouse, "above": above}, *partition)
+    page = _paged(
+        query,
+        lambda n, start: queries.levels(warehouse, above=above, limit=n, start=start),
+        domain.level_row,
+        domain.LEVEL_COLUMNS,
+        limit,
+        token,
+        now,
+    )
+    summary = {"warehouse": warehouse, **({"min_quantity": above} if above is not None else {})}
+    return Page(page.columns, page.rows, page.next_token, summary, page.read_capacity)
+
+
+def item_total(levels: ItemLevels, item_id: str, *, default_threshold: int) -> Page:
+    """Report 3: the item over every warehouse (GSI1), with its restock threshold."""
+    if not item_id.strip():
+        raise ReportError("item_id", "the item id is empty")
+    found = levels.levels_of_item(item_id)
+    threshold = levels.thresholds([item_id]).get(item_id)
+    return domain.item_total(item_id, found, threshold, default_threshold)
+
+
+def article_stock(
+    queries: Queries, retailer: str, account: int, *, limit: int | None, token: str | None, now: int
+) -> Page:
+    query = Query("article_stock", {"retailer": retailer, "account": account}, "PK", f"RET#{retailer}#ACC#{account}")
+    page = _paged(
+        query,
+        lambda n, start: queries.articles(retailer, account, limit=n, start=start),
+        domain.article_row,
+        domain.ARTICLE_COLUMNS,
+        limit,
+        token,
+        now,
+    )
+    return Page(
+        page.columns, page.rows, page.next_token, {"retailer_id": retailer, "account_id": account}, page.read_capacity
+    )
+
+
+def supplier_stock(queries: Queries, supplier: str, *, limit: int | None, token: str | None, now: int) -> Page:
+    query = Query("supplier_stock", {"supplier": supplier}, "PK", f"SUP#{supplier}")
+    page = _paged(
+        query,
+        lambda n, start: queries.supplier_stock(supplier, limit=n, start=start),
+        domain.supplier_row,
+        domain.SUPPLIER_COLUMNS,
+        limit,
+        token,
+        now,
+    )
+    return Page(page.columns, page.rows, page.next_token, {"supplier": supplier}, page.read_capacity)
+
+
+def _paged(
+    query: Query,
+    fetch: Callable[[int, dict[str, Any] | None], QueryPage],
+    row: Callable[[Mapping[str, Any]], dict[str, Any]],
+    columns: Sequence[str],
+    limit: int | None,
+    token: str | None,
+    now: int,
+) -> Page:
+    size = domain.limit_from(limit)
+    start = domain.decode_token(token, query, now=now) if token else None
+    page = fetch(size, start)
+    next_token = domain.encode_token(page.last_key, query, now=now) if page.last_key else None
+    return Page(columns, [row(item) for item in page.items], next_token, read_capacity=page.read_capacity)

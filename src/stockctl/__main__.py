@@ -1,0 +1,135 @@
+"""`python -m stockctl report ...`: the reports API, signed with your AWS credentials (SigV4, execute-api).
+
+python -m stockctl report items --warehouse "Berlin 1" --above 10 --stack stock-pipeline
+python -m stockctl report warehouses --local                    # the stack of `make up` (.local-stack.json)
+python -m stockctl report total --item a123v5 --csv --url https://abc.execute-api.eu-central-1.amazonaws.com
+python -m stockctl report stock --retailer retailer-7 --account 42 --all
+python -m stockctl report supplier --supplier acme
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+LOCAL_STATE = Path(".local-stack.json")
+
+
+class ReportsClient:
+    """GET a report with a SigV4-signed request; `pages` follows the `next` tokens."""
+
+    def __init__(self, base_url: str, session: Any, region: str) -> None:
+        self.base_url, self._session, self.region = base_url.rstrip("/"), session, region
+
+    def get(self, path: str, query: dict[str, Any], *, csv: bool = False) -> tuple[int, dict[str, str], bytes]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        params = {k: v for k, v in query.items() if v is not None}
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        request = AWSRequest(method="GET", url=url, headers={"Accept": "text/csv" if csv else "application/json"})
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise SystemExit("no AWS credentials found (profile, environment or role)")
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.region).add_auth(request)
+        prepared = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")  # noqa: S310
+        try:
+            with urllib.request.urlopen(prepared, timeout=30) as response:  # noqa: S310 (http(s) URL we built)
+                return response.status, dict(response.headers.items()), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers.items()), error.read()
+
+    def pages(self, path: str, query: dict[str, Any], *, csv: bool = False) -> Iterator[tuple[int, bytes]]:
+        token = None
+        while True:
+            status, headers, body = self.get(path, {**query, "next": token}, csv=csv)
+            yield status, body
+            token = headers.get("X-Next-Token") or headers.get("x-next-token")
+            if status != 200 or not token:
+                return
+
+
+def client_for(args: argparse.Namespace) -> ReportsClient:
+    import boto3
+
+    if args.local:
+        state = json.loads(Path(args.local).read_text())
+        session = boto3.session.Session(region_name=state["region"], **state["credentials"])
+        return ReportsClient(state["outputs"]["ReportsApiUrl"], session, state["region"])
+    session = boto3.session.Session(region_name=args.region)
+    url = args.url
+    if not url:
+        stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+        url = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "ReportsApiUrl")
+    return ReportsClient(url, session, session.region_name)
+
+
+def route(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    paging = {"limit": args.limit}
+    if args.report == "warehouses":
+        return "/warehouses", paging
+    if args.report == "items":
+        return f"/warehouses/{quote(args.warehouse, safe='')}/items", {**paging, "min_quantity": args.above}
+    if args.report == "total":
+        return f"/items/{quote(args.item, safe='')}/total", {}
+    if args.report == "stock":
+        return f"/stock/{quote(args.retailer, safe='')}/{args.account}", paging
+    return f"/suppliers/{quote(args.supplier, safe='')}/stock", paging
+
+
+def report(args: argparse.Namespace) -> int:
+    client = client_for(args)
+    path, query = route(args)
+    pages = client.pages(path, query, csv=args.csv) if args.all else iter([client.get(path, query, csv=args.csv)[::2]])
+    first = True
+    for status, body in pages:
+        if status != 200:
+            sys.stderr.write(f"HTTP {status}: {body.decode(errors='replace')}\n")
+            return 1
+        text = body.decode()
+        if args.csv and not first:
+            text = text.split("\r\n", 1)[1] if "\r\n" in text else ""  # one header for all pages
+        sys.stdout.write(text if args.csv else json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n")
+        first = False
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m stockctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    r = commands.add_parser("report", help="read a report from the reports API")
+    r.add_argument("report", choices=["warehouses", "items", "total", "stock", "supplier"])
+    r.add_argument("--warehouse")
+    r.add_argument("--above", type=int, help="items: only levels strictly greater (report 2)")
+    r.add_argument("--item")
+    r.add_argument("--retailer")
+    r.add_argument("--account", type=int)
+    r.add_argument("--supplier")
+    r.add_argument("--limit", type=int)
+    r.add_argument("--all", action="store_true", help="follow the next tokens to the last page")
+    r.add_argument("--csv", action="store_true", help="CSV for spreadsheets")
+    target = r.add_mutually_exclusive_group()
+    target.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    target.add_argument("--url", help="the API's base URL (the ReportsApiUrl output)")
+    target.add_argument("--stack", default="stock-pipeline", help="read ReportsApiUrl from this stack (default)")
+    r.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    args = parser.parse_args(argv)
+    needed = {"items": "warehouse", "total": "item", "stock": "retailer", "supplier": "supplier"}.get(args.report)
+    if needed and not getattr(args, needed):
+        parser.error(f"report {args.report} needs --{needed}")
+    if args.report == "stock" and args.account is None:
+        parser.error("report stock needs --account")
+    return report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
