@@ -70,10 +70,12 @@ class LocalHttpApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                api._serve(self)
-
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
+            def __getattr__(self, name: str) -> Any:
+                # Every method reaches the router (TRACE, OPTIONS, ...): one without a route gets API Gateway's
+                # 404 {"message": "Not Found"}, not http.server's 501 page.
+                if name.startswith("do_"):
+                    return lambda: api._serve(self)
+                raise AttributeError(name)
 
             def log_message(self, *args: Any) -> None:  # quiet, like the rest of the local stack
                 return

@@ -182,7 +182,9 @@ def get_warehouses(
 )
 def get_warehouse_items(
     warehouse: Annotated[str, Path(description="warehouse name, URL-encoded (spaces, unicode)")],
-    min_quantity: Annotated[int | None, Query(description="only levels strictly greater than this (0 or more)")] = None,
+    min_quantity: Annotated[
+        int | None, Query(ge=0, description="only levels strictly greater than this (0 or more)")
+    ] = None,
     limit: LIMIT = None,
     next: NEXT = None,
     format: FORMAT = None,
