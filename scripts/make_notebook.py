@@ -28,11 +28,14 @@ if LOCAL:
     wr.config.s3_endpoint_url = state["endpoint"]
     wr.config.glue_endpoint_url = state["endpoint"]
     outputs = state["outputs"]
+    ENDPOINT = state["endpoint"]
 else:
     session = boto3.Session()
     stack = session.client("cloudformation").describe_stacks(StackName=os.environ.get("STACK_NAME", "stock-pipeline"))
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
+    ENDPOINT = None
 bucket = outputs["DataBucketName"]
+s3 = session.client("s3", endpoint_url=ENDPOINT)
 print("local stack" if LOCAL else "AWS", "- bucket", bucket)"""
     ),
     nbf.v4.new_code_cell(
@@ -78,6 +81,93 @@ ax.figure.tight_layout()"""
 else:
     print("Athena does not run locally; the Glue table exists:",
           wr.catalog.does_table_exist(outputs["GlueDatabaseName"], "stock_latest", boto3_session=session))"""
+    ),
+]
+
+cells += [
+    nbf.v4.new_markdown_cell(
+        "## Warehouse levels and movements\n\n`curated/inventory_transactions/` holds every parsed transaction with "
+        "its file and line; a level is the sum of its transactions (the table holds the same sums). In Athena the "
+        "saved queries `report-1-warehouse-items`, `report-2-warehouse-items-above` and "
+        "`stock-movements-per-warehouse-per-day` ask the same questions."
+    ),
+    nbf.v4.new_code_cell(
+        """from urllib.parse import unquote
+
+moves_path = f"s3://{bucket}/curated/inventory_transactions/"
+if wr.s3.list_objects(moves_path, boto3_session=session):
+    moves = wr.s3.read_parquet(moves_path, dataset=True, boto3_session=session)
+    moves["warehouse"] = moves["warehouse"].astype(str).map(unquote)
+    levels = moves.groupby(["item_id", "warehouse"])["stock_level_change"].sum().unstack("warehouse").fillna(0)
+    top = levels.loc[levels.sum(axis=1).nlargest(20).index]  # a readable chart: the 20 items with most stock
+    title = f"Stock level per item and warehouse (top {len(top)} of {len(levels)} items)"
+    ax = top.plot.bar(figsize=(10, 4), title=title)
+    ax.set_ylabel("units")
+    ax.figure.tight_layout()
+else:
+    moves = None
+    print("no inventory transactions yet")"""
+    ),
+    nbf.v4.new_code_cell(
+        """if moves is not None:
+    change = moves["stock_level_change"]
+    flows = moves.assign(received=change.clip(lower=0), sold=-change.clip(upper=0))
+    daily = flows.groupby("dt")[["received", "sold"]].sum()
+    ax = daily.plot.bar(figsize=(10, 3), title="Units received and sold per day (all warehouses)")
+    ax.figure.tight_layout()"""
+    ),
+    nbf.v4.new_markdown_cell(
+        "## Restock thresholds\n\nThe uploaded threshold files (Glue table `raw_restock_thresholds`)."
+    ),
+    nbf.v4.new_code_cell(
+        """import pandas as pd
+
+rows = []
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="restock_thresholds/"):
+    for obj in page.get("Contents", []):
+        document = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+        for entry in document.get("ThresholdList", []):
+            rows.append(
+                {"file": obj["Key"], "item": entry.get("ItemId"), "restock_if_below": entry.get("RestockIfBelow")}
+            )
+thresholds = pd.DataFrame(rows)
+if len(thresholds):
+    latest = thresholds.sort_values("file").drop_duplicates("item", keep="last").set_index("item")
+    top = latest["restock_if_below"].nlargest(20)
+    ax = top.plot.barh(figsize=(8, 4), title=f"Highest restock thresholds (top {len(top)} of {len(latest)} items)")
+    ax.figure.tight_layout()
+else:
+    print("no threshold files yet")"""
+    ),
+    nbf.v4.new_markdown_cell(
+        "## Supplier stock\n\n`curated/supplier_stock/` keeps a month of mapped feed rows, one partition per "
+        "supplier and day (saved query `supplier-stock-over-time`)."
+    ),
+    nbf.v4.new_code_cell(
+        """supplier_path = f"s3://{bucket}/curated/supplier_stock/"
+if wr.s3.list_objects(supplier_path, boto3_session=session):
+    feeds = wr.s3.read_parquet(supplier_path, dataset=True, boto3_session=session)
+    feeds["day"] = feeds["year"].astype(str) + "-" + feeds["month"].astype(str) + "-" + feeds["day"].astype(str)
+    units = feeds.groupby(["day", "supplier"])["quantity"].sum().unstack("supplier")
+    ax = units.plot.bar(figsize=(8, 3), title="Units in stock per supplier and feed day")
+    ax.figure.tight_layout()
+else:
+    print("no supplier feeds yet")"""
+    ),
+    nbf.v4.new_markdown_cell(
+        "## Rejected rows\n\nEvery row or record the pipeline refused, with its file, line and reason (`rejected/`, "
+        "Glue table `rejected`)."
+    ),
+    nbf.v4.new_code_cell(
+        """rejected_path = f"s3://{bucket}/rejected/"
+if wr.s3.list_objects(rejected_path, boto3_session=session):
+    rejected = wr.s3.read_json(rejected_path, lines=True, boto3_session=session)
+    reasons = rejected["reason"].str.split(":").str[0].value_counts().head(15)
+    ax = reasons.plot.barh(figsize=(8, 3), title="Rejected rows by reason")
+    ax.figure.tight_layout()
+    display(rejected[["source_key", "line", "reason"]].head())
+else:
+    print("nothing rejected yet")"""
     ),
 ]
 

@@ -328,6 +328,7 @@ class LocalStack:
             "AWS::Glue::Database": self._glue_database,
             "AWS::Glue::Table": self._glue_table,
             "AWS::Athena::WorkGroup": self._athena_workgroup,
+            "AWS::Athena::NamedQuery": self._named_query,
             "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::CloudWatch::Alarm": self._alarm,
@@ -366,6 +367,16 @@ class LocalStack:
             Configuration=props.get("WorkGroupConfiguration", {}),
         )
         return StandIn(props["Name"]), "catalog only: queries are not executed locally"
+
+    def _named_query(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        query_id = self.client("athena").create_named_query(
+            Name=props["Name"],
+            Description=props.get("Description", ""),
+            Database=props["Database"],
+            QueryString=props["QueryString"],
+            WorkGroup=props.get("WorkGroup", "primary"),
+        )["NamedQueryId"]
+        return StandIn(query_id), "stored; the test suite runs it on DuckDB against the local lake"
 
     def _bucket_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         policy, dropped = _without_tls_only(props["PolicyDocument"])
@@ -623,6 +634,7 @@ _FILL_ORDER = {
     "AWS::Glue::Database": 1,
     "AWS::Glue::Table": 2,
     "AWS::Athena::WorkGroup": 3,
+    "AWS::Athena::NamedQuery": 4,
     "AWS::S3::BucketPolicy": 4,
     "AWS::SQS::QueuePolicy": 5,
     "AWS::KinesisFirehose::DeliveryStream": 6,

@@ -1,5 +1,6 @@
 """Through the public entry points of the local stack: Firehose PutRecordBatch and S3 uploads."""
 
+import datetime
 import json
 import os
 import re
@@ -142,6 +143,7 @@ def exists(stack, item):
         "AWS::Glue::Database": lambda: c("glue").get_database(Name=pid),
         "AWS::Glue::Table": lambda: c("glue").get_table(DatabaseName=stack.outputs["GlueDatabaseName"], Name=pid),
         "AWS::Athena::WorkGroup": lambda: c("athena").get_work_group(WorkGroup=pid),
+        "AWS::Athena::NamedQuery": lambda: c("athena").get_named_query(NamedQueryId=pid),
         "AWS::S3::BucketPolicy": lambda: True,
         "AWS::SQS::QueuePolicy": lambda: True,
         "AWS::StepFunctions::StateMachine": lambda: c("stepfunctions").describe_state_machine(stateMachineArn=pid),
@@ -191,7 +193,18 @@ def test_the_notebook_runs_against_the_local_stack(local_stack, tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    put_records(local_stack, render_records(30, seed=5))
+    # Given every dataset the notebook shows: stock updates (one of them broken), stock files, a supplier feed
+    from loadgen.files import inventory_file, inventory_key, thresholds_file, thresholds_key
+    from loadgen.workbooks import feed_key, product_table_csv, supplier_feed
+
+    put_records(local_stack, [*render_records(30, seed=5), '{"broken": '])
+    now = datetime.datetime.now(datetime.UTC)
+    s3, bucket = local_stack.client("s3"), local_stack.outputs["DataBucketName"]
+    s3.put_object(Bucket=bucket, Key=inventory_key(now), Body=inventory_file(40, start=now, seed=3).encode())
+    s3.put_object(Bucket=bucket, Key=thresholds_key(now), Body=thresholds_file({"a123v5": 20}).encode())
+    s3.put_object(Bucket=bucket, Key="reference/product/notebook.csv", Body=product_table_csv(30))
+    local_stack.drain()
+    s3.put_object(Bucket=bucket, Key=feed_key("acme", now.date()), Body=supplier_feed("acme", 20, seed=4))
     local_stack.drain()
     state = tmp_path / "local-stack.json"
     state.write_text(json.dumps(local_stack.describe()))
@@ -208,11 +221,14 @@ def test_the_notebook_runs_against_the_local_stack(local_stack, tmp_path):
     )
     assert "local stack - bucket" in outputs
     assert "Glue table exists: True" in outputs
-    assert any(
-        o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
+    plots = [
+        cell.source.splitlines()[0]
         for cell in notebook.cells
-        for o in cell.get("outputs", [])
-    )
+        if cell.cell_type == "code"
+        and any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in cell.outputs)
+    ]
+    assert len(plots) == 6, plots  # latest stock, levels, movements, thresholds, supplier stock, rejected rows
+    assert "nothing rejected yet" not in outputs and "no supplier feeds yet" not in outputs
 
 
 def test_make_up_serves_until_ctrl_c_and_describes_itself(tmp_path):

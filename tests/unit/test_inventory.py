@@ -125,3 +125,19 @@ def test_lake_rows_carry_partitions_and_source():
     assert rows[0]["dt"] == "2021-02-15"
     assert rows[0]["source_key"] == "inventory_files/x.csv"
     assert rows[0]["source_line"] == 2
+
+
+def test_fields_quoted_as_spreadsheets_save_them_are_read_as_their_values():
+    from stock_pipeline.domain.inventory import parse_inventory_file
+
+    text = (
+        "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+        '"2026-11-25T10:00:00+00:00"\t"Hamburg 2"\t"a1"\t"12"" Pizza"\t"-2"\n'
+        '2026-11-25T11:00:00+00:00\tHamburg 2\ta1\t12" Pizza\t5\n'
+    )
+    parsed = parse_inventory_file(text.encode())
+    assert parsed.rejections == []
+    assert [(r["warehouse"], r["item_name"], r["change"], r["source_line"]) for r in parsed.table.to_pylist()] == [
+        ("Hamburg 2", '12" Pizza', -2, 2),
+        ("Hamburg 2", '12" Pizza', 5, 3),
+    ]

@@ -81,7 +81,15 @@ def parse_inventory_file(body: bytes) -> ParsedTransactions:
         raw = pcsv.read_csv(
             io.BytesIO(data),
             read_options=pcsv.ReadOptions(use_threads=False),  # keeps invalid rows' line numbers exact
-            parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False, invalid_row_handler=on_invalid_row),
+            # Quoted fields as spreadsheets save them ("Hamburg 2", doubled "" inside); no newlines inside a
+            # field, so that every row stays one line and rejections keep their line numbers.
+            parse_options=pcsv.ParseOptions(
+                delimiter="\t",
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=False,
+                invalid_row_handler=on_invalid_row,
+            ),
             convert_options=pcsv.ConvertOptions(
                 column_types=dict.fromkeys(COLUMNS, pa.string()),
                 include_columns=list(COLUMNS),
