@@ -93,14 +93,14 @@ def naive_baseline(data: bytes) -> int:
     return written
 
 
-def compute_figures(data: bytes, *, with_baseline: bool) -> dict[str, Any]:
+def compute_figures(data: bytes, *, with_baseline: bool, repeat: int = 3) -> dict[str, Any]:
     latest = latest_per_article(parse_stock_updates(data).table)
     contenders = {
         "floor": lambda: floor(data),
         "handler": lambda: handler_compute(data),
         "requests": lambda: request_building(data, latest),
     }
-    timings = interleaved(contenders, repeat=3)
+    timings = interleaved(contenders, repeat=repeat)
     out: dict[str, Any] = {name: t.best_s for name, t in timings.items()}
     out["lake_bytes"] = handler_compute(data)
     if with_baseline:
@@ -208,7 +208,8 @@ def run(quick: bool = False) -> tuple[str, bool]:
     objects = {n: firehose_object(n) for n in sorted({*sizes, TEST, real})}
     print(f"objects: {', '.join(f'{n:,} records {len(d) / 1e6:.1f} MB' for n, d in objects.items())}", flush=True)
 
-    compute = {n: compute_figures(objects[n], with_baseline=n <= real) for n in sizes}
+    # Best of 3 where the goals are measured; the 900,000-record figures (growth only) once.
+    compute = {n: compute_figures(objects[n], with_baseline=n <= real, repeat=3 if n <= real else 1) for n in sizes}
     print("compute done", flush=True)
     runs = {n: handler_run(objects[n]) for n in sorted({*sizes, TEST})}
     print("handler runs done", flush=True)

@@ -72,3 +72,14 @@ def test_the_report_names_region_and_date_totals_four_columns_and_shows_the_memo
     assert "us-east-1, prices taken 2026-11-24" in text
     assert text.count("**$") == 4
     assert "| 512 MB | 0.29 | 28.0 s | 240 MB |" in text
+
+
+def test_read_units_follow_dynamodbs_rule_for_an_eventually_consistent_query():
+    from benchmarks.reports import attribute_size, item_size, read_units
+
+    assert attribute_size({"S": "München"}) == 8  # UTF-8 bytes
+    assert attribute_size({"N": "1234"}) == 3  # two digits a byte, plus one
+    assert item_size({"PK": {"S": "WH#a"}, "quantity": {"N": "7"}}) == 2 + 4 + 8 + 2
+    assert read_units([100] * 40) == 0.5  # 4,000 bytes: one 4 KB unit, halved
+    assert read_units([4096, 1]) == 1.0  # 4,097 bytes round up to two units
+    assert read_units([600_000, 600_000]) == 2 * 73.5  # two 1 MB pages (147 units of 4 KB each, halved)
