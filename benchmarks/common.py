@@ -73,3 +73,19 @@ HEADER = """# Benchmarks
 Produced by `make bench` (all suites) or `make bench ARGS="--only <suite>"`; every figure is a ratio against a
 baseline measured in the same run on the same machine, so the numbers travel better than seconds do.
 """
+
+
+BENCH_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "eu-central-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+def isolate() -> None:
+    """A benchmark subprocess talks to no AWS and no moto server: fake credentials, no endpoint, quiet Powertools."""
+    os.environ.update(BENCH_ENVIRONMENT)
+    os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -9,22 +9,14 @@ own work, botocore's per-request serialisation and signing included, and the exa
 from __future__ import annotations
 
 import json
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "eu-central-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-}.items():
-    os.environ[name] = value
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from benchmarks.common import isolate
+
+isolate()
 
 BUCKET, KEY = "bench-bucket", "raw/stock-updates/2026/11/24/10/stock-pipeline-bench.gz"
 

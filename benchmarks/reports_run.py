@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "eu-central-1",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-}.items():
-    os.environ[name] = value
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from benchmarks.common import isolate
+
+isolate()
 
 PAGE = 1000
 

@@ -12,6 +12,7 @@ from loadgen.workbooks import product_table_csv, supplier_feed
 from local_aws.template import load_template
 from stock_pipeline import reports
 from stock_pipeline.adapters.stock_table import StockLevels, StockQueries, SupplierStock
+from stock_pipeline.domain.stock_updates import INT_FIELDS, REQUIRED_FIELDS
 from stock_pipeline.handlers.ingest import handle as ingest
 from tests.conftest import sqs_event_for
 
@@ -112,24 +113,11 @@ def db(lake):
         f"CREATE VIEW raw_inventory_transactions AS SELECT * FROM read_csv('{lake}/inventory_files/*/*/*/*.csv', "
         f"delim='\\t', quote='\"', header=true, all_varchar=true, names={raw})"
     )
-    columns = ", ".join(
-        f"{name} AS {name.lower()}"
-        for name in (
-            "accountId",
-            "retailerId",
-            "channelId",
-            "productId",
-            "articleId",
-            "articleNumber",
-            "lastUpdated",
-            "quantity",
-        )
-    )
+    columns = ", ".join(f"{name} AS {name.lower()}" for name in REQUIRED_FIELDS)
+    types = ", ".join(f"{name}: '{'BIGINT' if name in INT_FIELDS else 'VARCHAR'}'" for name in REQUIRED_FIELDS)
     con.execute(
         f"CREATE VIEW raw_stock_updates AS SELECT {columns} FROM read_json('{lake}/raw/stock-updates/*/*/*/*/*', "
-        "format='newline_delimited', ignore_errors=true, columns={accountId: 'BIGINT', retailerId: 'VARCHAR', "
-        "channelId: 'BIGINT', productId: 'VARCHAR', articleId: 'BIGINT', articleNumber: 'BIGINT', "
-        "lastUpdated: 'VARCHAR', quantity: 'BIGINT'})"
+        "format='newline_delimited', ignore_errors=true, columns={" + types + "})"
     )
     con.execute(
         f"CREATE VIEW rejected AS SELECT * FROM read_json('{lake}/rejected/**/*.jsonl', format='newline_delimited')"
