@@ -21,6 +21,9 @@ class Settings:
     state_machine_arn: str = ""
     feed_status_topic_arn: str = ""
     supplier_profiles_key: str = ""
+    validation_topic_arn: str = ""
+    validation_check_seconds: float = 10.0
+    validation_budget_seconds: float = 840.0
 
     def require(self, *names: str) -> Settings:
         """A function that needs more than the common settings names them at cold start."""
@@ -56,6 +59,19 @@ class Settings:
                 problems.append(f"{name}={value} is below {minimum}")
             return value
 
+        def seconds(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not a number of seconds")
+                return default
+            if not value >= 0:
+                problems.append(f"{name}={value} is below 0")
+            return value
+
         settings = cls(
             table_name=required("STOCK_TABLE_NAME"),
             bucket_name=required("DATA_BUCKET_NAME"),
@@ -67,6 +83,9 @@ class Settings:
             state_machine_arn=env.get("REEVALUATE_STATE_MACHINE_ARN", "").strip(),
             feed_status_topic_arn=env.get("FEED_STATUS_TOPIC_ARN", "").strip(),
             supplier_profiles_key=env.get("SUPPLIER_PROFILES_KEY", "").strip().lstrip("/"),
+            validation_topic_arn=env.get("VALIDATION_TOPIC_ARN", "").strip(),
+            validation_check_seconds=seconds("VALIDATION_CHECK_SECONDS", 10.0),
+            validation_budget_seconds=seconds("VALIDATION_BUDGET_SECONDS", 840.0),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

@@ -46,6 +46,7 @@ from stock_pipeline.domain.supplier_feeds import (
 from stock_pipeline.domain.supplier_feeds import lake_rows as feed_lake_rows
 from stock_pipeline.domain.supplier_profiles import ProfileError, SupplierProfile, profile_for
 from stock_pipeline.domain.thresholds import ThresholdChange, effective_from, parse_thresholds
+from stock_pipeline.domain.validation import utc_text
 from stock_pipeline.domain.workbooks import WorkbookError, read_feed_rows
 
 STOCK_UPDATES_PREFIX = "raw/stock-updates/"
@@ -54,6 +55,7 @@ INVENTORY_PREFIX = "inventory_files/"
 THRESHOLDS_PREFIX = "restock_thresholds/"
 SUPPLIER_FEEDS_PREFIX = FEEDS_PREFIX
 PRODUCT_TABLE_PREFIX = "reference/product/"
+ARRIVAL_REGISTER_DAYS = 90  # the nightly validation must take a file within this time
 
 
 class Reader(Protocol):
@@ -158,6 +160,8 @@ class Levels(Protocol):
 
     def register_warehouses(self, warehouses: list[str], *, seen_at: str) -> None: ...
 
+    def register_arrival(self, **kwargs: object) -> bool: ...
+
     def put_thresholds(self, thresholds: list, *, source_key: str, effective_from: str) -> list: ...
 
 
@@ -187,8 +191,17 @@ def ingest_inventory_file(
     """Deltas, exactly once: each chunk of aggregated changes is applied in one transaction with its ledger entry.
 
     The ledger is keyed by object key and ETag, so a re-delivered object or a retried batch skips the chunks it
-    already applied, and a run that crashed half-way continues with the first chunk that is missing.
+    already applied, and a run that crashed half-way continues with the first chunk that is missing. The file is
+    entered in the arrival register first, so the nightly validation also sees a file that then fails to apply.
     """
+    levels.register_arrival(
+        key=ref.key,
+        etag=ref.etag,
+        version_id=ref.version_id,
+        event_time=utc_text(_arrival(ref, now)),
+        registered_at=utc_text(datetime.now(UTC)),
+        expires_at=int((now + timedelta(days=ARRIVAL_REGISTER_DAYS)).timestamp()),
+    )
     parsed = parse_inventory_file(store.read(ref))
     _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
     files = lake.write(

@@ -29,6 +29,12 @@ class ObjectStore:
     def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return keys
+
     def put_if_newer(self, bucket: str, key: str, body: bytes, content_type: str, *, order: str) -> bool:
         """Replace the object unless it already holds something newer (its `order` metadata sorts after ours).
 

@@ -288,6 +288,47 @@ class StockLevels:
             raise
         return True
 
+    def register_arrival(
+        self,
+        *,
+        key: str,
+        etag: str,
+        version_id: str | None,
+        event_time: str,
+        registered_at: str,
+        expires_at: int,
+    ) -> bool:
+        """Enter the file in the arrival register the nightly validation reads (`ARRIVALS`, sorted by
+        registration time), once: the `FILE#…/ARRIVAL` marker in the same transaction makes a re-delivery a no-op.
+        Returns False when the file was registered before."""
+        ledger_pk = f"FILE#{key}#{etag}"
+        register = {
+            "PK": {"S": "ARRIVALS"},
+            "SK": {"S": f"{registered_at}#{key}#{etag}"},
+            "entity": {"S": "FileArrival"},
+            "key": {"S": key},
+            "etag": {"S": etag},
+            "eventTime": {"S": event_time},
+            "registeredAt": {"S": registered_at},
+            "ttl": {"N": str(expires_at)},
+        }
+        if version_id:
+            register["versionId"] = {"S": version_id}
+        marker = {"PK": {"S": ledger_pk}, "SK": {"S": "ARRIVAL"}, "registeredAt": {"S": registered_at}}
+        marker["ttl"] = {"N": str(expires_at)}
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.name, "Item": marker, "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {"Put": {"TableName": self.name, "Item": register}},
+                ]
+            )
+        except ClientError as exc:
+            if _ledger_already_written(exc):
+                return False
+            raise
+        return True
+
     def register_warehouses(self, warehouses: Iterable[str], *, seen_at: str) -> None:
         """Record the warehouses a file moves stock in (`WAREHOUSES` / `WH#<name>`), so that listing them is one
         Query, never a Scan. Idempotent puts: a re-delivered file writes the same items again."""
