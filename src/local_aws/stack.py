@@ -463,7 +463,9 @@ class LocalStack:
         kwargs = {k: v for k, v in props.items() if k not in ("Name", "Target")}
         arn = self.client("scheduler").create_schedule(Name=name, Target=target, **kwargs)["ScheduleArn"]
         self.schedules[lid] = name
-        return StandIn(name, {"Arn": arn}), "stored by moto; fired on request (`fire_schedule`, python -m local_aws fire)"
+        return StandIn(
+            name, {"Arn": arn}
+        ), "stored by moto; fired on request (`fire_schedule`, python -m local_aws fire)"
 
     def fire_schedule(self, logical_id: str) -> str:
         """What EventBridge Scheduler does when the schedule's time comes: start its target; the execution ARN."""

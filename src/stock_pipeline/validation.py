@@ -128,7 +128,9 @@ def start_run(
     arrival order, and store the list. A run that finds the lock held ends as SKIPPED and checks nothing: the
     run in progress takes the files that arrived before it started; the next run takes the rest."""
     cutoff = utc_text(started_at)
-    claim = table.claim(run.run_id, now=utc_text(now), lease_until=lease_until(now, lease), cutoff=cutoff, trigger=trigger)
+    claim = table.claim(
+        run.run_id, now=utc_text(now), lease_until=lease_until(now, lease), cutoff=cutoff, trigger=trigger
+    )
     if not claim.claimed:
         return {
             "status": "SKIPPED",

@@ -16,9 +16,8 @@ def stack(request):
     name = "it-" + request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:30]
     parameters = {"DataBucketName": f"{name}-data", "GlueDatabaseName": name.replace("-", "_")}
     parameters.update(getattr(request.module, "STACK_PARAMETERS", {}))  # a module may deploy another variant
-    with LocalStack(
-        stack_name=name, parameters=parameters, function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}
-    ) as stack:
+    environment = {"POWERTOOLS_LOG_LEVEL": "WARNING", **getattr(request.module, "FUNCTION_ENVIRONMENT", {})}
+    with LocalStack(stack_name=name, parameters=parameters, function_environment=environment) as stack:
         wr.config.s3_endpoint_url = stack.endpoint  # the tests' own reads of the lake
         yield stack
         wr.config.reset("s3_endpoint_url")

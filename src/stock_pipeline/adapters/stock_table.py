@@ -319,7 +319,13 @@ class StockLevels:
         try:
             self._ddb.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": self.name, "Item": marker, "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {
+                        "Put": {
+                            "TableName": self.name,
+                            "Item": marker,
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
                     {"Put": {"TableName": self.name, "Item": register}},
                 ]
             )

@@ -178,7 +178,9 @@ def file_problems(key: str, facts: FileFacts) -> list[Problem]:
             )
         )
     if extra:
-        problems.append(Problem(LEDGER_UNEXPECTED, key, None, f"ledger has chunks the file does not: {_numbers(extra)}"))
+        problems.append(
+            Problem(LEDGER_UNEXPECTED, key, None, f"ledger has chunks the file does not: {_numbers(extra)}")
+        )
     return problems
 
 
@@ -346,7 +348,9 @@ def reconcile(
         value = stored.get(item)
         comparable = None if value is None else value - late.get(item, 0)
         if comparable != expected[item] and not (comparable is None and expected[item] == 0):
-            differences.append(Difference(item[0], item[1], expected[item], comparable, sorted(touched_by.get(item, ()))))
+            differences.append(
+                Difference(item[0], item[1], expected[item], comparable, sorted(touched_by.get(item, ())))
+            )
     return differences
 
 
@@ -359,7 +363,9 @@ def late_deltas(parsed: ParsedTransactions, present: Iterable[int], items: Itera
         if number in applied:
             for change in part:
                 if (change.warehouse, change.item_id) in wanted:
-                    out[(change.warehouse, change.item_id)] = out.get((change.warehouse, change.item_id), 0) + change.change
+                    out[(change.warehouse, change.item_id)] = (
+                        out.get((change.warehouse, change.item_id), 0) + change.change
+                    )
     return out
 
 
@@ -454,7 +460,7 @@ def _sample_text(sample: Mapping[str, Any]) -> str:
 
 
 def _duration(seconds: float) -> str:
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 

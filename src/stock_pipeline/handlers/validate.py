@@ -84,6 +84,7 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
             table=deps.table,
             store=deps.store,
         )
+        metrics.add_metric(name=f"ValidationRuns{result['status'].title()}", unit=MetricUnit.Count, value=1)
         logger.info("validation run " + result["status"].lower(), extra=result)
         return result
     if action == "check":
@@ -108,6 +109,7 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
     if action == "fail":
         text = error_text(event.get("error") or {})
         result = fail_run(run, error=text, table=deps.table, store=deps.store, notices=deps.notices)
+        metrics.add_metric(name="ValidationRunsFailed", unit=MetricUnit.Count, value=1)
         logger.error("validation run failed", extra=result)
         return result
     raise ValueError(f"unknown action {action!r} (start, check, finish or fail)")
