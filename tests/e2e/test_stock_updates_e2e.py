@@ -149,6 +149,7 @@ def exists(stack, item):
         "AWS::StepFunctions::StateMachine": lambda: c("stepfunctions").describe_state_machine(stateMachineArn=pid),
         "AWS::CloudWatch::Alarm": lambda: c("cloudwatch").describe_alarms(AlarmNames=[pid])["MetricAlarms"][0],
         "AWS::ApiGatewayV2::Api": lambda: c("apigatewayv2").get_api(ApiId=pid),
+        "AWS::Scheduler::Schedule": lambda: c("scheduler").get_schedule(Name=pid),
         "AWS::ApiGatewayV2::Stage": lambda: any(
             stage["StageName"] == pid
             for api in c("apigatewayv2").get_apis()["Items"]

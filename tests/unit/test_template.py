@@ -117,3 +117,87 @@ def test_on_demand_by_default_and_auto_scaling_only_for_provisioned(resources):
         r["Properties"]["ScalableDimension"] for r in scaling.values() if "ScalableDimension" in r["Properties"]
     }
     assert dimensions == {f"dynamodb:{t}:{k}CapacityUnits" for t in ("table", "index") for k in ("Read", "Write")}
+
+
+# ------------------------------------------------------------------------------------------- nightly validation
+
+
+def test_the_validation_is_scheduled_at_three_utc_sharp_with_retries_and_a_dead_letter_queue(resources):
+    schedule = resources["ValidationSchedule"]["Properties"]
+    assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert schedule["ScheduleExpressionTimezone"] == "UTC"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    assert target["Arn"] == {"Ref": "ValidationStateMachine"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["ValidationSchedulerRole", "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["ValidationScheduleDeadLetterQueue", "Arn"]}
+    assert '"trigger": "schedule"' in target["Input"]
+    # its own role: trusted by the scheduler only, allowed to start this machine and to park failed starts
+    role = resources["ValidationSchedulerRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    granted = {(a if isinstance(a, str) else tuple(a), str(s["Resource"])) for s in statements for a in [s["Action"]]}
+    assert ("states:StartExecution", str({"Ref": "ValidationStateMachine"})) in granted
+    assert ("sqs:SendMessage", str({"Fn::GetAtt": ["ValidationScheduleDeadLetterQueue", "Arn"]})) in granted
+    # the queue is encrypted with the data key, so sending needs the key too
+    assert any(s["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]} for s in statements)
+
+
+def test_the_validation_is_a_standard_workflow_looping_over_a_bounded_lambda_and_failures_alarm(resources):
+    import json
+
+    machine = resources["ValidationStateMachine"]["Properties"]
+    assert machine["Type"] == "STANDARD"
+    definition = json.loads((Path(__file__).parents[2] / machine["DefinitionUri"]).read_text())
+    states = definition["States"]
+    assert states["CheckTransactions"]["Next"] == "AllChecked"
+    assert states["AllChecked"]["Default"] == "CheckTransactions"
+    assert states["AllChecked"]["Choices"][0]["Next"] == "FinishRun"
+    # a failed invocation is retried with the same cursor (its Parameters read the cursor from the state)
+    assert states["CheckTransactions"]["Parameters"]["Payload"]["cursor.$"] == "$.cursor"
+    assert states["CheckTransactions"]["Retry"][-1]["ErrorEquals"] == ["States.ALL"]
+    for task in ("StartRun", "CheckTransactions", "FinishRun"):
+        assert states[task]["Catch"][0]["Next"] == "RecordFailure"
+    assert states["RecordFailure"]["Next"] == states["RecordFailure"]["Catch"][0]["Next"] == "RunFailed"
+    assert states["RunFailed"]["Type"] == "Fail"
+    function = resources["ValidationFunction"]["Properties"]
+    budget = float(function["Environment"]["Variables"]["VALIDATION_BUDGET_SECONDS"])
+    assert budget + 30 <= function["Timeout"] <= 900
+    assert function["Environment"]["Variables"]["VALIDATION_CHECK_SECONDS"] == {"Ref": "ValidationCheckSeconds"}
+    assert load_template()["Parameters"]["ValidationCheckSeconds"]["Default"] == 10
+    alarm = resources["ValidationFailedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ExecutionsFailed")
+    assert alarm["Dimensions"][0]["Value"] == {"Ref": "ValidationStateMachine"}
+    assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+    assert resources["ValidationScheduleDeadLetterAlarm"]["Properties"]["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+
+
+def test_the_validation_function_may_make_exactly_the_calls_its_code_makes(resources):
+    # moto does not enforce IAM: compare the code's AWS calls with the statements the function is given
+    import re
+
+    src = Path(__file__).parents[2] / "src" / "stock_pipeline"
+    table_code = (src / "adapters" / "validation_table.py").read_text()
+    operations = set(re.findall(r"self\._ddb\.(\w+)\(", table_code)) - {"get_paginator"}
+    operations |= set(re.findall(r'get_paginator\("(\w+)"\)', table_code))
+    called = {"dynamodb:" + "".join(part.title() for part in op.split("_")) for op in operations}
+    statements = {s["Sid"]: s for s in resources["ValidationFunction"]["Properties"]["Policies"][0]["Statement"]}
+    table_statement = statements["RunStateLevelsLedgerAndRegister"]
+    assert table_statement["Resource"] == {"Fn::GetAtt": ["StockTable", "Arn"]}
+    assert set(table_statement["Action"]) == called
+    # S3: it reads inventory files and its own run files, writes run files and reports, lists run files only
+    store_calls = set(re.findall(r"self\._s3\.(\w+)\(", (src / "adapters" / "s3.py").read_text()))
+    assert {"get_object", "put_object"} <= store_calls
+    reads = statements["ReadInventoryFilesAndRunFiles"]["Resource"]
+    writes = statements["WriteRunFilesAndReports"]["Resource"]
+    assert [r["Fn::Sub"].split("/", 1)[1] for r in reads] == ["inventory_files/*", "workflow/validation/*"]
+    assert [w["Fn::Sub"].split("/", 1)[1] for w in writes] == ["workflow/validation/*", "reports/validation/*"]
+    assert statements["ListRunFiles"]["Condition"]["StringLike"]["s3:prefix"] == "workflow/validation/*"
+    assert statements["CompletionEmail"] == {
+        "Sid": "CompletionEmail",
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Resource": {"Ref": "ValidationTopic"},
+    }
