@@ -13,7 +13,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help venv demo test unit integration e2e lint build deploy up diagram bench cost openapi clean
+.PHONY: help venv demo test unit integration e2e lint build deploy up validate diagram bench cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ deploy: build ## sam deploy --guided (needs AWS credentials)
 
 up: $(VENV)/.installed ## run the local stack in the foreground; writes .local-stack.json
 	$(PY) -m local_aws up
+
+validate: $(VENV)/.installed ## start the nightly validation now and print its e-mail (local stack of make up; ARGS="--stack NAME" for AWS)
+	$(PY) -m stockctl validate --wait $(if $(ARGS),$(ARGS),--local --poll 0.5)
 
 diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
 	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz; }

@@ -7,13 +7,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import reports, stock_updates, xlsx_reader
+from benchmarks import reports, stock_updates, validation, xlsx_reader
 from benchmarks.common import RESULTS, write_section
 
 SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "xlsx": xlsx_reader.run,
     "stock-updates": stock_updates.run,
     "reports": reports.run,
+    "validation": validation.run,
 }
 
 

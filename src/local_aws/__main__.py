@@ -1,4 +1,5 @@
-"""`python -m local_aws up`: the local stack in the foreground until Ctrl-C, described in .local-stack.json."""
+"""`python -m local_aws up`: the local stack in the foreground until Ctrl-C, described in .local-stack.json.
+`python -m local_aws fire`: what EventBridge Scheduler does at 03:00 UTC, now, on that stack."""
 
 from __future__ import annotations
 
@@ -40,13 +41,32 @@ def up(state_file: Path, port: int) -> int:
     return 0
 
 
+def fire_schedule(state_file: Path, name: str | None) -> int:
+    import boto3
+
+    from local_aws.scheduler import fire
+
+    state = json.loads(state_file.read_text())
+    session = boto3.session.Session(region_name=state["region"], **state["credentials"])
+    scheduler = session.client("scheduler", endpoint_url=state["endpoint"])
+    stepfunctions = session.client("stepfunctions", endpoint_url=state["endpoint"])
+    arn = fire(scheduler, stepfunctions, name or state["outputs"]["ValidationScheduleName"])
+    print(f"fired: started {arn}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_aws")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("up", help="run the local stack in the foreground")
     run.add_argument("--state-file", type=Path, default=ROOT / ".local-stack.json")
     run.add_argument("--port", type=int, default=4566)
+    now = commands.add_parser("fire", help="fire a schedule of the running local stack now (default: the validation)")
+    now.add_argument("schedule", nargs="?", help="schedule name (default: the ValidationScheduleName output)")
+    now.add_argument("--state-file", type=Path, default=ROOT / ".local-stack.json")
     args = parser.parse_args(argv)
+    if args.command == "fire":
+        return fire_schedule(args.state_file, args.schedule)
     return up(args.state_file, args.port)
 
 

@@ -103,6 +103,17 @@ def executions(stack: LocalStack) -> list[tuple[str, str, str]]:
     return found
 
 
+def nightly_validation(stack: LocalStack) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """The 03:00 UTC schedule, fired now: the validation of every inventory file the demo uploaded."""
+    from local_aws import stepfunctions as local_stepfunctions
+
+    inbox = stack.inbox(stack.outputs["ValidationTopicArn"], name="demo-validation-inbox")
+    arn = stack.fire_schedule("ValidationSchedule")
+    local_stepfunctions.wait_for_executions()
+    execution = stack.client("stepfunctions").describe_execution(executionArn=arn)
+    return execution["status"], json.loads(execution.get("output") or "{}"), inbox.read()
+
+
 def stock_table(stack: LocalStack) -> Any:
     import pandas as pd
 
@@ -221,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             feed_notices, supplier_stock, supplier_days = supplier_feeds(stack, args.seed)
             bar.update(len(feed_notices))
         answers = three_reports(stack)
+        validation_status, validation, validation_emails = nightly_validation(stack)
     result["records failed to send"] = failed
     sample = result.pop("sample")
     width = max(len(k) for k in result)
@@ -254,6 +266,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"\nReports API at {stack.outputs['ReportsApiUrl']} (SigV4-signed requests, as `python -m stockctl` sends):")
     for title, text in answers:
         print(f"  {title}\n    " + text.strip().replace("\n", "\n    "))
+    print(
+        f"\nNightly validation (the 03:00 UTC schedule, fired now): {validation_status}, "
+        f"{validation.get('files', 0)} files, {validation.get('transactions', 0)} transactions checked, "
+        f"report s3://{stack.outputs['DataBucketName']}/{validation.get('reportKey', '')}"
+    )
+    for email in validation_emails:
+        print(f"  Subject: {email['subject']}\n    " + email["message"].replace("\n", "\n    "))
+    result["validation"] = {"status": validation_status, **validation, "emails": validation_emails}
     result["feed_notices"] = feed_notices
     result["sample"] = sample
     result["levels"] = levels

@@ -117,7 +117,16 @@ def _cache_table_reads(models: Any, table_class: Any) -> None:
     def cached_query(self: Any, *args: Any, **kwargs: Any) -> Any:
         conditions = kwargs.get("hash_key_conditions")
         index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)  # moto passes it by position
-        if not index_name or not conditions:
+        if not index_name:
+            # A Query of the table reads one partition: hand moto that partition instead of the whole table,
+            # which it would sort on every call after a write (a nightly validation run reads the ledger
+            # after each of its writes: 33 ms a call at 10,000 items, 0.1 ms this way).
+            hash_key = args[0] if args else kwargs.get("hash_key")
+            if hash_key is None or not self.range_key_attr:
+                return query(self, *args, **kwargs)
+            partition = self.items.get(hash_key, {})
+            return _narrowed(self, sorted(partition.values(), key=lambda item: item.range_key), query, args, kwargs)
+        if not conditions:
             return query(self, *args, **kwargs)
         names = tuple(name for name, _ in conditions)
         reads = _reads.setdefault(self, {})
@@ -130,17 +139,31 @@ def _cache_table_reads(models: Any, table_class: Any) -> None:
                     by_hash.setdefault(tuple(_raw(v) for v in values), []).append(item)
             reads[names] = by_hash
         subset = by_hash.get(tuple(_raw(value) for _, value in conditions), [])
-        self.all_items = lambda: subset  # the one read moto's query makes, narrowed to the matching hash key
-        try:
-            return query(self, *args, **kwargs)
-        finally:
-            del self.all_items
+        return _narrowed(self, subset, query, args, kwargs)
+
+    def narrowed_all_items(self: Any) -> list[Any]:
+        subset = getattr(_narrowing, "subsets", {}).get(id(self))
+        return subset if subset is not None else cached_all_items(self)
 
     table_class.put_item = cached_put
     table_class.delete_item = cached_delete
-    table_class.all_items = cached_all_items
+    table_class.all_items = narrowed_all_items
     table_class.query = cached_query
     models.DynamoDBBackend.update_item = backend_update
+
+
+_narrowing = threading.local()
+
+
+def _narrowed(table: Any, subset: list[Any], query: Any, args: Any, kwargs: Any) -> Any:
+    """Run moto's query with its one read of all items narrowed to `subset`, for this thread only (moto's server
+    answers requests on threads; another thread's read of the same table sees all of it)."""
+    subsets = _narrowing.__dict__.setdefault("subsets", {})
+    subsets[id(table)] = subset
+    try:
+        return query(table, *args, **kwargs)
+    finally:
+        subsets.pop(id(table), None)
 
 
 def _raw(value: Any) -> tuple[str, str]:

@@ -5,6 +5,8 @@ python -m stockctl report warehouses --local                    # the stack of `
 python -m stockctl report total --item a123v5 --csv --url https://abc.execute-api.eu-central-1.amazonaws.com
 python -m stockctl report stock --retailer retailer-7 --account 42 --all
 python -m stockctl report supplier --supplier acme
+python -m stockctl validate --wait                              # start the nightly validation now, print its e-mail
+python -m stockctl validate --local --wait                      # ... on the stack of `make up`
 """
 
 from __future__ import annotations
@@ -57,18 +59,67 @@ class ReportsClient:
 
 
 def client_for(args: argparse.Namespace) -> ReportsClient:
+    if args.url:
+        import boto3
+
+        session = boto3.session.Session(region_name=args.region)
+        return ReportsClient(args.url, session, session.region_name)
+    session, outputs, _ = stack_access(args)
+    return ReportsClient(outputs["ReportsApiUrl"], session, session.region_name)
+
+
+def stack_access(args: argparse.Namespace) -> tuple[Any, dict[str, str], str | None]:
+    """(boto3 session, the stack's outputs, endpoint URL or None) for the local or a deployed stack."""
     import boto3
 
     if args.local:
         state = json.loads(Path(args.local).read_text())
         session = boto3.session.Session(region_name=state["region"], **state["credentials"])
-        return ReportsClient(state["outputs"]["ReportsApiUrl"], session, state["region"])
+        return session, state["outputs"], state["endpoint"]
     session = boto3.session.Session(region_name=args.region)
-    url = args.url
-    if not url:
-        stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
-        url = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "ReportsApiUrl")
-    return ReportsClient(url, session, session.region_name)
+    stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+    return session, {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, None
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Start the validation workflow as the schedule does (trigger "manual"); with --wait, follow it to the end
+    and print the summary it e-mailed. A run already in progress makes this one end as SKIPPED, checking nothing."""
+    import time
+    from datetime import UTC, datetime
+
+    session, outputs, endpoint = stack_access(args)
+    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    name = args.name or f"manual-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    arn = sfn.start_execution(
+        stateMachineArn=outputs["ValidationStateMachineArn"], name=name, input=json.dumps({"trigger": "manual"})
+    )["executionArn"]
+    print(f"started {arn}", flush=True)
+    if not args.wait:
+        return 0
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        time.sleep(args.poll)
+    output = json.loads(execution.get("output") or "{}")
+    print(f"{execution['status']}: {json.dumps(output, ensure_ascii=False)}")
+    key = output.get("reportKey") or _failed_report_key(execution)
+    if key:
+        from stock_pipeline.domain.validation import summary
+
+        s3 = session.client("s3", endpoint_url=endpoint)
+        try:
+            report = json.loads(s3.get_object(Bucket=outputs["DataBucketName"], Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            report = None
+        if report is not None:
+            subject, message = summary(report, f"s3://{outputs['DataBucketName']}/{key}")
+            print(f"\nSubject: {subject}\n\n{message}")
+    return 0 if execution["status"] == "SUCCEEDED" else 1
+
+
+def _failed_report_key(execution: dict[str, Any]) -> str | None:
+    if execution["status"] != "FAILED":
+        return None
+    started = execution["startDate"]
+    return f"reports/validation/{started:%Y/%m/%d}/{execution['name']}.json"
 
 
 def route(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -122,7 +173,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.add_argument("--url", help="the API's base URL (the ReportsApiUrl output)")
     target.add_argument("--stack", default="stock-pipeline", help="read ReportsApiUrl from this stack (default)")
     r.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    v = commands.add_parser("validate", help="start the nightly validation now (as the 03:00 UTC schedule does)")
+    v.add_argument("--wait", action="store_true", help="follow the run to its end and print its summary")
+    v.add_argument("--name", help="execution name (default manual-<UTC time>)")
+    v.add_argument("--poll", type=float, default=5.0, help="seconds between status checks with --wait")
+    where = v.add_mutually_exclusive_group()
+    where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
+    v.add_argument("--region", help="AWS region (default: your AWS configuration)")
     args = parser.parse_args(argv)
+    if args.command == "validate":
+        return validate(args)
     needed = {"items": "warehouse", "total": "item", "stock": "retailer", "supplier": "supplier"}.get(args.report)
     if needed and not getattr(args, needed):
         parser.error(f"report {args.report} needs --{needed}")

@@ -293,6 +293,13 @@ def test_make_demo_prints_the_summary():
     assert "Feed status notices (6, one per uploaded file)" in completed.stdout
     assert "[FAILED] Supplier feed FAILED: globex" in completed.stdout
     assert "Supplier stock of acme (DynamoDB" in completed.stdout
+    validation = re.search(r"Nightly validation \(.*?\): SUCCEEDED, (\d+) files, (\d+) transactions", completed.stdout)
+    assert validation and int(validation.group(1)) == len(re.findall(r"_inventory\.csv", uploaded_line(completed)))
+    assert "  Subject: Stock validation " in completed.stdout
+
+
+def uploaded_line(completed):
+    return next(line for line in completed.stdout.splitlines() if line.startswith("Uploaded "))
 
 
 def permission_granted(stack, logical_id):
