@@ -6,7 +6,8 @@ from diagrams import Cluster, Diagram, Edge
 from diagrams.aws.analytics import Athena, Glue, KinesisDataFirehose
 from diagrams.aws.compute import Lambda
 from diagrams.aws.database import Dynamodb
-from diagrams.aws.integration import SNS, SQS, StepFunctions
+from diagrams.aws.integration import SNS, SQS, EventbridgeScheduler, StepFunctions
+from diagrams.aws.network import APIGateway
 from diagrams.aws.storage import S3
 from diagrams.onprem.client import Users
 
@@ -29,6 +30,14 @@ with Diagram("Stock Update Pipeline", filename=str(OUT), outformat="png", show=F
         alerts = Lambda("alerts\n(edge-triggered)")
         topic = SNS("restock topic\n-> e-mail")
         workflow = StepFunctions("re-evaluate\nthresholds")
+    with Cluster("nightly validation"):
+        schedule = EventbridgeScheduler("03:00 UTC")
+        validation = StepFunctions("validate\n(loop, cursor)")
+        checker = Lambda("check until\nbudget spent")
+        report_topic = SNS("validation topic\n-> e-mail")
+    with Cluster("reports"):
+        api = APIGateway("HTTP API\n(IAM)")
+        reports = Lambda("reports")
 
     producers >> firehose >> bucket
     uploads >> bucket
@@ -37,3 +46,8 @@ with Diagram("Stock Update Pipeline", filename=str(OUT), outformat="png", show=F
     ingest >> lake >> catalog >> athena
     table >> Edge(label="stream") >> alerts >> topic
     workflow >> topic
+    schedule >> validation >> checker
+    checker >> Edge(label="files, ledger, levels") >> table
+    checker >> Edge(label="reports/validation/") >> bucket
+    checker >> report_topic
+    api >> reports >> table
