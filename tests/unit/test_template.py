@@ -201,3 +201,37 @@ def test_the_validation_function_may_make_exactly_the_calls_its_code_makes(resou
         "Action": "sns:Publish",
         "Resource": {"Ref": "ValidationTopic"},
     }
+
+
+# ------------------------------------------------------------------------------------------- deploying safely
+
+
+def test_a_first_deploy_that_rolls_back_leaves_no_bucket_key_or_table_behind(resources):
+    for logical_id in ("DataBucket", "DataKey", "StockTable"):
+        assert resources[logical_id]["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
+        assert resources[logical_id]["UpdateReplacePolicy"] == "Retain", logical_id
+
+
+def test_default_names_carry_the_stack_id_so_two_stacks_fit_in_one_account_and_region(resources):
+    import json
+
+    stack_id_part = {
+        "Fn::Select": [0, {"Fn::Split": ["-", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]
+    }
+    bucket_name = resources["DataBucket"]["Properties"]["BucketName"]["Fn::If"]
+    assert bucket_name[0] == "HasBucketName" and bucket_name[2]["Fn::Sub"][1] == {"Id": stack_id_part}
+    database_name = resources["LakeDatabase"]["Properties"]["DatabaseInput"]["Name"]["Fn::If"]
+    assert database_name[0] == "HasGlueDatabaseName" and database_name[2]["Fn::Sub"][1] == {"Id": stack_id_part}
+    # the queue policy names the bucket the same way (a reference to the bucket would be a circular dependency)
+    assert json.dumps(bucket_name) in json.dumps(resources["IngestQueuePolicy"])
+    parameters = load_template()["Parameters"]
+    assert parameters["DataBucketName"]["Default"] == parameters["GlueDatabaseName"]["Default"] == ""
+
+
+def test_no_concurrency_is_reserved_unless_asked_and_the_queue_mapping_still_bounds_it(resources):
+    function = resources["IngestFunction"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "IngestReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert load_template()["Parameters"]["IngestReservedConcurrency"]["Default"] == 0
+    assert function["Events"]["IngestQueue"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 20
