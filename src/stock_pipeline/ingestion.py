@@ -36,6 +36,7 @@ from stock_pipeline.domain.supplier_feeds import (
     FeedNotice,
     day_partition,
     failed,
+    file_not_processed,
     map_feed,
     parse_feed_key,
     product_table_failed,
@@ -56,6 +57,21 @@ THRESHOLDS_PREFIX = "restock_thresholds/"
 SUPPLIER_FEEDS_PREFIX = FEEDS_PREFIX
 PRODUCT_TABLE_PREFIX = "reference/product/"
 ARRIVAL_REGISTER_DAYS = 90  # the nightly validation must take a file within this time
+# What each input prefix expects, for the notice of a file whose name no ingestion recognises.
+EXPECTED_NAMES = {
+    INVENTORY_PREFIX: "inventory_files/<yyyy>/<mm>/<dd>/<yyyymmddHHMM[SS]>_inventory.csv",
+    THRESHOLDS_PREFIX: "restock_thresholds/<yyyy>/<mm>/<dd>/restock_thresholds.json",
+    SUPPLIER_FEEDS_PREFIX: "supplier_feeds/<supplier>/<yyyy>/<mm>/<dd>/<name>.xlsx",
+    PRODUCT_TABLE_PREFIX: "reference/product/<name>.csv, .xlsx or .parquet",
+}
+
+
+def unrecognised_name(key: str) -> str:
+    """Why a key under an input prefix is not taken, naming the layout that prefix expects."""
+    for prefix, layout in EXPECTED_NAMES.items():
+        if key.startswith(prefix):
+            return f"the name does not match {layout} (extensions in any letter case)"
+    return "no ingestion takes objects under this prefix"
 
 
 class Reader(Protocol):
@@ -390,6 +406,14 @@ def ingest_product_table(
         )
     notified = _notify_once(ref, notice, ledger, notices, now)
     return FeedOutcome(notice=notice, notified=notified)
+
+
+def report_unprocessed(
+    ref: ObjectRef, reason: str, *, ledger: SupplierLatest, notices: Notices, now: datetime
+) -> FeedOutcome:
+    """A FAILED notice for a file no ingestion takes (once per key and ETag), instead of a log line."""
+    notice = file_not_processed(ref.key, reason)
+    return FeedOutcome(notice=notice, notified=_notify_once(ref, notice, ledger, notices, now))
 
 
 def _notify_once(ref: ObjectRef, notice: FeedNotice, ledger: SupplierLatest, notices: Notices, now: datetime) -> bool:

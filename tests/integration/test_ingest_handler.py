@@ -162,8 +162,13 @@ def test_only_the_unreadable_object_fails_in_a_batch(deps, s3, ddb, bucket, tabl
     assert article(ddb, table_name, "r-batch")["quantity"] == 5
 
 
-def test_a_vanished_object_is_not_retried(deps, bucket):
-    assert ingest(deps, bucket, ("raw/stock-updates/2026/11/23/10/never-written.gz", "0")) == {"batchItemFailures": []}
+def test_a_vanished_object_is_not_retried_and_gets_a_failed_notice(stack, deps, bucket):
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="vanished-inbox")
+    key = "raw/stock-updates/2026/11/23/10/never-written.gz"
+    assert ingest(deps, bucket, (key, "0")) == {"batchItemFailures": []}
+    [notice] = notices.read()
+    assert notice["subject"] == f"File FAILED: {key}"
+    assert "deleted before it could be read" in json.loads(notice["message"])["summary"]
 
 
 def test_url_encoded_keys_are_decoded(deps, s3, ddb, bucket, table_name):
@@ -174,6 +179,31 @@ def test_url_encoded_keys_are_decoded(deps, s3, ddb, bucket, table_name):
     assert article(ddb, table_name, "r-encoded")["quantity"] == 5
 
 
-def test_objects_outside_the_routed_prefixes_are_ignored(deps, s3, bucket):
-    etag = upload(s3, bucket, "elsewhere/file.txt", b"whatever")
-    assert ingest(deps, bucket, ("elsewhere/file.txt", etag)) == {"batchItemFailures": []}
+def test_a_file_whose_name_no_ingestion_recognises_gets_one_failed_notice(stack, deps, s3, bucket):
+    # Given a file under the inventory prefix with a name the pipeline does not know
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="unrouted-inbox")
+    key = "inventory_files/2026/11/25/stock count.xlsx"
+    etag = upload(s3, bucket, key, b"whatever")
+    # When it is announced twice (S3 delivers at least once)
+    assert ingest(deps, bucket, (key, etag)) == {"batchItemFailures": []}
+    assert ingest(deps, bucket, (key, etag)) == {"batchItemFailures": []}
+    # Then one FAILED notice says which name the prefix expects
+    [notice] = notices.read()
+    assert notice["subject"] == f"File FAILED: {key}"
+    assert notice["attributes"] == {"supplier": "*", "status": "FAILED", "kind": "file"}
+    summary = json.loads(notice["message"])["summary"]
+    assert summary == (
+        f"{key}: not processed: the name does not match "
+        "inventory_files/<yyyy>/<mm>/<dd>/<yyyymmddHHMM[SS]>_inventory.csv (extensions in any letter case)"
+    )
+
+
+def test_names_in_any_letter_case_are_ingested_and_folder_markers_skipped(stack, deps, s3, bucket):
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="case-inbox")
+    key = "inventory_files/2026/11/25/20261125080000_INVENTORY.CSV"
+    body = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2026-11-25T07:00:00Z\tCase 1\tc1\tCap\t4\n"
+    etag = upload(s3, bucket, key, body.encode())
+    folder = upload(s3, bucket, "inventory_files/2026/11/25/", b"")
+    assert ingest(deps, bucket, (key, etag), ("inventory_files/2026/11/25/", folder)) == {"batchItemFailures": []}
+    assert deps.levels.level("Case 1", "c1")["quantity"] == 4
+    assert notices.read() == []

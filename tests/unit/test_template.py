@@ -235,3 +235,36 @@ def test_no_concurrency_is_reserved_unless_asked_and_the_queue_mapping_still_bou
     }
     assert load_template()["Parameters"]["IngestReservedConcurrency"]["Default"] == 0
     assert function["Events"]["IngestQueue"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 20
+
+
+# ---------------------------------------------------------------------------- no input lost without a word
+
+
+def test_the_bucket_announces_every_object_under_the_input_prefixes_whatever_its_letter_case(resources):
+    # S3 filters are case-sensitive: a suffix rule would drop `.CSV` and `.XLSX` before the function could see them
+    configurations = resources["DataBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    rules = [c["Filter"]["S3Key"]["Rules"] for c in configurations]
+    assert all(len(r) == 1 and r[0]["Name"] == "prefix" for r in rules)
+    assert sorted(r[0]["Value"] for r in rules) == sorted(
+        ["raw/stock-updates/", "inventory_files/", "restock_thresholds/", "supplier_feeds/", "reference/product/"]
+    )
+
+
+def test_files_not_processed_and_undeliverable_notifications_alarm(resources):
+    unprocessed = resources["UnprocessedFilesAlarm"]["Properties"]
+    named = {
+        m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]
+        for m in unprocessed["Metrics"]
+        if "MetricStat" in m
+    }
+    assert set(named) == {"ObjectsUnrouted", "ObjectsGone"}
+    # the metrics the ingest handler publishes, under the namespace and service dimension Powertools gives them
+    source = (Path(__file__).parents[2] / "src" / "stock_pipeline" / "handlers" / "ingest.py").read_text()
+    assert all(f'"{name}"' in source for name in named)
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    for metric in named.values():
+        assert metric["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+        assert metric["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    assert unprocessed["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+    dlq = resources["NotificationDeadLetterAlarm"]["Properties"]
+    assert dlq["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["NotificationDeadLetterQueue", "QueueName"]}

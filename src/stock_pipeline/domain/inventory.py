@@ -21,7 +21,7 @@ from stock_pipeline.domain.rejections import Rejection
 from stock_pipeline.domain.timestamps import as_mask, nonblank_line_numbers, parse_iso_timestamps
 
 COLUMNS = ("Timestamp", "WarehouseName", "ItemId", "ItemName", "StockLevelChange")
-KEY_PATTERN = re.compile(r"^inventory_files/\d{4}/\d{2}/\d{2}/(\d{12}|\d{14})_inventory\.csv$")
+KEY_PATTERN = re.compile(r"^inventory_files/\d{4}/\d{2}/\d{2}/(\d{12}|\d{14})(?i:_inventory\.csv)$")
 
 TRANSACTIONS_SCHEMA = pa.schema(
     [
@@ -56,7 +56,7 @@ class LevelChange:
 
 
 def is_inventory_key(key: str) -> bool:
-    """`inventory_files/<yyyy>/<mm>/<dd>/<yyyymmddHHMM[SS]>_inventory.csv`."""
+    """`inventory_files/<yyyy>/<mm>/<dd>/<yyyymmddHHMM[SS]>_inventory.csv`, the name in any letter case."""
     return bool(KEY_PATTERN.match(key))
 
 

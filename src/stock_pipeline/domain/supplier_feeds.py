@@ -245,6 +245,7 @@ def day_partition(supplier: str, day: date) -> dict[str, str]:
 
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 PRODUCT_TABLE = "product_table"
+UNPROCESSED_FILE = "file"  # a file under an input prefix that no ingestion takes (its name, or it vanished)
 ALL_SUPPLIERS = "*"
 
 
@@ -271,6 +272,8 @@ class FeedNotice:
         verb = "processed" if self.status == SUCCEEDED else "FAILED"
         if self.kind == PRODUCT_TABLE:
             return f"Product table {'loaded' if self.status == SUCCEEDED else 'FAILED'}"
+        if self.kind == UNPROCESSED_FILE:
+            return f"File FAILED: {self.source_key}"[:100]
         return f"Supplier feed {verb}: {self.supplier}"[:100]
 
     @property
@@ -323,6 +326,11 @@ def product_table_loaded(key: str, *, read: int, stored: int, rejected: int, **e
         kind=PRODUCT_TABLE,
         **extra,
     )
+
+
+def file_not_processed(key: str, reason: str) -> FeedNotice:
+    """Every object under an input prefix ends visibly: one the pipeline cannot take gets this notice."""
+    return FeedNotice(source_key=key, supplier=ALL_SUPPLIERS, status=FAILED, reason=reason, kind=UNPROCESSED_FILE)
 
 
 def product_table_failed(key: str, reason: str) -> FeedNotice:

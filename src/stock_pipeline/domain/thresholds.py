@@ -10,7 +10,7 @@ from stock_pipeline.domain.errors import UnreadableObjectError
 from stock_pipeline.domain.objects import decompress
 from stock_pipeline.domain.rejections import Rejection
 
-KEY_PATTERN = re.compile(r"^restock_thresholds/(\d{4})/(\d{2})/(\d{2})/restock_thresholds\.json$")
+KEY_PATTERN = re.compile(r"^restock_thresholds/(\d{4})/(\d{2})/(\d{2})/(?i:restock_thresholds\.json)$")
 
 
 @dataclass(frozen=True, slots=True)

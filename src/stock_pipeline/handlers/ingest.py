@@ -41,6 +41,8 @@ from stock_pipeline.ingestion import (
     ingest_stock_updates,
     ingest_supplier_feed,
     ingest_thresholds,
+    report_unprocessed,
+    unrecognised_name,
 )
 from stock_pipeline.observability import logger, metrics, tracer
 from stock_pipeline.reevaluation import start_reevaluation
@@ -113,7 +115,15 @@ def object_refs(body: str) -> list[ObjectRef]:
 
 
 def process_object(ref: ObjectRef, deps: Dependencies) -> None:
-    """Route by prefix (the bucket notifies the queue for exactly these prefixes)."""
+    """Route by prefix and name (the bucket notifies the queue for every object under the input prefixes).
+
+    Every object ends in one visible outcome: processed, rejected rows with reasons, or a FAILED notice (a name
+    no ingestion recognises, an object gone before it was read). Only folder markers (keys ending in "/", which
+    the S3 console creates) are skipped, with a metric.
+    """
+    if ref.key.endswith("/"):
+        metrics.add_metric(name="FolderMarkersSkipped", unit=MetricUnit.Count, value=1)
+        return
     try:
         if ref.key.startswith(STOCK_UPDATES_PREFIX):
             _stock_updates(ref, deps)
@@ -126,11 +136,15 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
         elif ref.key.startswith(PRODUCT_TABLE_PREFIX) and is_product_table_key(ref.key):
             _product_table(ref, deps)
         else:
-            logger.warning("no route for object (unexpected prefix or file name), ignored", extra={"key": ref.key})
-            metrics.add_metric(name="ObjectsIgnored", unit=MetricUnit.Count, value=1)
+            _unprocessed(ref, deps, unrecognised_name(ref.key), metric="ObjectsUnrouted")
     except ObjectGoneError as exc:
-        logger.warning("object vanished before ingestion, nothing to do", extra={"key": ref.key, "error": str(exc)})
-        metrics.add_metric(name="ObjectsGone", unit=MetricUnit.Count, value=1)
+        _unprocessed(ref, deps, f"the object was deleted before it could be read ({exc})", metric="ObjectsGone")
+
+
+def _unprocessed(ref: ObjectRef, deps: Dependencies, reason: str, *, metric: str) -> None:
+    outcome = report_unprocessed(ref, reason, ledger=deps.supplier_stock, notices=_notices(deps), now=datetime.now(UTC))
+    logger.error("file not processed: " + reason, extra={"key": ref.key, "notified": outcome.notified})
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
 def _stock_updates(ref: ObjectRef, deps: Dependencies) -> None:
@@ -245,7 +259,22 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
 
     def record_handler(record: SQSRecord) -> None:
         for ref in object_refs(record.body):
-            process_object(ref, deps)
+            try:
+                process_object(ref, deps)
+            except Exception:
+                # The batch utility keeps only the message id: say which object failed and why, every time,
+                # so an object that ends in the DLQ has its reason in the log.
+                logger.exception(
+                    "object not ingested; its message returns to the queue (the DLQ after 5 receives)",
+                    extra={
+                        "key": ref.key,
+                        "etag": ref.etag,
+                        "messageId": record.message_id,
+                        "receiveCount": record.attributes.approximate_receive_count,
+                    },
+                )
+                metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=1)
+                raise
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
