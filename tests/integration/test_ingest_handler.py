@@ -147,7 +147,9 @@ def test_s3_test_event_is_acknowledged(deps):
     assert handle(load_event("sqs_s3_test_event.json"), None, deps) == {"batchItemFailures": []}
 
 
-def test_only_the_unreadable_object_fails_in_a_batch(deps, s3, ddb, bucket, table_name):
+def test_only_the_unreadable_object_fails_in_a_batch_and_its_reason_is_logged(
+    deps, s3, ddb, bucket, table_name, caplog
+):
     good = upload(s3, bucket, "raw/stock-updates/2026/11/23/10/good.gz", gzip.compress(record("r-batch").encode()))
     bad = upload(s3, bucket, "raw/stock-updates/2026/11/23/10/poison.gz", b"\x1f\x8b\x08\x00 definitely not gzip")
 
@@ -160,6 +162,10 @@ def test_only_the_unreadable_object_fails_in_a_batch(deps, s3, ddb, bucket, tabl
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     assert article(ddb, table_name, "r-batch")["quantity"] == 5
+    # the batch utility keeps only the message id; the log says which object failed and why
+    [failure] = [r for r in caplog.records if r.getMessage().startswith("object not ingested")]
+    assert failure.key == "raw/stock-updates/2026/11/23/10/poison.gz" and failure.etag == bad
+    assert "corrupt gzip stream" in str(failure.exc_info[1])
 
 
 def test_a_vanished_object_is_not_retried_and_gets_a_failed_notice(stack, deps, bucket):
