@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pyarrow as pa
 from stock_pipeline.adapters.stock_table import SnapshotWriteReport
 from stock_pipeline.domain.inventory import aggregate_changes, chunks, parse_inventory_file
 from stock_pipeline.domain.inventory import lake_rows as inventory_lake_rows
-from stock_pipeline.domain.objects import ObjectRef
+from stock_pipeline.domain.objects import ObjectRef, decompress
 from stock_pipeline.domain.products import (
     NoProductTableError,
     ProductMapping,
@@ -178,6 +179,8 @@ class Levels(Protocol):
 
     def register_arrival(self, **kwargs: object) -> bool: ...
 
+    def claim_content(self, *, digest: str, key: str, etag: str, seen_at: str, expires_at: int) -> tuple[str, str]: ...
+
     def put_thresholds(self, thresholds: list, *, source_key: str, effective_from: str) -> list: ...
 
 
@@ -191,6 +194,7 @@ class InventoryReport:
     chunks_applied: int
     chunks_already_applied: int
     lake_files: int
+    duplicate_of: str | None = None  # the key that brought the same content first: nothing applied
 
 
 def ingest_inventory_file(
@@ -210,15 +214,26 @@ def ingest_inventory_file(
     already applied, and a run that crashed half-way continues with the first chunk that is missing. The file is
     entered in the arrival register first, so the nightly validation also sees a file that then fails to apply.
     """
+    body = store.read(ref)
+    register_until = int((now + timedelta(days=ARRIVAL_REGISTER_DAYS)).timestamp())
+    first_key, first_etag = levels.claim_content(
+        digest=hashlib.sha256(decompress(body)).hexdigest(),
+        key=ref.key,
+        etag=ref.etag,
+        seen_at=utc_text(now),
+        expires_at=register_until,
+    )
+    if (first_key, first_etag) != (ref.key, ref.etag):
+        return InventoryReport(ref.key, 0, 0, 0, 0, 0, 0, 0, duplicate_of=first_key)
     levels.register_arrival(
         key=ref.key,
         etag=ref.etag,
         version_id=ref.version_id,
         event_time=utc_text(_arrival(ref, now)),
         registered_at=utc_text(datetime.now(UTC)),
-        expires_at=int((now + timedelta(days=ARRIVAL_REGISTER_DAYS)).timestamp()),
+        expires_at=register_until,
     )
-    parsed = parse_inventory_file(store.read(ref))
+    parsed = parse_inventory_file(body)
     _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
     files = lake.write(
         inventory_lake_rows(parsed.table, source_key=ref.key), "inventory_transactions", ["warehouse", "dt"], ref.stem

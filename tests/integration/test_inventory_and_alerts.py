@@ -232,3 +232,40 @@ def test_a_50000_row_file_gives_the_levels_of_an_independent_groupby(deps, s3, b
         for item in deps.levels.levels_of_warehouse(warehouse)
     }
     assert stored == expected
+
+
+def test_a_warehouse_in_two_unicode_forms_is_one_warehouse_and_huge_values_are_rejected(deps, s3, bucket):
+    # Given "München 7" typed composed (Windows) and decomposed (macOS), and a change no warehouse makes
+    text = (
+        HEADER
+        + "2026-11-25T08:00:00Z\tM\u00fcnchen 7\tnf1\tCap\t3\n"
+        + "2026-11-25T08:01:00Z\tMu\u0308nchen 7\tnf1\tCap\t4\n"
+        + "2026-11-25T08:02:00Z\tM\u00fcnchen 7\tnf2\tMug\t900000000000000000\n"
+        + "2026-11-25T08:03:00Z\tM\u00fcnchen 7\tnf2\tMug\t900000000000000000\n"
+    )
+    upload_and_ingest(s3, deps, bucket, key(30), text)
+    # Then both rows move one level, and the out-of-range rows are rejected with their line instead of wrapping
+
+    assert level(deps, "M\u00fcnchen 7", "nf1") == 7
+    assert level(deps, "Mu\u0308nchen 7", "nf1") is None
+    assert level(deps, "M\u00fcnchen 7", "nf2") is None
+    rejected = s3.list_objects_v2(Bucket=bucket, Prefix=f"rejected/{key(30)}")["Contents"]
+    lines = s3.get_object(Bucket=bucket, Key=rejected[0]["Key"])["Body"].read().decode().splitlines()
+    reasons = [(json.loads(line)["line"], json.loads(line)["reason"]) for line in lines]
+    assert reasons == [
+        (4, "StockLevelChange: out of range (more than 1,000,000,000,000 units either way)"),
+        (5, "StockLevelChange: out of range (more than 1,000,000,000,000 units either way)"),
+    ]
+
+
+def test_the_same_content_under_a_second_key_is_not_applied_again_and_is_reported(stack, deps, s3, bucket):
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="duplicate-inbox")
+    text = rows("WH-dup", ("d1", 5))
+    upload_and_ingest(s3, deps, bucket, key(31), text)
+    # When someone uploads the same file again under another name
+    upload_and_ingest(s3, deps, bucket, key(32), text)
+    # Then the level moved once, and a FAILED notice names the file that brought the content first
+    assert level(deps, "WH-dup", "d1") == 5
+    [notice] = notices.read()
+    assert notice["subject"] == f"File FAILED: {key(32)}"
+    assert f"the same content as {key(31)}, which was applied: not applied again" in notice["message"]

@@ -335,6 +335,35 @@ class StockLevels:
             raise
         return True
 
+    def claim_content(self, *, digest: str, key: str, etag: str, seen_at: str, expires_at: int) -> tuple[str, str]:
+        """Record which file first brought this content (`CONTENT#<sha256>` / `INVENTORY`); returns that file's
+        (key, ETag): this one's, or an earlier upload's when the same bytes arrive under another key."""
+        item = {
+            "PK": {"S": f"CONTENT#{digest}"},
+            "SK": {"S": "INVENTORY"},
+            "entity": {"S": "FileContent"},
+            "key": {"S": key},
+            "etag": {"S": etag},
+            "seenAt": {"S": seen_at},
+            "ttl": {"N": str(expires_at)},
+        }
+        try:
+            self._ddb.put_item(
+                TableName=self.name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(PK) OR (#key = :key AND etag = :etag)",
+                ExpressionAttributeNames={"#key": "key"},
+                ExpressionAttributeValues={":key": {"S": key}, ":etag": {"S": etag}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            first = self._ddb.get_item(
+                TableName=self.name, Key={"PK": item["PK"], "SK": item["SK"]}, ConsistentRead=True
+            )
+            return first["Item"]["key"]["S"], first["Item"]["etag"]["S"]
+        return key, etag
+
     def register_warehouses(self, warehouses: Iterable[str], *, seen_at: str) -> None:
         """Record the warehouses a file moves stock in (`WAREHOUSES` / `WH#<name>`), so that listing them is one
         Query, never a Scan. Idempotent puts: a re-delivered file writes the same items again."""

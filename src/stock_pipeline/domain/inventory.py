@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ TRANSACTIONS_SCHEMA = pa.schema(
 # TransactWriteItems takes 100 actions: 99 level updates and the chunk's ledger entry.
 CHUNK_SIZE = 99
 _INT_PATTERN = r"^\s*[+-]?\d{1,18}\s*$"
+MAX_CHANGE = 10**12  # a million million units: far above any real movement, far below int64 over 10**6 rows
 
 
 @dataclass(slots=True)
@@ -126,7 +128,8 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
             reasons[int(i)] = reason
         bad[:] |= mask
 
-    trimmed = {name: pc.utf8_trim_whitespace(raw.column(name)) for name in COLUMNS}
+    # Trimmed and in Unicode NFC: "München" typed on a Mac (decomposed) and on Windows (composed) is one warehouse.
+    trimmed = {name: nfc(pc.utf8_trim_whitespace(raw.column(name))) for name in COLUMNS}
     for name in ("WarehouseName", "ItemId"):
         reject(as_mask(pc.equal(pc.utf8_length(trimmed[name]), 0)), f"{name}: empty")
     change_ok = as_mask(pc.match_substring_regex(raw.column("StockLevelChange"), _INT_PATTERN))
@@ -140,6 +143,10 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
 
     changes = pc.if_else(pa.array(change_ok), trimmed["StockLevelChange"], pa.scalar("0"))
     changes = pc.cast(pc.replace_substring_regex(changes, r"^\+", ""), pa.int64())  # Arrow takes no leading "+"
+    # Bounded per row, so that a file's sums cannot overflow 64 bits (and wrap to a negative level).
+    too_large = as_mask(pc.greater(pc.abs(changes), pa.scalar(MAX_CHANGE, pa.int64())))
+    reject(too_large, f"StockLevelChange: out of range (more than {MAX_CHANGE:,} units either way)")
+    changes = pc.if_else(pa.array(too_large), pa.scalar(0, pa.int64()), changes)
     rejections = [
         Rejection(int(lines[i]), reasons[int(i)], "\t".join(str(raw.column(c)[int(i)].as_py()) for c in COLUMNS))
         for i in np.flatnonzero(bad)
@@ -156,6 +163,14 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
         schema=TRANSACTIONS_SCHEMA,
     )
     return (table.filter(pa.array(~bad)) if bad.any() else table), rejections
+
+
+def nfc(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Unicode NFC, so that one name typed on two systems is one key. Python's unicodedata, not Arrow's
+    utf8_normalize: pyarrow 21 returns the decomposed form for every form asked (pinned by a unit test)."""
+    if pc.all(pc.string_is_ascii(column)).as_py() is not False:
+        return column
+    return pa.array([None if v is None else unicodedata.normalize("NFC", v) for v in column.to_pylist()], pa.string())
 
 
 def aggregate_changes(transactions: pa.Table) -> list[LevelChange]:

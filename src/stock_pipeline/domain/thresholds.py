@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from stock_pipeline.domain.errors import UnreadableObjectError
@@ -52,7 +53,7 @@ def parse_thresholds(body: bytes) -> tuple[list[Threshold], list[Rejection]]:
         if problem:
             rejections.append(Rejection(index, f"ThresholdList[{index}]: {problem}", json.dumps(entry)[:500]))
             continue
-        item_id = entry["ItemId"].strip()
+        item_id = unicodedata.normalize("NFC", entry["ItemId"].strip())  # as inventory files store it
         if item_id in accepted:
             earlier = accepted[item_id][0]
             rejections.append(

@@ -173,6 +173,10 @@ def _inventory(ref: ObjectRef, deps: Dependencies) -> None:
         rejected_prefix=deps.settings.rejected_prefix,
         now=datetime.now(UTC),
     )
+    if report.duplicate_of is not None:
+        reason = f"the same content as {report.duplicate_of}, which was applied: not applied again"
+        _unprocessed(ref, deps, reason, metric="InventoryDuplicates")
+        return
     logger.info("inventory transactions applied", extra={"report": asdict(report)})
     if report.chunks_already_applied:
         logger.warning(
