@@ -333,6 +333,7 @@ class LocalStack:
             "AWS::Athena::NamedQuery": self._named_query,
             "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::Logs::LogStream": self._log_stream,
             "AWS::SNS::Subscription": self._subscription,
@@ -392,6 +393,14 @@ class LocalStack:
         policy, dropped = _without_tls_only(props["PolicyDocument"])
         for url in props["Queues"]:
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        return StandIn(self._name(lid)), _tls_note(dropped)
+
+    def _topic_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        sns = self.client("sns")
+        policy, dropped = _without_tls_only(props["PolicyDocument"])
+        for arn in props["Topics"]:
+            if policy["Statement"]:
+                sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
         return StandIn(self._name(lid)), _tls_note(dropped)
 
     def _alarm(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
@@ -658,6 +667,7 @@ _FILL_ORDER = {
     "AWS::Athena::NamedQuery": 4,
     "AWS::S3::BucketPolicy": 4,
     "AWS::SQS::QueuePolicy": 5,
+    "AWS::SNS::TopicPolicy": 5,
     "AWS::KinesisFirehose::DeliveryStream": 6,
     "AWS::SNS::Subscription": 7,
     "AWS::CloudWatch::Alarm": 8,

@@ -268,3 +268,32 @@ def test_files_not_processed_and_undeliverable_notifications_alarm(resources):
     assert unprocessed["AlarmActions"] == [{"Ref": "OperationsTopic"}]
     dlq = resources["NotificationDeadLetterAlarm"]["Properties"]
     assert dlq["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["NotificationDeadLetterQueue", "QueueName"]}
+
+
+def test_every_queue_and_topic_refuses_requests_without_tls(resources):
+    def denies_plain_http(statement):
+        return statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    for kind, policy_kind, members in (
+        ("AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "Queues"),
+        ("AWS::SNS::Topic", "AWS::SNS::TopicPolicy", "Topics"),
+    ):
+        covered = {
+            ref["Ref"]
+            for policy in of_type(resources, policy_kind).values()
+            if any(denies_plain_http(s) for s in policy["PolicyDocument"]["Statement"])
+            for ref in policy[members]
+        }
+        assert covered == set(of_type(resources, kind)), kind
+
+
+def test_the_keys_service_statement_is_scoped_to_this_stacks_bucket_topics_and_alarms(resources):
+    statements = resources["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    [services] = [s for s in statements if "Service" in s["Principal"]]
+    arns = services["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert arns[0]["Fn::Sub"][0] == "arn:${AWS::Partition}:s3:::${Name}"
+    assert arns[1:] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"},
+    ]
+    assert services["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
