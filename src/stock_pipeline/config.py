@@ -21,6 +21,7 @@ class Settings:
     state_machine_arn: str = ""
     feed_status_topic_arn: str = ""
     supplier_profiles_key: str = ""
+    max_inflated_mb: int = 1024
     validation_topic_arn: str = ""
     validation_check_seconds: float = 10.0
     validation_budget_seconds: float = 840.0
@@ -83,6 +84,7 @@ class Settings:
             state_machine_arn=env.get("REEVALUATE_STATE_MACHINE_ARN", "").strip(),
             feed_status_topic_arn=env.get("FEED_STATUS_TOPIC_ARN", "").strip(),
             supplier_profiles_key=env.get("SUPPLIER_PROFILES_KEY", "").strip().lstrip("/"),
+            max_inflated_mb=integer("MAX_INFLATED_MB", 1024, 1),
             validation_topic_arn=env.get("VALIDATION_TOPIC_ARN", "").strip(),
             validation_check_seconds=seconds("VALIDATION_CHECK_SECONDS", 10.0),
             validation_budget_seconds=seconds("VALIDATION_BUDGET_SECONDS", 840.0),

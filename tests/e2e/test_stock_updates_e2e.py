@@ -1,6 +1,7 @@
 """Through the public entry points of the local stack: Firehose PutRecordBatch and S3 uploads."""
 
 import datetime
+import gzip
 import json
 import os
 import re
@@ -95,10 +96,14 @@ def test_an_older_delivery_after_a_newer_one_does_not_overwrite(local_stack):
     assert query_retailer(local_stack, "e2e-order", 1) == {"ART#1#CH#1": 20}
 
 
-def test_a_poison_object_ends_in_the_dead_letter_queue_after_the_configured_retries(local_stack):
+def test_an_object_aws_will_not_serve_ends_in_the_dead_letter_queue_after_the_configured_retries(local_stack):
+    # an archived object: GetObject answers InvalidObjectState on every attempt (unreadable content, by contrast,
+    # gets a FAILED notice at once: retrying cannot fix it)
     s3, sqs = local_stack.client("s3"), local_stack.client("sqs")
-    key = "raw/stock-updates/2026/11/23/12/poison.gz"
-    s3.put_object(Bucket=local_stack.outputs["DataBucketName"], Key=key, Body=b"\x1f\x8b\x08\x00 not gzip")
+    key = "raw/stock-updates/2026/11/23/12/archived.gz"
+    s3.put_object(
+        Bucket=local_stack.outputs["DataBucketName"], Key=key, Body=gzip.compress(b"{}\n"), StorageClass="GLACIER"
+    )
 
     local_stack.drain()
 

@@ -147,9 +147,10 @@ def test_s3_test_event_is_acknowledged(deps):
     assert handle(load_event("sqs_s3_test_event.json"), None, deps) == {"batchItemFailures": []}
 
 
-def test_only_the_unreadable_object_fails_in_a_batch_and_its_reason_is_logged(
-    deps, s3, ddb, bucket, table_name, caplog
+def test_an_unreadable_object_gets_a_failed_notice_and_the_rest_of_the_batch_lands(
+    stack, deps, s3, ddb, bucket, table_name
 ):
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="unreadable-inbox")
     good = upload(s3, bucket, "raw/stock-updates/2026/11/23/10/good.gz", gzip.compress(record("r-batch").encode()))
     bad = upload(s3, bucket, "raw/stock-updates/2026/11/23/10/poison.gz", b"\x1f\x8b\x08\x00 definitely not gzip")
 
@@ -160,12 +161,28 @@ def test_only_the_unreadable_object_fails_in_a_batch_and_its_reason_is_logged(
         ("raw/stock-updates/2026/11/23/10/good.gz", good),
     )
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    # retrying cannot fix the content: no retry, a FAILED notice with the reason instead
+    assert response == {"batchItemFailures": []}
     assert article(ddb, table_name, "r-batch")["quantity"] == 5
-    # the batch utility keeps only the message id; the log says which object failed and why
+    [notice] = notices.read()
+    assert notice["subject"] == "File FAILED: raw/stock-updates/2026/11/23/10/poison.gz"
+    assert "unreadable: corrupt gzip stream" in json.loads(notice["message"])["summary"]
+
+
+def test_an_object_aws_will_not_serve_fails_its_message_and_the_reason_is_logged(deps, s3, bucket, caplog):
+    # Given an object S3 keeps in an archive class (GetObject answers InvalidObjectState until it is restored)
+    key = "raw/stock-updates/2026/11/23/11/archived.gz"
+    etag = s3.put_object(
+        Bucket=bucket, Key=key, Body=gzip.compress(record("r-archived").encode()), StorageClass="GLACIER"
+    )["ETag"].strip('"')
+    good = upload(s3, bucket, "raw/stock-updates/2026/11/23/11/good.gz", gzip.compress(record("r-next").encode()))
+    # Then its message fails (it returns to the queue, the DLQ after five receives), the other one lands ...
+    response = ingest(deps, bucket, (key, etag), ("raw/stock-updates/2026/11/23/11/good.gz", good))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+    # ... and the log says which object and why (the batch utility keeps only the message id)
     [failure] = [r for r in caplog.records if r.getMessage().startswith("object not ingested")]
-    assert failure.key == "raw/stock-updates/2026/11/23/10/poison.gz" and failure.etag == bad
-    assert "corrupt gzip stream" in str(failure.exc_info[1])
+    assert failure.key == key and failure.etag == etag
+    assert "InvalidObjectState" in str(failure.exc_info[1])
 
 
 def test_a_vanished_object_is_not_retried_and_gets_a_failed_notice(stack, deps, bucket):

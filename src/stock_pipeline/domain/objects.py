@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import io
+import zipfile
 import zlib
 from dataclasses import dataclass
 
@@ -11,6 +12,13 @@ from stock_pipeline.domain.errors import UnreadableObjectError
 
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+# What any one object may expand to in memory (gzip, an xlsx's zip entries, Parquet's uncompressed pages); the
+# ingest function sets it from MAX_INFLATED_MB at cold start. A small upload that claims more is refused.
+_limits = {"inflated_bytes": 1024 * 1024 * 1024}
+# The codecs the AWS SDK for pandas layer's pyarrow is built with (Snappy and zlib); ZSTD, LZ4 or Brotli would
+# fail inside the layer even where a local pyarrow reads them.
+LAYER_PARQUET_CODECS = frozenset({"SNAPPY", "GZIP", "UNCOMPRESSED"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +36,89 @@ class ObjectRef:
         return hashlib.sha256(f"{self.key}\0{self.etag}".encode()).hexdigest()[:24]
 
 
+def set_inflation_limit(megabytes: int) -> None:
+    _limits["inflated_bytes"] = megabytes * 1024 * 1024
+
+
+def inflation_limit() -> int:
+    return _limits["inflated_bytes"]
+
+
 def decompress(body: bytes) -> bytes:
-    """Firehose objects are GZIP when compression is on; plain otherwise. Decide by content, not by name."""
+    """Firehose objects are GZIP when compression is on; plain otherwise. Decide by content, not by name.
+
+    Inflated in steps, so that a small file that expands past the limit is refused before it fills the memory.
+    """
     if body[:2] != GZIP_MAGIC:
         return body
+    limit = inflation_limit()
+    out, data = [], body
+    size = 0
     try:
-        return gzip.decompress(body)
-    except (OSError, EOFError, zlib.error) as exc:
+        while data:  # a gzip file may hold several members (concatenated gzip streams)
+            inflater = zlib.decompressobj(wbits=31)
+            chunk = inflater.decompress(data, limit - size + 1)
+            while True:
+                size += len(chunk)
+                if size > limit:
+                    raise UnreadableObjectError(
+                        f"refused: expands past {limit // (1024 * 1024):,} MiB (MAX_INFLATED_MB) when decompressed"
+                    )
+                out.append(chunk)
+                if not inflater.unconsumed_tail:
+                    break
+                chunk = inflater.decompress(inflater.unconsumed_tail, limit - size + 1)
+            if not inflater.eof:
+                raise UnreadableObjectError("corrupt gzip stream: truncated")
+            data = inflater.unused_data.lstrip(b"\x00")
+            if data and data[:2] != GZIP_MAGIC:
+                break  # trailing garbage after the last member, as gzip itself ignores
+    except zlib.error as exc:
         raise UnreadableObjectError(f"corrupt gzip stream: {exc}") from exc
+    return b"".join(out)
+
+
+def check_zip_size(data: bytes, what: str) -> None:
+    """An xlsx is a zip: refuse one whose entries expand past the limit before a reader inflates them."""
+    if data[:4] != ZIP_MAGIC:
+        return
+    try:
+        declared = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError):
+        return  # the workbook reader says what is wrong with it
+    if declared > inflation_limit():
+        raise UnreadableObjectError(
+            f"{what}: refused: its parts expand to {declared / (1024 * 1024):,.0f} MiB, past the "
+            f"{inflation_limit() // (1024 * 1024):,} MiB limit (MAX_INFLATED_MB)"
+        )
+
+
+def check_parquet(data: bytes, what: str) -> None:
+    """Before reading: the codecs are ones the layer's pyarrow has, and the pages do not expand past the limit."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise UnreadableObjectError(f"{what}: unreadable Parquet: {exc}") from exc
+    codecs, uncompressed = set(), 0
+    for g in range(metadata.num_row_groups):
+        group = metadata.row_group(g)
+        # encoded size, or 8 bytes a value once decoded (dictionary and run-length pages decode much larger)
+        uncompressed += max(group.total_byte_size, group.num_rows * group.num_columns * 8)
+        codecs.update(group.column(c).compression for c in range(group.num_columns))
+    unsupported = sorted(codecs - LAYER_PARQUET_CODECS)
+    if unsupported:
+        raise UnreadableObjectError(
+            f"{what}: Parquet compressed with {', '.join(unsupported)}, which the Lambda layer's pyarrow cannot "
+            "read; write it with SNAPPY, GZIP or no compression"
+        )
+    if uncompressed > inflation_limit():
+        raise UnreadableObjectError(
+            f"{what}: refused: its pages expand to {uncompressed / (1024 * 1024):,.0f} MiB, past the "
+            f"{inflation_limit() // (1024 * 1024):,} MiB limit (MAX_INFLATED_MB)"
+        )
 
 
 def is_parquet(body: bytes) -> bool:

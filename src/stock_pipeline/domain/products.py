@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from stock_pipeline.domain.errors import PipelineError
-from stock_pipeline.domain.objects import is_parquet
+from stock_pipeline.domain.errors import PipelineError, UnreadableObjectError
+from stock_pipeline.domain.objects import check_parquet, is_parquet
 from stock_pipeline.domain.rejections import Rejection
 from stock_pipeline.domain.supplier_profiles import supplier_name
 from stock_pipeline.domain.workbooks import XLSX_MAGIC, WorkbookError, cell_text, open_workbook, sheet_rows
@@ -93,6 +93,10 @@ def parse_product_table(data: bytes, key: str) -> ParsedProducts:
 def _read(data: bytes, key: str) -> dict[str, list[Any]]:
     """The three columns (matched by normalised header) and each row's line number, whatever the format."""
     if is_parquet(data):
+        try:
+            check_parquet(data, f"product table {key}")
+        except UnreadableObjectError as exc:
+            raise ProductTableError(str(exc)) from exc
         try:
             table = pq.read_table(io.BytesIO(data))
         except (pa.ArrowInvalid, OSError) as exc:

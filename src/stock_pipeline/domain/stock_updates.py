@@ -21,7 +21,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from stock_pipeline.domain.errors import UnreadableObjectError
-from stock_pipeline.domain.objects import decompress, is_parquet
+from stock_pipeline.domain.objects import check_parquet, decompress, is_parquet
 from stock_pipeline.domain.rejections import Rejection
 from stock_pipeline.domain.snapshots import SnapshotColumns
 from stock_pipeline.domain.timestamps import (
@@ -162,6 +162,7 @@ def _type_problem(obj: object) -> str | None:
 
 def _read_parquet(data: bytes) -> tuple[pa.Table, np.ndarray, list[Rejection]]:
     """Firehose format conversion writes lower-case column names (Glue schema); match them case-insensitively."""
+    check_parquet(data, "stock updates")
     try:
         table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowInvalid, OSError) as exc:

@@ -10,7 +10,8 @@ from typing import Any
 
 import python_calamine
 
-from stock_pipeline.domain.errors import PipelineError
+from stock_pipeline.domain.errors import PipelineError, UnreadableObjectError
+from stock_pipeline.domain.objects import check_zip_size
 from stock_pipeline.domain.supplier_profiles import Column, SupplierProfile, column_letters
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -30,6 +31,10 @@ class FeedRows:
 
 
 def open_workbook(data: bytes, what: str) -> python_calamine.CalamineWorkbook:
+    try:
+        check_zip_size(data, what)
+    except UnreadableObjectError as exc:
+        raise WorkbookError(str(exc)) from exc
     try:
         return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises its own hierarchy plus ZipError/XmlError; all mean "not readable"

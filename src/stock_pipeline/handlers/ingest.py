@@ -23,9 +23,9 @@ from stock_pipeline.adapters.sns import NoticePublisher
 from stock_pipeline.adapters.stock_table import StockLevels, StockTable, SupplierStock
 from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
-from stock_pipeline.domain.errors import ObjectGoneError
+from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
 from stock_pipeline.domain.inventory import is_inventory_key
-from stock_pipeline.domain.objects import ObjectRef
+from stock_pipeline.domain.objects import ObjectRef, set_inflation_limit
 from stock_pipeline.domain.products import is_product_table_key
 from stock_pipeline.domain.supplier_feeds import is_feed_key
 from stock_pipeline.domain.thresholds import is_thresholds_key
@@ -63,6 +63,7 @@ class Dependencies:
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
+    set_inflation_limit(settings.max_inflated_mb)  # what one object may expand to (gzip, xlsx, Parquet)
     aws = clients(session, settings.write_concurrency)
     store = ObjectStore(aws["s3"])
     return Dependencies(
@@ -118,8 +119,8 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
     """Route by prefix and name (the bucket notifies the queue for every object under the input prefixes).
 
     Every object ends in one visible outcome: processed, rejected rows with reasons, or a FAILED notice (a name
-    no ingestion recognises, an object gone before it was read). Only folder markers (keys ending in "/", which
-    the S3 console creates) are skipped, with a metric.
+    no ingestion recognises, an object gone before it was read, content that cannot be read). Only folder
+    markers (keys ending in "/", which the S3 console creates) are skipped, with a metric.
     """
     if ref.key.endswith("/"):
         metrics.add_metric(name="FolderMarkersSkipped", unit=MetricUnit.Count, value=1)
@@ -139,6 +140,8 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
             _unprocessed(ref, deps, unrecognised_name(ref.key), metric="ObjectsUnrouted")
     except ObjectGoneError as exc:
         _unprocessed(ref, deps, f"the object was deleted before it could be read ({exc})", metric="ObjectsGone")
+    except UnreadableObjectError as exc:  # retrying cannot fix the content: say why, once, instead of the DLQ
+        _unprocessed(ref, deps, f"unreadable: {exc}", metric="ObjectsUnreadable")
 
 
 def _unprocessed(ref: ObjectRef, deps: Dependencies, reason: str, *, metric: str) -> None:
