@@ -38,7 +38,8 @@ def test_the_ingest_queue_has_a_dlq_and_the_function_reports_partial_failures(re
     queue = resources["IngestQueue"]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
     assert queue["KmsMasterKeyId"] == {"Ref": "DataKey"}
-    event = resources["IngestFunction"]["Properties"]["Events"]["IngestQueue"]["Properties"]
+    event = resources["IngestQueueMapping"]["Properties"]
+    assert event["EventSourceArn"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert queue["VisibilityTimeout"] >= 6 * load_template()["Globals"]["Function"]["Timeout"]
 
@@ -194,7 +195,7 @@ def test_the_validation_function_may_make_exactly_the_calls_its_code_makes(resou
     writes = statements["WriteRunFilesAndReports"]["Resource"]
     assert [r["Fn::Sub"].split("/", 1)[1] for r in reads] == ["inventory_files/*", "workflow/validation/*"]
     assert [w["Fn::Sub"].split("/", 1)[1] for w in writes] == ["workflow/validation/*", "reports/validation/*"]
-    assert statements["ListRunFiles"]["Condition"]["StringLike"]["s3:prefix"] == "workflow/validation/*"
+    assert statements["ListRunFiles"]["Resource"] == {"Fn::GetAtt": ["DataBucket", "Arn"]}
     assert statements["CompletionEmail"] == {
         "Sid": "CompletionEmail",
         "Effect": "Allow",
@@ -234,7 +235,7 @@ def test_no_concurrency_is_reserved_unless_asked_and_the_queue_mapping_still_bou
         "Fn::If": ["HasReservedConcurrency", {"Ref": "IngestReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
     }
     assert load_template()["Parameters"]["IngestReservedConcurrency"]["Default"] == 0
-    assert function["Events"]["IngestQueue"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 20
+    assert resources["IngestQueueMapping"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 20
 
 
 # ---------------------------------------------------------------------------- no input lost without a word
