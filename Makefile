@@ -9,6 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
 # sam build looks for python3.12 on PATH for the python3.12 runtime.
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
@@ -32,6 +33,12 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON_BOOT) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 venv: $(VENV)/.installed ## create the virtual environment
 
 demo: $(VENV)/.installed ## run the whole pipeline on the local stack and print a summary
@@ -51,11 +58,12 @@ e2e: $(VENV)/.installed
 
 ASL_VALIDATOR := asl-validator@4.0.0
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed ## ruff, cfn-lint + serverless rules, sam validate --lint, ASL validation
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, cfn-lint + serverless rules, sam validate --lint, checkov, ASL validation
 	$(VENV)/bin/ruff check src tests scripts benchmarks
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --region eu-central-1
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact
 	for f in src/statemachines/*.asl.json; do npx --yes $(ASL_VALIDATOR) --json-path $$f || exit 1; done
 
 build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check of every function package
@@ -85,4 +93,4 @@ openapi: $(VENV)/.installed ## docs/openapi.json from the reports handler (a tes
 	$(PY) -m stock_pipeline.handlers.reports > docs/openapi.json
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .local-stack.json
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .local-stack.json

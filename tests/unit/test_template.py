@@ -298,3 +298,15 @@ def test_the_keys_service_statement_is_scoped_to_this_stacks_bucket_topics_and_a
         {"Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"},
     ]
     assert services["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_every_checkov_check_the_template_skips_is_named_and_justified_where_it_is_skipped(resources):
+    skips = [
+        (lid, skip)
+        for lid, resource in resources.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips, "make lint runs checkov; its skips live next to the resources they concern"
+    for lid, skip in skips:
+        assert skip["id"].startswith("CKV_"), lid
+        assert len(skip.get("comment", "")) > 40, f"{lid}: {skip['id']} skipped without a reason"
