@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +33,11 @@ def split_partitions(table: pa.Table, columns: Sequence[str]) -> Iterator[tuple[
 
 
 def escape_value(value: object) -> str:
-    """Hive escapes path-hostile characters; a null value gets Hive's default partition name."""
+    """The value as it is: Athena's injected partition projection puts the raw value into the table's
+    storage.location.template, so a percent-encoded path ("M%C3%BCnchen") would be written where Athena never
+    reads. S3 keys take any UTF-8, "/", "=", "#", "+" and ":" included. A null value gets Hive's default name.
+    (Readers that parse Hive paths instead, such as Spark or awswrangler's dataset mode, mis-read a "/" or "="
+    inside a value; Athena and the Glue tables of this stack do not parse, they build the path.)"""
     if value is None:
         return "__HIVE_DEFAULT_PARTITION__"
-    return quote(str(value), safe=" -_.~")
+    return str(value)
