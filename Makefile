@@ -63,7 +63,7 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ru
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --region eu-central-1
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	for f in src/statemachines/*.asl.json; do npx --yes $(ASL_VALIDATOR) --json-path $$f || exit 1; done
 
 build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check of every function package

@@ -1,0 +1,41 @@
+"""What `sam build` puts in a function package: src/Makefile's target for it (template.yaml: BuildMethod makefile)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from local_aws.template import load_template
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_every_function_is_built_by_the_makefile_into_a_package_of_stock_pipeline_and_its_requirements(tmp_path):
+    functions = [lid for lid, r in load_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    for lid in functions:
+        assert load_template()["Resources"][lid]["Metadata"]["BuildMethod"] == "makefile", lid
+    assert all(
+        f"build-{lid}" in (ROOT / "src" / "Makefile").read_text() or lid in (ROOT / "src" / "Makefile").read_text()
+        for lid in functions
+    )
+    # When sam build runs the target of one function
+    artifacts = tmp_path / "IngestFunction"
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "build-IngestFunction",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",
+        ],
+        cwd=ROOT / "src",
+        check=True,
+        capture_output=True,
+    )
+    # Then the package holds the pipeline's code and the arm64 wheel of its one requirement, nothing of the
+    # local stack, the load generator, the CLI or the state machine files
+    top = sorted(p.name for p in artifacts.iterdir())
+    pinned = (ROOT / "src" / "requirements.txt").read_text().split("python-calamine==", 1)[1].split()[0]
+    assert top == ["python_calamine", f"python_calamine-{pinned}.dist-info", "stock_pipeline"]
+    assert list((artifacts / "python_calamine").glob("*aarch64-linux-gnu.so"))
+    assert not list(artifacts.rglob("__pycache__"))
+    assert (artifacts / "stock_pipeline" / "handlers" / "ingest.py").exists()
