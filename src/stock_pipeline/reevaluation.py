@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from stock_pipeline.domain.alerts import Decision, LevelState, RestockAlert, decide
 from stock_pipeline.domain.objects import ObjectRef
-from stock_pipeline.domain.reevaluation import changes_document, chunk_numbers, chunk_of, execution_name
+from stock_pipeline.domain.reevaluation import changes_document, chunk_of, execution_name, execution_parts
 from stock_pipeline.domain.thresholds import ThresholdChange
 
 
@@ -36,20 +36,28 @@ class Publisher(Protocol):
 def start_reevaluation(
     ref: ObjectRef, changes: list[ThresholdChange], *, store: Store, workflow: Starter, prefix: str = "workflow/"
 ) -> bool:
-    """Store the changed items and start the run named after the file; False if it ran already or nothing changed."""
+    """Store the changed items and start the run named after the file (several runs, `-1`, `-2`, … when the file
+    changes more items than one run's history holds); False if they ran already or nothing changed."""
     if not changes:
         return False
     key = f"{prefix}threshold-changes/{ref.stem}.json"
     store.write(ref.bucket, key, changes_document(changes), "application/json")
-    payload = {
-        "bucket": ref.bucket,
-        "changesKey": key,
-        "sourceKey": ref.key,
-        "alertId": f"thresholds#{ref.stem}",
-        "items": len(changes),
-        "chunks": chunk_numbers(len(changes)),
-    }
-    return workflow.start(execution_name(ref), payload)
+    parts = execution_parts(len(changes))
+    started = False
+    for number, part in enumerate(parts, start=1):
+        payload = {
+            "bucket": ref.bucket,
+            "changesKey": key,
+            "sourceKey": ref.key,
+            "alertId": f"thresholds#{ref.stem}",
+            "items": len(changes),
+            "chunks": part,
+            "part": number,
+            "parts": len(parts),
+        }
+        name = execution_name(ref) if len(parts) == 1 else f"{execution_name(ref)}-{number}"
+        started = workflow.start(name, payload) or started
+    return started
 
 
 @dataclass(frozen=True, slots=True)

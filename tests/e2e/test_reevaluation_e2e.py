@@ -5,6 +5,7 @@ import json
 import pytest
 
 from loadgen.files import HEADER
+from stock_pipeline.domain.reevaluation import CHUNKS_PER_EXECUTION
 from tests.e2e.conftest import upload
 
 pytestmark = pytest.mark.e2e
@@ -92,6 +93,25 @@ def test_ten_thousand_changed_items_complete_in_one_run(local_stack):
         out for _, status, out in runs(local_stack) if status == "SUCCEEDED" and out and out["itemsChecked"] == 10_000
     ]
     assert summaries == [{"itemsChecked": 10_000, "levelsChecked": 0, "alertsSent": 0, "levelsRearmed": 0}], every
+    # And the history it wrote says how large a run may grow: its events per chunk (fixed events counted in, an
+    # upper bound) times the chunks one run takes stays under Step Functions' 25,000-event limit
+    sfn = local_stack.client("stepfunctions")
+    [execution] = [
+        e
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=local_stack.outputs["ReevaluateStateMachineArn"]
+        )
+        for e in page["executions"]
+        if json.loads(sfn.describe_execution(executionArn=e["executionArn"]).get("output") or "{}").get("itemsChecked")
+        == 10_000
+    ]
+    events = sum(
+        len(page["events"])
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution["executionArn"])
+    )
+    per_chunk = events / 100  # 10,000 items in chunks of 100
+    assert 5 <= per_chunk <= 10
+    assert per_chunk * CHUNKS_PER_EXECUTION < 25_000 * 0.8  # a fifth kept in reserve
 
 
 def test_a_run_that_cannot_evaluate_ends_in_a_clear_error_state(local_stack):

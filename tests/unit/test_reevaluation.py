@@ -59,3 +59,45 @@ def test_every_placeholder_of_the_definition_is_substituted_by_the_template():
     for name in machine["DefinitionSubstitutions"]:
         assert "${" + name + "}" in text
     assert text.count("${") == sum(text.count("${" + n + "}") for n in machine["DefinitionSubstitutions"])
+
+
+class RecordingWorkflow:
+    """Step Functions' StartExecution as the application sees it: refuses a name it has seen."""
+
+    def __init__(self):
+        self.started: dict[str, dict] = {}
+
+    def start(self, name, payload):
+        if name in self.started:
+            return False
+        self.started[name] = payload
+        return True
+
+
+class MemoryStore:
+    def __init__(self):
+        self.objects = {}
+
+    def write(self, bucket, key, body, content_type):
+        self.objects[key] = body
+
+    def read(self, ref):
+        return self.objects[ref.key]
+
+
+def test_three_hundred_thousand_changed_items_are_split_into_runs_that_fit_the_history_limit():
+    from stock_pipeline.domain.reevaluation import CHUNKS_PER_EXECUTION
+    from stock_pipeline.reevaluation import start_reevaluation
+
+    changes = [ThresholdChange(f"item-{i}", None, 10) for i in range(300_000)]
+    ref = ObjectRef("b", "restock_thresholds/2026/11/23/restock_thresholds.json", "etag-big")
+    workflow, store = RecordingWorkflow(), MemoryStore()
+    assert start_reevaluation(ref, changes, store=store, workflow=workflow)
+    # three runs of 1,000 chunks, named after the file and their part, every chunk in exactly one
+    assert sorted(workflow.started) == [f"{execution_name(ref)}-{n}" for n in (1, 2, 3)]
+    chunks = [c for payload in workflow.started.values() for c in payload["chunks"]]
+    assert sorted(chunks) == chunk_numbers(300_000) and len(chunks) == 3_000
+    assert all(len(p["chunks"]) <= CHUNKS_PER_EXECUTION and p["parts"] == 3 for p in workflow.started.values())
+    assert all(len(json.dumps(p).encode()) < 256 * 1024 for p in workflow.started.values())
+    # a redelivered file asks for the same runs, which Step Functions refuses
+    assert not start_reevaluation(ref, changes, store=store, workflow=workflow)

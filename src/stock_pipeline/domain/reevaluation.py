@@ -10,6 +10,10 @@ from stock_pipeline.domain.objects import ObjectRef
 from stock_pipeline.domain.thresholds import ThresholdChange
 
 ITEMS_PER_CHUNK = 100
+# Step Functions keeps at most 25,000 events in an execution's history, and each chunk of the inline Map writes
+# about 7 (tests/e2e/test_reevaluation_e2e.py measures it): a run takes at most this many chunks (100,000
+# items, about 7,000 events); a larger thresholds file starts several runs.
+CHUNKS_PER_EXECUTION = 1_000
 
 
 def execution_name(ref: ObjectRef) -> str:
@@ -24,6 +28,12 @@ def changes_document(changes: Iterable[ThresholdChange]) -> bytes:
 
 def chunk_numbers(count: int, size: int = ITEMS_PER_CHUNK) -> list[int]:
     return list(range((count + size - 1) // size))
+
+
+def execution_parts(count: int, per_execution: int = CHUNKS_PER_EXECUTION) -> list[list[int]]:
+    """The chunk numbers of each run: every chunk in exactly one, none over the history limit."""
+    numbers = chunk_numbers(count)
+    return [numbers[start : start + per_execution] for start in range(0, len(numbers), per_execution)]
 
 
 def chunk_of(document: bytes, chunk: int, size: int = ITEMS_PER_CHUNK) -> list[ThresholdChange]:
