@@ -35,7 +35,6 @@ ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "eu-central-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 ARTIFACT_BUCKET = "local-sam-artifacts"
-POWERTOOLS_SSM_DEFAULT = "/aws/service/powertools/python/arm64/python3.12/latest"
 
 # Local parameter values: fast Firehose flushes instead of five minutes, a millisecond for the validation's long
 # check of a transaction instead of ten seconds; everything else is the template's default.
@@ -239,7 +238,9 @@ class LocalStack:
         powertools_arn = lam.publish_layer_version(
             LayerName="AWSLambdaPowertoolsPythonV3-python312-arm64", Content={"ZipFile": empty}
         )["LayerVersionArn"]
-        _seed_public_ssm_parameter(self.region, POWERTOOLS_SSM_DEFAULT, powertools_arn)
+        # the public parameter the template names (AWS publishes one per Powertools version)
+        ssm_name = load_template(self.template_path)["Parameters"]["PowertoolsLayerArn"]["Default"]
+        _seed_public_ssm_parameter(self.region, ssm_name, powertools_arn)
         return {"PandasLayerArn": pandas_arn, **self.parameters}
 
     @property

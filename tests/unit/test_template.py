@@ -310,3 +310,10 @@ def test_every_checkov_check_the_template_skips_is_named_and_justified_where_it_
     for lid, skip in skips:
         assert skip["id"].startswith("CKV_"), lid
         assert len(skip.get("comment", "")) > 40, f"{lid}: {skip['id']} skipped without a reason"
+
+
+def test_powertools_is_pinned_to_the_version_the_tests_run_not_latest():
+    default = load_template()["Parameters"]["PowertoolsLayerArn"]["Default"]
+    requirements = (Path(__file__).parents[2] / "requirements.txt").read_text()
+    tested = requirements.split("aws-lambda-powertools[tracer]==", 1)[1].split()[0]
+    assert default == f"/aws/service/powertools/python/arm64/python3.12/{tested}"
