@@ -284,8 +284,7 @@ def finish_run(
         differences=differences,
         items_reconciled=len(items),
     )
-    key = report_key(run.reports_prefix, run.run_id, document["startedAt"])
-    store.write(run.bucket, key, json.dumps(report, indent=2, ensure_ascii=False).encode(), "application/json")
+    key = _write_report(run, report, store)
     table.put_baselines(expected, run_id=run.run_id, validated_at=finished_at)
     table.mark_validated(files, run.run_id)
     if not table.complete(run.run_id, cutoff=document["cutoff"], finished_at=finished_at):
@@ -346,6 +345,13 @@ def _stored_and_late(
             for item, delta in late_deltas(parsed[(key, etag)], chunks, items).items():  # type: ignore[arg-type]
                 late[item] = late.get(item, 0) + delta
     return stored, late
+
+
+def _write_report(run: Run, report: Mapping[str, Any], store: Store) -> str:
+    """reports/validation/<day>/<run>.json: a retried finish or fail overwrites the same object."""
+    key = report_key(run.reports_prefix, run.run_id, report["startedAt"])
+    store.write(run.bucket, key, json.dumps(report, indent=2, ensure_ascii=False).encode(), "application/json")
+    return key
 
 
 def _notify_once(
@@ -410,8 +416,7 @@ def fail_run(
         items_reconciled=0,
         error=error[:2000],
     )
-    key = report_key(run.reports_prefix, run.run_id, document["startedAt"])
-    store.write(run.bucket, key, json.dumps(report, indent=2, ensure_ascii=False).encode(), "application/json")
+    key = _write_report(run, report, store)
     table.release(run.run_id)
     _notify_once(run, report, key, table=table, notices=notices, now=now())
     return {"status": "FAILED", "runId": run.run_id, "reportKey": key, "error": error[:500]}
