@@ -317,3 +317,16 @@ def test_powertools_is_pinned_to_the_version_the_tests_run_not_latest():
     requirements = (Path(__file__).parents[2] / "requirements.txt").read_text()
     tested = requirements.split("aws-lambda-powertools[tracer]==", 1)[1].split()[0]
     assert default == f"/aws/service/powertools/python/arm64/python3.12/{tested}"
+
+
+def test_the_pandas_layer_parameter_takes_only_the_python312_arm64_build():
+    import re
+
+    pattern = re.compile(load_template()["Parameters"]["PandasLayerArn"]["AllowedPattern"])
+    assert pattern.match("arn:aws:lambda:eu-central-1:336392948345:layer:AWSSDKPandas-Python312-Arm64:26")
+    for wrong in (
+        "arn:aws:lambda:eu-central-1:336392948345:layer:AWSSDKPandas-Python312:26",  # x86_64
+        "arn:aws:lambda:eu-central-1:336392948345:layer:AWSSDKPandas-Python311-Arm64:26",  # another runtime
+        "arn:aws:lambda:eu-central-1:336392948345:layer:AWSSDKPandas-Python312-Arm64",  # no version
+    ):
+        assert not pattern.match(wrong), wrong
