@@ -268,4 +268,4 @@ def test_the_same_content_under_a_second_key_is_not_applied_again_and_is_reporte
     assert level(deps, "WH-dup", "d1") == 5
     [notice] = notices.read()
     assert notice["subject"] == f"File FAILED: {key(32)}"
-    assert f"the same content as {key(31)}, which was applied: not applied again" in notice["message"]
+    assert f"the same content as {key(31)}, which arrived first: not applied again" in notice["message"]

@@ -177,7 +177,7 @@ def _inventory(ref: ObjectRef, deps: Dependencies) -> None:
         now=datetime.now(UTC),
     )
     if report.duplicate_of is not None:
-        reason = f"the same content as {report.duplicate_of}, which was applied: not applied again"
+        reason = f"the same content as {report.duplicate_of}, which arrived first: not applied again"
         _unprocessed(ref, deps, reason, metric="InventoryDuplicates")
         return
     logger.info("inventory transactions applied", extra={"report": asdict(report)})
