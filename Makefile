@@ -68,7 +68,7 @@ lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ru
 
 build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check of every function package
 	$(SAM_ENV) $(SAM) build --region eu-central-1
-	@$(PY) scripts/check_package_size.py .aws-sam/build 50
+	@$(PY) scripts/check_package_size.py .aws-sam/build 50 docs/layers.json
 
 deploy: build ## sam deploy --guided (needs AWS credentials)
 	$(SAM_ENV) $(SAM) deploy --guided
