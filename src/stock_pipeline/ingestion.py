@@ -214,10 +214,10 @@ def ingest_inventory_file(
     already applied, and a run that crashed half-way continues with the first chunk that is missing. The file is
     entered in the arrival register first, so the nightly validation also sees a file that then fails to apply.
     """
-    body = store.read(ref)
+    data = decompress(store.read(ref))  # once: hashed here, parsed below (plain text is left as it is)
     register_until = int((now + timedelta(days=ARRIVAL_REGISTER_DAYS)).timestamp())
     first_key, first_etag = levels.claim_content(
-        digest=hashlib.sha256(decompress(body)).hexdigest(),
+        digest=hashlib.sha256(data).hexdigest(),
         key=ref.key,
         etag=ref.etag,
         seen_at=utc_text(now),
@@ -233,7 +233,7 @@ def ingest_inventory_file(
         registered_at=utc_text(datetime.now(UTC)),
         expires_at=register_until,
     )
-    parsed = parse_inventory_file(body)
+    parsed = parse_inventory_file(data)
     _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
     files = lake.write(
         inventory_lake_rows(parsed.table, source_key=ref.key), "inventory_transactions", ["warehouse", "dt"], ref.stem

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from stock_pipeline.adapters.validation_table import Claim
 from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
-from stock_pipeline.domain.inventory import ParsedTransactions, parse_inventory_file
+from stock_pipeline.domain.inventory import parse_inventory_file
 from stock_pipeline.domain.objects import ObjectRef
 from stock_pipeline.domain.validation import (
     UNREADABLE,
@@ -319,31 +319,26 @@ def _stored_and_late(
     """
     in_run = {(f.key, f.etag) for f in files}
     start, _ = run_window(document.get("previousCursor"), parse_utc(document["cutoff"]))
-    parsed: dict[tuple[str, str], ParsedTransactions | None] = {}
 
-    def applied() -> dict[tuple[str, str], frozenset[int]]:
+    def applied() -> dict[ArrivedFile, frozenset[int]]:
         outside = [f for f, validated in table.arrivals(start) if (f.key, f.etag) not in in_run and validated is None]
-        return {(f.key, f.etag): frozenset(table.ledger_chunks(f.key, f.etag)) for f in outside}
+        return {f: frozenset(table.ledger_chunks(f.key, f.etag)) for f in outside}
 
-    for _ in range(SNAPSHOT_ATTEMPTS):
+    for _ in range(SNAPSHOT_ATTEMPTS):  # after the last attempt the figures stand as read (a busy table)
         before = applied()
         stored = table.levels(items)
         if applied() == before:
             break
     late: dict[Item, int] = {}
-    for (key, etag), chunks in before.items():
+    for f, chunks in before.items():
         if not chunks:
             continue
-        if (key, etag) not in parsed:
-            versions = {(f.key, f.etag): f for f, _ in table.arrivals(start)}
-            version = versions[(key, etag)].version_id if (key, etag) in versions else None
-            try:
-                parsed[(key, etag)] = parse_inventory_file(store.read(ObjectRef(run.bucket, key, etag, version)))
-            except (ObjectGoneError, UnreadableObjectError):
-                parsed[(key, etag)] = None
-        if parsed[(key, etag)] is not None:
-            for item, delta in late_deltas(parsed[(key, etag)], chunks, items).items():  # type: ignore[arg-type]
-                late[item] = late.get(item, 0) + delta
+        try:
+            parsed = parse_inventory_file(store.read(ObjectRef(run.bucket, f.key, f.etag, f.version_id)))
+        except (ObjectGoneError, UnreadableObjectError):
+            continue
+        for item, delta in late_deltas(parsed, chunks, items).items():
+            late[item] = late.get(item, 0) + delta
     return stored, late
 
 
@@ -395,14 +390,7 @@ def fail_run(
         document, files = _run_document(run, store)
     except ObjectGoneError:  # the run failed before it listed its files
         document, files = {"trigger": "unknown", "startedAt": finished_at, "cutoff": finished_at}, []
-    partial = Tally(start=Cursor())
-    found = tallies(run, store)
-    cursor = Cursor()
-    while cursor in found:
-        partial.merge(found[cursor])
-        if found[cursor].end == cursor:
-            break
-        cursor = found[cursor].end
+    partial = chain(tallies(run, store), len(files), complete=False)
     report = report_document(
         run_id=run.run_id,
         trigger=document.get("trigger", "unknown"),

@@ -353,3 +353,17 @@ def test_a_second_run_finds_the_lock_held_and_checks_nothing(run_with_two_files)
         check_batch(
             run, Cursor(), budget_s=1, cost_s=0, lease=timedelta(hours=1), table=table, store=store, now=lambda: later
         )
+
+
+def test_a_failed_runs_report_counts_the_chain_as_far_as_it_goes():
+    first = Tally(start=Cursor(0, 0), end=Cursor(0, 5), transactions=4, stretches=1)
+    # the invocation that should have started at (0, 5) failed: the report counts what was checked
+    partial = chain({first.start: first}, files=2, complete=False)
+    assert (partial.transactions, partial.end) == (4, Cursor(0, 5))
+
+
+def test_any_start_input_is_a_run_the_schedule_says_schedule():
+    from stock_pipeline.handlers.validate import trigger_of
+
+    assert trigger_of({"trigger": "schedule", "scheduledTime": "2026-11-25T03:00:00Z"}) == "schedule"
+    assert [trigger_of(x) for x in ({}, [], 3, None, {"trigger": 7})] == ["manual"] * 5

@@ -295,20 +295,22 @@ class Tally:
         )
 
 
-def chain(tallies: Mapping[Cursor, Tally], files: int) -> Tally:
+def chain(tallies: Mapping[Cursor, Tally], files: int, *, complete: bool = True) -> Tally:
     """The run's result: the tallies from the first cursor, each starting where the previous one ended.
 
     A tally that does not continue the chain (left by an attempt whose retry stopped elsewhere) is not counted.
+    `complete=False` (a failed run's report) stops quietly where the chain ends instead of raising.
     """
     total = Tally(start=Cursor())
     cursor = Cursor()
     while cursor.file < files:
         tally = tallies.get(cursor)
-        if tally is None:
-            raise ValueError(f"the run has no tally starting at file {cursor.file}, line {cursor.line}")
+        if tally is None or tally.end == cursor:
+            if not complete:
+                return total
+            what = "no tally starting" if tally is None else "the tally made no progress"
+            raise ValueError(f"the run has {what} at file {cursor.file}, line {cursor.line}")
         total.merge(tally)
-        if tally.end == cursor:
-            raise ValueError(f"the tally at file {cursor.file}, line {cursor.line} made no progress")
         cursor = tally.end
     return total
 

@@ -59,6 +59,14 @@ def budget_seconds(settings: Settings, context: LambdaContext | None) -> float:
     return max(0.0, min(settings.validation_budget_seconds, left))
 
 
+def trigger_of(execution_input: Any) -> str:
+    """Who started the run: the schedule's input says "schedule"; anything else (a console start with `{}`, a
+    list, a number) is a manual run rather than a failed one."""
+    if isinstance(execution_input, dict) and isinstance(execution_input.get("trigger"), str):
+        return execution_input["trigger"][:40] or "manual"
+    return "manual"
+
+
 def error_text(error: dict[str, Any]) -> str:
     """Step Functions' Catch output: Error, and a Cause that holds Lambda's JSON error for a function error."""
     cause = error.get("Cause") or ""
@@ -77,7 +85,7 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
     if action == "start":
         result = start_run(
             run,
-            trigger=str((event.get("input") or {}).get("trigger") or "manual"),
+            trigger=trigger_of(event.get("input")),
             started_at=parse_utc(event["startedAt"]),
             now=datetime.now(UTC),
             lease=LEASE,
