@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help venv demo test unit integration e2e lint build deploy up validate diagram bench cost openapi clean
+.PHONY: help venv demo test unit integration e2e lint build deploy preflight up validate diagram bench cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,8 +70,13 @@ build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check 
 	$(SAM_ENV) $(SAM) build --region eu-central-1
 	@$(PY) scripts/check_package_size.py .aws-sam/build 50 docs/layers.json
 
-deploy: build ## sam deploy --guided (needs AWS credentials)
-	$(SAM_ENV) $(SAM) deploy --guided
+deploy: build ## preflight, then sam deploy (--guided until samconfig.toml exists; needs AWS credentials)
+	@if [ -f samconfig.toml ]; then $(PY) -m stockctl preflight && $(SAM_ENV) $(SAM) deploy; \
+	else echo "no samconfig.toml: guided deploy (copy samconfig.example.toml to skip the questions)"; \
+	$(SAM_ENV) $(SAM) deploy --guided; fi
+
+preflight: $(VENV)/.installed ## check samconfig.toml's pandas layer (region, version, runtime, architecture) in AWS
+	$(PY) -m stockctl preflight $(ARGS)
 
 up: $(VENV)/.installed ## run the local stack in the foreground; writes .local-stack.json
 	$(PY) -m local_aws up

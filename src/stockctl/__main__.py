@@ -7,6 +7,7 @@ python -m stockctl report stock --retailer retailer-7 --account 42 --all
 python -m stockctl report supplier --supplier acme
 python -m stockctl validate --wait                              # start the nightly validation now, print its e-mail
 python -m stockctl validate --local --wait                      # ... on the stack of `make up`
+python -m stockctl preflight                                    # check samconfig.toml's layer before `sam deploy`
 """
 
 from __future__ import annotations
@@ -181,7 +182,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
     where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
     v.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    p = commands.add_parser("preflight", help="check the deploy parameters AWS checks only at function creation")
+    p.add_argument("--config", default="samconfig.toml", help="the samconfig file `sam deploy` reads")
+    p.add_argument("--config-env", default="default")
+    p.add_argument("--region", help="the region you deploy to (default: samconfig's, then your AWS configuration)")
+    p.add_argument("--layer", help="a PandasLayerArn to check instead of samconfig's")
     args = parser.parse_args(argv)
+    if args.command == "preflight":
+        from stockctl import preflight
+
+        return preflight.run(Path(args.config), args.config_env, args.region, args.layer)
     if args.command == "validate":
         return validate(args)
     needed = {"items": "warehouse", "total": "item", "stock": "retailer", "supplier": "supplier"}.get(args.report)

@@ -35,3 +35,13 @@ def test_the_recorded_layer_sizes_leave_room_for_the_packages():
     }
     assert all(layer["source"] for layer in layers)
     assert sum(layer["unzipped_mb"] for layer in layers) < 250
+
+
+def test_the_tests_run_the_library_versions_the_layers_ship():
+    """What is tested is what runs: a version bump in requirements.txt without a layer that ships it fails here."""
+    from importlib.metadata import version
+
+    layers = json.loads((Path(__file__).parents[2] / "docs" / "layers.json").read_text())["layers"]
+    shipped = {name: v for layer in layers for name, v in layer["ships"].items()}
+    assert {"awswrangler", "pyarrow", "aws-lambda-powertools"} <= set(shipped)
+    assert {name: version(name) for name in shipped} == shipped

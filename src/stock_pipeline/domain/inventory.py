@@ -167,7 +167,8 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
 
 def nfc(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Unicode NFC, so that one name typed on two systems is one key. Python's unicodedata, not Arrow's
-    utf8_normalize: pyarrow 21 returns the decomposed form for every form asked (pinned by a unit test)."""
+    utf8_normalize: pyarrow 22 returns the decomposed form for every form asked (pinned by a unit test), and the
+    pandas layer's later builds leave utf8proc out altogether (aws/aws-sdk-pandas#3342)."""
     if pc.all(pc.string_is_ascii(column)).as_py() is not False:
         return column
     return pa.array([None if v is None else unicodedata.normalize("NFC", v) for v in column.to_pylist()], pa.string())
