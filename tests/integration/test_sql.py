@@ -90,6 +90,7 @@ def lake(stack, deps, s3, bucket, tmp_path_factory):
     assert ingest(sqs_event_for([(bucket, *feed)], event_time="2026-11-25T12:00:00.000Z"), None, deps) == {
         "batchItemFailures": []
     }
+    stack.drain()  # the stream's consumers: the history under curated/stock_history/
     root = tmp_path_factory.mktemp("lake")
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
@@ -104,7 +105,7 @@ def db(lake):
     """The Glue tables as DuckDB views over the same files: names, columns and partitions as Athena sees them."""
     con = duckdb.connect()
     parquet = "hive_partitioning=true, hive_types_autocast=false, union_by_name=true"
-    for table in ("inventory_transactions", "stock_latest", "supplier_stock"):
+    for table in ("inventory_transactions", "stock_latest", "supplier_stock", "stock_history"):
         con.execute(
             f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{lake}/curated/{table}/**/*.parquet', {parquet})"
         )
@@ -145,6 +146,9 @@ PARAMETERS = {
     "current-stock-per-article": ("r-sql", "2026-11-01"),
     "stock-movements-per-warehouse-per-day": ("Berlin 1", "2026-11-24", "2026-11-25"),
     "supplier-stock-over-time": ("acme",),
+    "stock-history-of-item": ("a1", "Berlin 1", "2020-01-01", "2099-12-31"),
+    "stock-over-time-per-item": ("a1", "2020-01-01", "2099-12-31"),
+    "sales-per-item-per-day": ("2026-11-24", "2026-11-25"),
 }
 
 
@@ -206,3 +210,25 @@ def test_raw_and_rejected_tables_read_the_files_with_the_glue_columns(db):
     rejected = db.execute("SELECT line, reason FROM rejected WHERE source_key LIKE '%sql-2.json'").fetchall()
     assert [(line, reason.split(":")[0]) for line, reason in rejected] == [(2, "malformed JSON")]
     assert set(glue_columns("rejected")) <= {d[0] for d in db.execute("SELECT * FROM rejected LIMIT 0").description}
+
+
+def test_the_history_in_sql_replays_to_the_stored_levels_and_sales_are_per_item_and_day(db, api):
+    moves = run(db, "stock-history-of-item", "a1", "Berlin 1", "2020-01-01", "2099-12-31")
+    assert [m["delta"] for m in moves] == [30, -7]  # one change per file (a file's rows are summed per item)
+    assert [m["new_value"] for m in moves] == [30, 23]
+    closing = {
+        r["warehouse"]: r["closing_level"]
+        for r in run(db, "stock-over-time-per-item", "a1", "2020-01-01", "2099-12-31")
+    }
+    _, levels, _ = api
+    assert (
+        closing
+        == {row["warehouse"]: row["quantity"] for row in levels.levels_of_item("a1")}
+        == {"Berlin 1": 23, "Borkum 1": 7}
+    )
+    sales = run(db, "sales-per-item-per-day", "2026-11-24", "2026-11-25")
+    assert [(str(r["dt"]), r["warehouse"], r["item_id"], r["units_sold"]) for r in sales] == [
+        ("2026-11-25", "Berlin 1", "a1", 7),
+        ("2026-11-25", "Berlin 1", "b2", 5),
+        ("2026-11-25", "Borkum 1", "a1", 2),
+    ]

@@ -263,7 +263,7 @@ class StockLevels:
                             "ADD quantity :change "
                             "SET itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, "
                             "GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, updatedAt = :at, "
-                            "lastSourceKey = :source"
+                            "lastSourceKey = :source, lastSourceLines = :lines"
                         ),
                         "ExpressionAttributeValues": {
                             ":change": {"N": str(change.change)},
@@ -276,6 +276,7 @@ class StockLevels:
                             ":gsi2pk": {"S": f"WH#{change.warehouse}"},
                             ":at": {"S": processed_at},
                             ":source": {"S": source_key},
+                            ":lines": {"S": change.lines or ""},
                         },
                     }
                 }

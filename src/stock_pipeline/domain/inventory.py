@@ -55,6 +55,14 @@ class LevelChange:
     item_name: str
     change: int
     transactions: int
+    first_line: int | None = None  # the file lines the change sums (the history's cause)
+    last_line: int | None = None
+
+    @property
+    def lines(self) -> str | None:
+        if self.first_line is None:
+            return None
+        return str(self.first_line) if self.first_line == self.last_line else f"{self.first_line}-{self.last_line}"
 
 
 def is_inventory_key(key: str) -> bool:
@@ -180,17 +188,19 @@ def aggregate_changes(transactions: pa.Table) -> list[LevelChange]:
         return []
     ordered = transactions.sort_by([("timestamp", "ascending"), ("source_line", "ascending")])
     grouped = ordered.group_by(["warehouse", "item_id"], use_threads=False).aggregate(
-        [("change", "sum"), ("item_name", "last"), ("change", "count")]
+        [("change", "sum"), ("item_name", "last"), ("change", "count"), ("source_line", "min"), ("source_line", "max")]
     )
     grouped = grouped.sort_by([("warehouse", "ascending"), ("item_id", "ascending")])
     return [
-        LevelChange(w, i, name, int(total), int(count))
-        for w, i, name, total, count in zip(
+        LevelChange(w, i, name, int(total), int(count), first, last)
+        for w, i, name, total, count, first, last in zip(
             grouped.column("warehouse").to_pylist(),
             grouped.column("item_id").to_pylist(),
             grouped.column("item_name_last").to_pylist(),
             grouped.column("change_sum").to_pylist(),
             grouped.column("change_count").to_pylist(),
+            grouped.column("source_line_min").to_pylist(),
+            grouped.column("source_line_max").to_pylist(),
             strict=True,
         )
     ]

@@ -335,6 +335,7 @@ def article_stock_columns(latest: pa.Table, *, source_key: str) -> SnapshotColum
             "productId": ("S", as_list(latest.column("productId"))),
             "quantity": ("N", as_list(text("quantity"))),
             "lastUpdated": ("S", utc_text(latest.column("lastUpdated"))),
+            "sourceLine": ("N", as_list(text("sourceLine"))),
         },
         constants={"entity": ("S", "ArticleStock"), "sourceKey": ("S", source_key)},
         lines=as_list(latest.column("sourceLine")),

@@ -138,6 +138,8 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
             _product_table(ref, deps)
         else:
             _unprocessed(ref, deps, unrecognised_name(ref.key), metric="ObjectsUnrouted")
+            return
+        metrics.add_metric(name="ObjectsIngested", unit=MetricUnit.Count, value=1)
     except ObjectGoneError as exc:
         _unprocessed(ref, deps, f"the object was deleted before it could be read ({exc})", metric="ObjectsGone")
     except UnreadableObjectError as exc:  # retrying cannot fix the content: say why, once, instead of the DLQ
