@@ -213,7 +213,7 @@ class LocalStack:
             warnings.simplefilter("ignore")
             cfn.create_stack(
                 StackName=self.stack_name,
-                TemplateBody=json.dumps(self.cfn_template),
+                TemplateBody=json.dumps(_for_moto(self.cfn_template)),
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             )
@@ -336,6 +336,7 @@ class LocalStack:
             "AWS::SQS::QueuePolicy": self._queue_policy,
             "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::Logs::LogStream": self._log_stream,
             "AWS::SNS::Subscription": self._subscription,
             "AWS::ApiGatewayV2::Api": self._http_api,
@@ -407,7 +408,13 @@ class LocalStack:
     def _alarm(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         name = props.pop("AlarmName", None) or self._name(lid)
         self.client("cloudwatch").put_metric_alarm(AlarmName=name, **props)
-        return StandIn(name), "created; no metrics are emitted locally, so it does not fire"
+        arn = f"arn:aws:cloudwatch:{self.region}:{ACCOUNT_ID}:alarm:{name}"
+        return StandIn(name, {"Arn": arn}), "created; no metrics are emitted locally, so it does not fire"
+
+    def _dashboard(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        name = props.get("DashboardName") or self._name(lid)
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+        return StandIn(name), "stored; its widgets stay empty locally (no metrics are emitted)"
 
     def _log_stream(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         self.client("logs").create_log_stream(logGroupName=props["LogGroupName"], logStreamName=props["LogStreamName"])
@@ -660,6 +667,23 @@ class LocalStack:
         }
 
 
+# Types moto's CloudFormation knows but cannot create here, because they name resources it skips (a dashboard's
+# alarm widget names alarms by ARN): created by the local fillers instead, after those resources.
+_NOT_FOR_MOTO = {"AWS::CloudWatch::Dashboard"}
+
+
+def _for_moto(template: dict[str, Any]) -> dict[str, Any]:
+    """The template without the _NOT_FOR_MOTO resources and the outputs that name them."""
+    left_out = {lid for lid, r in template["Resources"].items() if r["Type"] in _NOT_FOR_MOTO}
+    outputs = {
+        name: output
+        for name, output in template.get("Outputs", {}).items()
+        if not any(lid in json.dumps(output) for lid in left_out)
+    }
+    resources = {lid: r for lid, r in template["Resources"].items() if lid not in left_out}
+    return {**template, "Resources": resources, "Outputs": outputs}
+
+
 _FILL_ORDER = {
     "AWS::Logs::LogStream": 0,
     "AWS::Glue::Database": 1,
@@ -677,6 +701,7 @@ _FILL_ORDER = {
     "AWS::ApplicationAutoScaling::ScalableTarget": 9,
     "AWS::ApplicationAutoScaling::ScalingPolicy": 10,
     "AWS::Scheduler::Schedule": 11,
+    "AWS::CloudWatch::Dashboard": 12,
 }
 
 
