@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help venv demo test unit integration e2e lint build deploy preflight up validate diagram bench cost openapi clean
+.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight report up validate diagram bench cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,12 +39,23 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
+# Debian's Chromium for the browser tests (the report page, the console): installed here because no registry
+# download of a test tool's own browser works on a locked-down machine.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium (Debian/Ubuntu package chromium) for the browser tests"; exit 1; }
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null || \
+	{ $(if $(filter 0,$(shell id -u)),,sudo) apt-get update >/dev/null && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium >/dev/null; }
+
+browser: $(CHROMIUM) ## install Debian's Chromium for the browser tests
+
 venv: $(VENV)/.installed ## create the virtual environment
 
 demo: $(VENV)/.installed ## run the whole pipeline on the local stack and print a summary
 	$(PY) -m local_aws.demo $(ARGS)
 
-test: $(VENV)/.installed ## unit, integration and end-to-end tests
+test: $(VENV)/.installed $(CHROMIUM) ## unit, integration and end-to-end tests (with a headless browser)
 	$(PY) -m pytest -q
 
 unit: $(VENV)/.installed
@@ -53,7 +64,7 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(VENV)/.installed
+e2e: $(VENV)/.installed $(CHROMIUM)
 	$(PY) -m pytest -q tests/e2e
 
 ASL_VALIDATOR := asl-validator@4.0.0
@@ -74,6 +85,9 @@ deploy: build ## preflight, then sam deploy (--guided until samconfig.toml exist
 	@if [ -f samconfig.toml ]; then $(PY) -m stockctl preflight && $(SAM_ENV) $(SAM) deploy; \
 	else echo "no samconfig.toml: guided deploy (copy samconfig.example.toml to skip the questions)"; \
 	$(SAM_ENV) $(SAM) deploy --guided; fi
+
+report: $(VENV)/.installed ## HTML page of plots from the lake: local stack of make up (ARGS="--stack NAME" for AWS)
+	$(PY) -m stockctl lake-report $(if $(ARGS),$(ARGS),--local)
 
 preflight: $(VENV)/.installed ## check samconfig.toml's pandas layer (region, version, runtime, architecture) in AWS
 	$(PY) -m stockctl preflight $(ARGS)

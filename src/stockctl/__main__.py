@@ -8,6 +8,7 @@ python -m stockctl report supplier --supplier acme
 python -m stockctl validate --wait                              # start the nightly validation now, print its e-mail
 python -m stockctl validate --local --wait                      # ... on the stack of `make up`
 python -m stockctl preflight                                    # check samconfig.toml's layer before `sam deploy`
+python -m stockctl lake-report --local --items a123v5           # HTML page of plots from the lake (`make report`)
 """
 
 from __future__ import annotations
@@ -187,7 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--config-env", default="default")
     p.add_argument("--region", help="the region you deploy to (default: samconfig's, then your AWS configuration)")
     p.add_argument("--layer", help="a PandasLayerArn to check instead of samconfig's")
+    lr = commands.add_parser("lake-report", help="an HTML page of plots from the lake (stock over time, sales, ...)")
+    lr.add_argument("--out", default="reports/stock-report.html")
+    lr.add_argument("--items", help="comma-separated item ids for stock over time (default: the busiest five)")
+    lr.add_argument("--default-threshold", type=int, default=10, help="the stack's DefaultRestockThreshold")
+    source = lr.add_mutually_exclusive_group()
+    source.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    source.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
+    lr.add_argument("--region", help="AWS region (default: your AWS configuration)")
     args = parser.parse_args(argv)
+    if args.command == "lake-report":
+        from stockctl import lake_report
+
+        return lake_report.run(args)
     if args.command == "preflight":
         from stockctl import preflight
 
