@@ -171,6 +171,36 @@ else:
     ),
 ]
 
+cells += [
+    nbf.v4.new_markdown_cell(
+        "## Stock history, sales and levels below threshold\n\n`curated/stock_history/` holds every change of a "
+        "stored level from the table's stream (old, new, delta, cause; Glue table `stock_history`, saved queries "
+        "`stock-history-of-item`, `stock-over-time-per-item`, `sales-per-item-per-day`). These are the figures of "
+        "`make report`, drawn by the same functions (`stockctl.lake_report`)."
+    ),
+    nbf.v4.new_code_cell(
+        """import sys
+
+sys.path.insert(0, str(Path("../src").resolve()))
+from stockctl import lake_report
+
+lake = lake_report.read_lake(session, bucket, ENDPOINT)
+chosen = lake_report.busiest_items(lake.history)
+history_figures = lake_report.figures(lake, chosen, default_threshold=10)
+print(f"{len(lake_report.levels(lake.history))} level changes; items shown: {chosen}")
+lake_report.levels(lake.history).tail()"""
+    ),
+    *[
+        nbf.v4.new_code_cell(f"""display(history_figures["{title}"])  # {title}""")
+        for title in (
+            "Stock over time",
+            "Units sold per day",
+            "Rejected rows per day",
+            "Levels below their restock threshold",
+        )
+    ],
+]
+
 notebook = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
 path = Path(__file__).parents[1] / "notebook" / "demo-stock-update-awswrangler.ipynb"
 nbf.write(notebook, path)

@@ -123,17 +123,15 @@ def below_threshold(history: pd.DataFrame, default_threshold: int) -> pd.DataFra
 
 def figures(data: LakeData, items: list[str], default_threshold: int) -> dict[str, Any]:
     """The four matplotlib figures of the page (and of the notebook), keyed by title."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend state, the same figures in a notebook or a script
     from matplotlib.ticker import MaxNLocator
 
     drawn: dict[str, Any] = {}
 
     def figure(title: str, frame: pd.DataFrame | pd.Series, kind: str, ylabel: str, empty: str) -> None:
-        fig, ax = plt.subplots(figsize=(10, 3.6))
+        fig = Figure(figsize=(10, 3.6))
+        ax = fig.subplots()
         if len(frame):
             if kind == "step":
                 for column in frame.columns:
@@ -208,12 +206,9 @@ window.addEventListener("load", function () {{
 
 def render_html(data: LakeData, items: list[str], default_threshold: int, *, source: str) -> str:
     """A self-contained page: the plots as PNG data, no script or style fetched from anywhere."""
-    import matplotlib.pyplot as plt
-
     parts = []
     for n, (title, fig) in enumerate(figures(data, items, default_threshold).items()):
         encoded = base64.b64encode(png(fig)).decode()
-        plt.close(fig)
         parts.append(
             f'<figure id="plot-{n + 1}"><figcaption>{html.escape(title)}</figcaption>'
             f'<img class="plot" alt="{html.escape(title)}" src="data:image/png;base64,{encoded}"></figure>'

@@ -233,7 +233,8 @@ def test_the_notebook_runs_against_the_local_stack(local_stack, tmp_path):
         if cell.cell_type == "code"
         and any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in cell.outputs)
     ]
-    assert len(plots) == 6, plots  # latest stock, levels, movements, thresholds, supplier stock, rejected rows
+    # latest stock, levels, movements, thresholds, supplier stock, rejected rows; then the four of `make report`
+    assert len(plots) == 10, plots
     assert "nothing rejected yet" not in outputs and "no supplier feeds yet" not in outputs
 
 
