@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from loadgen.files import HEADER, ITEMS, WAREHOUSES, inventory_file, inventory_key, thresholds_file, thresholds_key
@@ -187,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--records", type=int, help="records to send (default: one buffer of the profile)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-bad", action="store_true", help="do not mix in malformed records")
+    parser.add_argument("--report", default="reports/stock-report.html", help="where to write the HTML report")
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
@@ -233,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             bar.update(len(feed_notices))
         answers = three_reports(stack)
         validation_status, validation, validation_emails = nightly_validation(stack)
+        history_title, history = item_history(stack)
+        write_report(stack, Path(args.report))
     result["records failed to send"] = failed
     sample = result.pop("sample")
     width = max(len(k) for k in result)
@@ -273,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     for email in validation_emails:
         print(f"  Subject: {email['subject']}\n    " + email["message"].replace("\n", "\n    "))
+    print(f"\n{history_title}")
+    print(history.to_string(index=False))
+    print(f"\nHTML report (stock over time, sales, rejected rows, levels below threshold): {args.report}")
+    result["history"] = history
     result["validation"] = {"status": validation_status, **validation, "emails": validation_emails}
     result["feed_notices"] = feed_notices
     result["sample"] = sample
@@ -281,6 +289,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     result["workflow_emails"] = workflow_emails
     result["emails"] = emails
     return result
+
+
+def item_history(stack: LocalStack) -> tuple[str, Any]:
+    """The busiest warehouse level's changes, from curated/stock_history/ (written by the stream's consumer)."""
+    from stockctl import lake_report
+
+    lake = lake_report.read_lake(stack.session, stack.outputs["DataBucketName"], stack.endpoint)
+    moves = lake_report.levels(lake.history)
+    warehouse, item = moves.groupby(["warehouse", "item_id"]).size().idxmax()
+    rows = lake.history[(lake.history["item_id"] == item) & (lake.history["warehouse"] == warehouse)]
+    rows = rows.sort_values("sequence").assign(file=lambda r: r["source_key"].str.rsplit("/", n=1).str[-1])
+    columns = ["event_time", "old_value", "new_value", "delta", "file", "source_lines"]
+    return f"History of {item} in {warehouse} (curated/stock_history/, from the table's stream):", rows[columns]
+
+
+def write_report(stack: LocalStack, path: Path) -> None:
+    from stockctl import lake_report
+
+    lake = lake_report.read_lake(stack.session, stack.outputs["DataBucketName"], stack.endpoint)
+    page = lake_report.render_html(lake, lake_report.busiest_items(lake.history), 10, source="the local stack")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
 
 
 def three_reports(stack: LocalStack) -> list[tuple[str, str]]:

@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--layer", help="a PandasLayerArn to check instead of samconfig's")
     lr = commands.add_parser("lake-report", help="an HTML page of plots from the lake (stock over time, sales, ...)")
     lr.add_argument("--out", default="reports/stock-report.html")
-    lr.add_argument("--items", help="comma-separated item ids for stock over time (default: the busiest five)")
+    lr.add_argument("--items", help="comma-separated item ids for stock over time (default: the busiest three)")
     lr.add_argument("--default-threshold", type=int, default=10, help="the stack's DefaultRestockThreshold")
     source = lr.add_mutually_exclusive_group()
     source.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")

@@ -66,7 +66,7 @@ def levels(history: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values("sequence")[["event_time", "warehouse", "item_id", "new_value", "sequence"]]
 
 
-def busiest_items(history: pd.DataFrame, n: int = 5) -> list[str]:
+def busiest_items(history: pd.DataFrame, n: int = 3) -> list[str]:
     """The items with the most level changes: a default choice that shows movement."""
     moves = levels(history)
     return moves["item_id"].value_counts().head(n).index.tolist()
@@ -79,8 +79,10 @@ def stock_over_time(history: pd.DataFrame, items: list[str]) -> pd.DataFrame:
     if moves.empty:
         return pd.DataFrame()
     moves = moves.assign(series=moves["item_id"] + " @ " + moves["warehouse"])
-    series = moves.pivot_table(index="event_time", columns="series", values="new_value", aggfunc="last")
-    return series.sort_index().ffill()
+    # one row per change in stream order (event times have whole seconds: several changes share one)
+    series = moves.pivot_table(index="sequence", columns="series", values="new_value", aggfunc="last").sort_index()
+    times = moves.groupby("sequence")["event_time"].first()
+    return series.ffill().set_axis(pd.DatetimeIndex(times.loc[series.index].to_numpy(), name="event_time"))
 
 
 def sales_per_day(transactions: pd.DataFrame) -> pd.DataFrame:
@@ -134,12 +136,18 @@ def figures(data: LakeData, items: list[str], default_threshold: int) -> dict[st
         ax = fig.subplots()
         if len(frame):
             if kind == "step":
+                span = (frame.index.max() - frame.index.min()).total_seconds()
+                # changes minutes apart or more: on a time axis; a burst (a replay, the local demo): in order
+                x = frame.index if span >= 600 else range(len(frame))
                 for column in frame.columns:
-                    ax.step(frame.index, frame[column], where="post", label=column)
+                    ax.step(x, frame[column], where="post", label=column)
                 ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-                locator = mdates.AutoDateLocator()
-                ax.xaxis.set_major_locator(locator)
-                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+                if span >= 600:
+                    locator = mdates.AutoDateLocator()
+                    ax.xaxis.set_major_locator(locator)
+                    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+                else:
+                    ax.set_xlabel(f"changes in stream order (all within {span:.0f} s)")
             else:
                 frame.plot(kind=kind, ax=ax, legend=isinstance(frame, pd.DataFrame), rot=0)
         else:

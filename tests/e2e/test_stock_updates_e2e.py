@@ -272,10 +272,11 @@ def test_make_up_serves_until_ctrl_c_and_describes_itself(tmp_path):
             process.kill()
 
 
-def test_make_demo_prints_the_summary():
+def test_make_demo_prints_the_summary(tmp_path):
     # `make demo` runs this module; a process of its own, like the command (moto's state is per process)
+    report = tmp_path / "report.html"
     completed = subprocess.run(
-        [sys.executable, "-m", "local_aws.demo", "--records", "40", "--seed", "3"],
+        [sys.executable, "-m", "local_aws.demo", "--records", "40", "--seed", "3", "--report", str(report)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -298,6 +299,9 @@ def test_make_demo_prints_the_summary():
     assert "SUCCEEDED" in completed.stdout
     assert "Feed status notices (6, one per uploaded file)" in completed.stdout
     assert "[FAILED] Supplier feed FAILED: globex" in completed.stdout
+    history = completed.stdout.split("History of ", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert "old_value" in history[1] and len(history) >= 4  # the title, the header, at least two changes
+    assert report.read_text().count('<img class="plot"') == 4
     assert "Supplier stock of acme (DynamoDB" in completed.stdout
     validation = re.search(r"Nightly validation \(.*?\): SUCCEEDED, (\d+) files, (\d+) transactions", completed.stdout)
     assert validation and int(validation.group(1)) == len(re.findall(r"_inventory\.csv", uploaded_line(completed)))
