@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import reports, stock_updates, validation, xlsx_reader
+from benchmarks import history, reports, stock_updates, validation, xlsx_reader
 from benchmarks.common import RESULTS, write_section
 
 SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
@@ -15,6 +15,7 @@ SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "stock-updates": stock_updates.run,
     "reports": reports.run,
     "validation": validation.run,
+    "history": history.run,
 }
 
 

@@ -171,6 +171,61 @@ def break_even_updates_per_second(bench: dict[str, Any], prices: dict[str, Any])
     return fixed_per_hour / 3600 / (on_demand_per_update / MILLION)
 
 
+HISTORY_BATCH, HISTORY_WINDOW_S = 1000, 30  # the HistoryStreamMapping's BatchSize and MaximumBatchingWindowInSeconds
+
+
+def history_memory_mb() -> int:
+    text = (ROOT / "template.yaml").read_text()
+    own = re.search(r"^  HistoryFunction:\n(?:    .*\n|\n)*?      MemorySize:\s*(\d+)", text, re.MULTILINE)
+    return int(own.group(1)) if own else 512
+
+
+def history_lines(profile: Profile, bench: dict[str, Any], prices: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """The history's cost per million updates: every stock update changes one article, one stream record."""
+    figures = bench["history"]
+    per_batch = min(HISTORY_BATCH, profile.records_per_second * HISTORY_WINDOW_S)
+    batches = MILLION / per_batch
+    seconds = figures["seconds_per_batch"] * per_batch / figures["records_per_batch"]
+    memory = history_memory_mb()
+    gb_month = MILLION * figures["parquet_bytes_per_row"] / 1024**3
+    return [
+        (
+            "Lambda requests",
+            f"{batches:,.0f} batches of {per_batch:,} records",
+            batches * prices["lambda_per_million_requests"] / MILLION,
+        ),
+        (
+            "Lambda duration",
+            f"{seconds * 1000:,.1f} ms per batch measured x {memory} MB, arm64",
+            batches * seconds * memory / 1024 * prices["lambda_arm64_per_gb_second"],
+        ),
+        ("S3 PUT", "one file per batch (per day it spans)", batches * prices["s3_put_per_thousand"] / 1000),
+        ("stream reads", "a Lambda mapping's GetRecords are not billed", 0.0),
+        (
+            "S3 storage, a month",
+            f"{figures['parquet_bytes_per_row']:,.0f} bytes per change in Parquet",
+            gb_month * prices["s3_storage_per_gb_month"],
+        ),
+    ]
+
+
+def history_section(bench: dict[str, Any], prices: dict[str, Any]) -> str:
+    if "history" not in bench:
+        return 'Not measured: run `make bench ARGS="--only history"`.'
+    tables = {p.name: history_lines(p, bench, prices) for p in PROFILES}
+    rows = [
+        f"| {name} | {' | '.join(f'${tables[p.name][i][2]:,.4f}' for p in PROFILES)} | {how} |"
+        for i, (name, how, _) in enumerate(tables["real"])
+    ]
+    totals = " | ".join(f"**${sum(line[2] for line in tables[p.name]):,.4f}**" for p in PROFILES)
+    head = " | ".join(f"{p.name} ({p.records_per_second}/s)" for p in PROFILES)
+    return (
+        f"| component | {head} | how (real profile) |\n|---|{'---:|' * len(PROFILES)}---|\n"
+        + "\n".join(rows)
+        + f"\n| **total** | {totals} | |"
+    )
+
+
 def memory_rows(bench: dict[str, Any], prices: dict[str, Any], memory_mb: int) -> str:
     curve = bench.get("memory_sizes") or {}
     if not curve or "not_measured" in curve:
@@ -254,6 +309,20 @@ records of up to 5 KB, {updates_per_record(PROFILES[1], True, prices["firehose_r
 at the real profile. The stream's delimiter processor ends each record with a newline, so the ingest function
 reads packed records like any others (tested end to end). At 1 update/s a second holds one update, so the test
 profile gains nothing. KDG itself sends one update per record.
+
+## Stock history (curated/stock_history/)
+
+Every stock update changes one article's stored stock, so it is one record on the table's stream and one row
+of the history (warehouse levels, supplier stock and thresholds add theirs; their volumes are small beside it).
+The history function reads the stream in batches of up to {HISTORY_BATCH:,} records, waiting at most
+{HISTORY_WINDOW_S} s to fill one; `make bench ARGS="--only history"` measures its time per batch and the bytes
+per row. Added to the totals above, per million updates:
+
+{history_section(bench, prices)}
+
+Why a second stream consumer and not EventBridge Pipes into Firehose: Pipes bills per request and Firehose per
+GB on top of a Lambda that would still compute old/new/delta, the files would not be named after their batch (a
+retry could not overwrite its file), and neither runs on the local stack.
 
 ## Lambda memory size of the ingest function
 

@@ -254,7 +254,8 @@ def run(quick: bool = False) -> tuple[str, bool]:
             "end_to_end": e2e,
             "suite_seconds": duration_s,
         }
-        RESULTS_JSON.write_text(json.dumps(figures, indent=2) + "\n")
+        kept = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+        RESULTS_JSON.write_text(json.dumps({**kept, **figures}, indent=2) + "\n")  # other suites' keys stay
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:,.0f} ms"
