@@ -154,6 +154,9 @@ def exists(stack, item):
         "AWS::SNS::TopicPolicy": lambda: True,
         "AWS::StepFunctions::StateMachine": lambda: c("stepfunctions").describe_state_machine(stateMachineArn=pid),
         "AWS::CloudWatch::Alarm": lambda: c("cloudwatch").describe_alarms(AlarmNames=[pid])["MetricAlarms"][0],
+        "AWS::CloudWatch::Dashboard": lambda: json.loads(
+            c("cloudwatch").get_dashboard(DashboardName=pid)["DashboardBody"]
+        ),
         "AWS::ApiGatewayV2::Api": lambda: c("apigatewayv2").get_api(ApiId=pid),
         "AWS::Scheduler::Schedule": lambda: c("scheduler").get_schedule(Name=pid),
         "AWS::ApiGatewayV2::Stage": lambda: any(

@@ -25,7 +25,9 @@ def inbox(stack):
 @pytest.fixture(scope="module")
 def run_alerts(stack):
     """The alert function, fed from the table's stream by the local stream poller (handler in-process)."""
-    [poller] = [p for p in stack.pollers if isinstance(p, DynamoDbStreamPoller)]
+    [poller] = [
+        p for p in stack.pollers if isinstance(p, DynamoDbStreamPoller) and p.function.logical_id == "AlertFunction"
+    ]
 
     def run():
         while poller.poll_once():
