@@ -64,6 +64,7 @@ EXPECTED_NAMES = {
     THRESHOLDS_PREFIX: "restock_thresholds/<yyyy>/<mm>/<dd>/restock_thresholds.json",
     SUPPLIER_FEEDS_PREFIX: "supplier_feeds/<supplier>/<yyyy>/<mm>/<dd>/<name>.xlsx",
     PRODUCT_TABLE_PREFIX: "reference/product/<name>.csv, .xlsx or .parquet",
+    "reference/store/": "reference/store/<name>.csv, .xlsx or .parquet",
 }
 
 

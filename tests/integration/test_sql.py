@@ -2,6 +2,7 @@
 files, the SQL transpiled from Athena's dialect by sqlglot) and agrees with the reports API on the same data.
 No SQL ships that has never run."""
 
+import datetime
 import json
 
 import duckdb
@@ -90,6 +91,12 @@ def lake(stack, deps, s3, bucket, tmp_path_factory):
     assert ingest(sqs_event_for([(bucket, *feed)], event_time="2026-11-25T12:00:00.000Z"), None, deps) == {
         "batchItemFailures": []
     }
+    listings = "item_id,custom_label,title,current_price,prefix,uk_rtg,fps_wds_dir,payment_profile_name," + (
+        "shipping_profile_name,return_profile_name,supplier,ebay_store\n"
+    )
+    listings += "".join(f"{500 + n},SKU-{n:06d},Title,9.99,,,,p,s,r,acme,Store S\n" for n in range(5))
+    store = put(s3, bucket, "reference/store/listings.csv", listings.encode())
+    assert ingest(sqs_event_for([(bucket, *store)]), None, deps) == {"batchItemFailures": []}
     stack.drain()  # the stream's consumers: the history under curated/stock_history/
     root = tmp_path_factory.mktemp("lake")
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -105,7 +112,7 @@ def db(lake):
     """The Glue tables as DuckDB views over the same files: names, columns and partitions as Athena sees them."""
     con = duckdb.connect()
     parquet = "hive_partitioning=true, hive_types_autocast=false, union_by_name=true"
-    for table in ("inventory_transactions", "stock_latest", "supplier_stock", "stock_history"):
+    for table in ("inventory_transactions", "stock_latest", "supplier_stock", "stock_history", "store", "ebay"):
         con.execute(
             f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{lake}/curated/{table}/**/*.parquet', {parquet})"
         )
@@ -149,6 +156,7 @@ PARAMETERS = {
     "stock-history-of-item": ("a1", "Berlin 1", "2020-01-01", "2099-12-31"),
     "stock-over-time-per-item": ("a1", "2020-01-01", "2099-12-31"),
     "sales-per-item-per-day": ("2026-11-24", "2026-11-25"),
+    "ebay-listings-changed-today": ("Store S", datetime.datetime.now(datetime.UTC).date().isoformat()),
 }
 
 
@@ -232,3 +240,13 @@ def test_the_history_in_sql_replays_to_the_stored_levels_and_sales_are_per_item_
         ("2026-11-25", "Berlin 1", "b2", 5),
         ("2026-11-25", "Borkum 1", "a1", 2),
     ]
+
+
+def test_the_ebay_listings_of_a_store_upload_are_in_sql_with_the_supplier_quantities(db, api):
+    _, _, supplier = api
+    stock = {item["customLabel"]: item["quantity"] for item in supplier.stock_of_supplier("acme")}
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    rows = run(db, "ebay-listings-changed-today", "Store S", today)
+    assert {(r["item_id"], r["quantity"]) for r in rows} == {
+        (500 + n, stock[f"SKU-{n:06d}"]) for n in range(5) if stock[f"SKU-{n:06d}"] != 0
+    }

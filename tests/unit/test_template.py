@@ -72,7 +72,7 @@ def test_the_bucket_is_private_versioned_kms_encrypted_and_tls_only(resources):
 def test_partitioned_glue_tables_use_partition_projection(resources):
     tables = of_type(resources, "AWS::Glue::Table").values()
     partitioned = [t for t in tables if t["TableInput"].get("PartitionKeys")]
-    assert len(partitioned) == 7  # 4 curated (with the history), 3 raw
+    assert len(partitioned) == 9  # 6 curated (with the history, store and ebay), 3 raw
     stock_latest = next(t["TableInput"] for t in tables if t["TableInput"]["Name"] == "stock_latest")
     assert [k["Name"] for k in stock_latest["PartitionKeys"]] == ["dt"]
     assert stock_latest["Parameters"]["projection.dt.type"] == "date"
@@ -247,7 +247,14 @@ def test_the_bucket_announces_every_object_under_the_input_prefixes_whatever_its
     rules = [c["Filter"]["S3Key"]["Rules"] for c in configurations]
     assert all(len(r) == 1 and r[0]["Name"] == "prefix" for r in rules)
     assert sorted(r[0]["Value"] for r in rules) == sorted(
-        ["raw/stock-updates/", "inventory_files/", "restock_thresholds/", "supplier_feeds/", "reference/product/"]
+        [
+            "raw/stock-updates/",
+            "inventory_files/",
+            "restock_thresholds/",
+            "supplier_feeds/",
+            "reference/product/",
+            "reference/store/",
+        ]
     )
 
 

@@ -29,6 +29,25 @@ class ObjectStore:
     def write(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
+    def write_once(self, bucket: str, key: str, body: bytes, content_type: str) -> bool:
+        """Create the object unless it exists (If-None-Match: *): False when an earlier write is kept."""
+        try:
+            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                return False
+            raise
+        return True
+
+    def read_object(self, bucket: str, key: str) -> bytes | None:
+        """A derived file of the lake, or None when there is none yet."""
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise
+
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
         keys: list[str] = []
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

@@ -91,51 +91,62 @@ def parse_product_table(data: bytes, key: str) -> ParsedProducts:
 
 
 def _read(data: bytes, key: str) -> dict[str, list[Any]]:
-    """The three columns (matched by normalised header) and each row's line number, whatever the format."""
+    return read_columns(data, key, COLUMNS, what="product table", error=ProductTableError)
+
+
+def read_columns(
+    data: bytes, key: str, columns: tuple[str, ...], *, what: str, error: type[PipelineError]
+) -> dict[str, list[Any]]:
+    """The named columns (matched by normalised header) and each row's line number, from csv, xlsx or Parquet.
+
+    Shared by the uploads people make from spreadsheets (the product table, store listings): `error` is what an
+    unusable upload raises, naming `what` and the key, so the current table is kept and the notice says why.
+    """
+    label = f"{what} {key}"
     if is_parquet(data):
         try:
-            check_parquet(data, f"product table {key}")
+            check_parquet(data, label)
         except UnreadableObjectError as exc:
-            raise ProductTableError(str(exc)) from exc
+            raise error(str(exc)) from exc
         try:
             table = pq.read_table(io.BytesIO(data))
         except (pa.ArrowInvalid, OSError) as exc:
-            raise ProductTableError(f"product table {key}: unreadable Parquet: {exc}") from exc
+            raise error(f"{label}: unreadable Parquet: {exc}") from exc
         header = table.column_names
         rows = {name: table.column(name) for name in header}
         first_line = 1
     elif data[:4] == XLSX_MAGIC or key.lower().endswith(".xlsx"):
         try:
-            sheet = sheet_rows(open_workbook(data, f"product table {key}"), 1, f"product table {key}")
+            sheet = sheet_rows(open_workbook(data, label), 1, label)
         except WorkbookError as exc:
-            raise ProductTableError(str(exc)) from exc
+            raise error(str(exc)) from exc
         if not sheet:
-            raise ProductTableError(f"product table {key}: the first sheet is empty")
+            raise error(f"{label}: the first sheet is empty")
         header = [cell_text(c) for c in sheet[0]]
         rows = {name: [r[i] if i < len(r) else "" for r in sheet[1:]] for i, name in enumerate(header)}
         first_line = 2
     else:
-        header, rows = _read_csv(data, key)
+        header, rows = _read_csv(data, label, error)
         first_line = 2
     by_name = {_normalise(name): name for name in header}
-    missing = [name for name in COLUMNS if name not in by_name]
+    missing = [name for name in columns if name not in by_name]
     if missing:
-        raise ProductTableError(
-            f"product table {key}: missing column(s) {', '.join(missing)} "
-            f"(found: {', '.join(map(repr, header)) or 'none'}; expected {', '.join(COLUMNS)})"
+        raise error(
+            f"{label}: missing column(s) {', '.join(missing)} "
+            f"(found: {', '.join(map(repr, header)) or 'none'}; expected {', '.join(columns)})"
         )
     out: dict[str, list[Any]] = {}
-    for name in COLUMNS:
+    for name in columns:
         values = rows[by_name[name]]
         if isinstance(values, pa.ChunkedArray):  # Parquet: floats stay numbers for cell_text, the rest as text
             floating = pa.types.is_floating(values.type)
             values = values.to_pylist() if floating else pc.cast(values, pa.string()).to_pylist()
         out[name] = ["" if v is None else v for v in values]
-    out["lines"] = list(range(first_line, first_line + len(out["supplier"])))
+    out["lines"] = list(range(first_line, first_line + len(out[columns[0]])))
     return out
 
 
-def _read_csv(data: bytes, key: str) -> tuple[list[str], Mapping[str, list[Any]]]:
+def _read_csv(data: bytes, label: str, error: type[PipelineError]) -> tuple[list[str], Mapping[str, list[Any]]]:
     text_head = data[:4096].decode("utf-8-sig", errors="replace").splitlines()[:1]
     head = text_head[0] if text_head else ""
     delimiter = max((",", ";", "\t"), key=head.count)
@@ -150,7 +161,7 @@ def _read_csv(data: bytes, key: str) -> tuple[list[str], Mapping[str, list[Any]]
             convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
         )
     except pa.ArrowInvalid as exc:
-        raise ProductTableError(f"product table {key}: unreadable CSV: {exc}") from exc
+        raise error(f"{label}: unreadable CSV: {exc}") from exc
     header = table.column_names
     as_text = {name: pc.cast(table.column(name), pa.string()).to_pylist() for name in header}
     return header, as_text

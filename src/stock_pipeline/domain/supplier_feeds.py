@@ -245,6 +245,8 @@ def day_partition(supplier: str, day: date) -> dict[str, str]:
 
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 PRODUCT_TABLE = "product_table"
+STORE_LISTINGS = "store_listings"
+EBAY_LISTINGS = "ebay_listings"
 UNPROCESSED_FILE = "file"  # a file under an input prefix that no ingestion takes (its name, or it vanished)
 ALL_SUPPLIERS = "*"
 
@@ -266,12 +268,22 @@ class FeedNotice:
     lake_replaced: bool | None = None
     reason: str | None = None
     kind: str = "supplier_feed"
+    partitions: list[str] | None = None  # store listings: the (store/supplier) partitions an upload replaced
+    newer_kept: list[str] | None = None  # ... and those a newer upload already holds
+    ebay_store: str | None = None  # eBay listings: the store, its listings, how many changed, the revise file
+    listings: int | None = None
+    changed: int | None = None
+    export_key: str | None = None
 
     @property
     def subject(self) -> str:
         verb = "processed" if self.status == SUCCEEDED else "FAILED"
         if self.kind == PRODUCT_TABLE:
             return f"Product table {'loaded' if self.status == SUCCEEDED else 'FAILED'}"
+        if self.kind == STORE_LISTINGS:
+            return f"Store listings {'loaded' if self.status == SUCCEEDED else 'FAILED'}"
+        if self.kind == EBAY_LISTINGS:
+            return f"eBay listings {self.ebay_store}: {self.changed} of {self.listings} changed ({self.supplier})"[:100]
         if self.kind == UNPROCESSED_FILE:
             return f"File FAILED: {self.source_key}"[:100]
         return f"Supplier feed {verb}: {self.supplier}"[:100]
@@ -279,8 +291,13 @@ class FeedNotice:
     @property
     def message(self) -> str:
         """JSON that reads well in an e-mail too; the summary line says it in words."""
-        if self.status == SUCCEEDED and self.kind == PRODUCT_TABLE:
+        if self.status == SUCCEEDED and self.kind in (PRODUCT_TABLE, STORE_LISTINGS):
             summary = f"{self.source_key}: {self.read} rows read, {self.mapped} stored, {self.rejected} rejected"
+        elif self.kind == EBAY_LISTINGS:
+            summary = (
+                f"store {self.ebay_store}, supplier {self.supplier}: {self.listings} listings, {self.changed} changed; "
+                f"revise file {self.export_key}"
+            )
         elif self.status == SUCCEEDED:
             summary = (
                 f"{self.source_key}: {self.read} rows read, {self.mapped} mapped, {self.unmapped} unmapped, "
@@ -335,3 +352,36 @@ def file_not_processed(key: str, reason: str) -> FeedNotice:
 
 def product_table_failed(key: str, reason: str) -> FeedNotice:
     return FeedNotice(source_key=key, supplier=ALL_SUPPLIERS, status=FAILED, reason=reason, kind=PRODUCT_TABLE)
+
+
+def store_listings_loaded(key: str, *, read: int, stored: int, rejected: int, **extra: Any) -> FeedNotice:
+    return FeedNotice(
+        source_key=key,
+        supplier=ALL_SUPPLIERS,
+        status=SUCCEEDED,
+        read=read,
+        mapped=stored,
+        rejected=rejected,
+        kind=STORE_LISTINGS,
+        **extra,
+    )
+
+
+def store_listings_failed(key: str, reason: str) -> FeedNotice:
+    return FeedNotice(source_key=key, supplier=ALL_SUPPLIERS, status=FAILED, reason=reason, kind=STORE_LISTINGS)
+
+
+def ebay_listings_generated(
+    key: str, *, supplier: str, ebay_store: str, listings: int, changed: int, export_key: str
+) -> FeedNotice:
+    """One per store and run: what eBay should now show, and the file that revises it."""
+    return FeedNotice(
+        source_key=key,
+        supplier=supplier,
+        status=SUCCEEDED,
+        kind=EBAY_LISTINGS,
+        ebay_store=ebay_store,
+        listings=listings,
+        changed=changed,
+        export_key=export_key,
+    )

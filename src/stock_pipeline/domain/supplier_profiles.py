@@ -56,6 +56,7 @@ class SupplierProfile:
     part_number: Column
     stock: Column
     value: ValueRule
+    zero_missing: bool = False  # eBay: a listing whose SKU the latest feed lacks shows 0 (default: last known)
 
     def describe_sheet(self) -> str:
         return f"sheet {self.sheet!r}" if isinstance(self.sheet, str) else f"sheet #{self.sheet}"
@@ -106,7 +107,15 @@ def parse_profiles(document: bytes | str | Mapping[str, Any], *, source: str) ->
 
 def _profile(name: str, spec: Mapping[str, Any], where: str, problems: list[str]) -> SupplierProfile | None:
     before = len(problems)
-    _unknown_keys(spec, {"sheet", "header_row", "part_number", "stock", "value", "description"}, where, problems)
+    _unknown_keys(
+        spec,
+        {"sheet", "header_row", "part_number", "stock", "value", "missing_in_feed", "description"},
+        where,
+        problems,
+    )
+    missing_in_feed = spec.get("missing_in_feed", "keep")
+    if missing_in_feed not in ("keep", "zero"):
+        problems.append(f'{where}: missing_in_feed must be "keep" (last known quantity) or "zero"')
     sheet = spec.get("sheet", 1)
     if isinstance(sheet, bool) or not (
         (isinstance(sheet, str) and sheet.strip()) or (isinstance(sheet, int) and sheet >= 1)
@@ -120,7 +129,7 @@ def _profile(name: str, spec: Mapping[str, Any], where: str, problems: list[str]
     value = _rule(spec.get("value"), f"{where}, value", problems)
     if len(problems) > before or part_number is None or stock is None or value is None:
         return None
-    return SupplierProfile(name, sheet, header_row, part_number, stock, value)
+    return SupplierProfile(name, sheet, header_row, part_number, stock, value, missing_in_feed == "zero")
 
 
 def _column(spec: Any, where: str, problems: list[str]) -> Column | None:

@@ -25,6 +25,7 @@ from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
 from stock_pipeline.domain.inventory import is_inventory_key
+from stock_pipeline.domain.listings import is_store_key
 from stock_pipeline.domain.objects import ObjectRef, set_inflation_limit
 from stock_pipeline.domain.products import is_product_table_key
 from stock_pipeline.domain.supplier_feeds import is_feed_key
@@ -44,6 +45,7 @@ from stock_pipeline.ingestion import (
     report_unprocessed,
     unrecognised_name,
 )
+from stock_pipeline.listings import EbayRun, ListingsContext, ingest_store_listings, regenerate_ebay
 from stock_pipeline.observability import logger, metrics, tracer
 from stock_pipeline.reevaluation import start_reevaluation
 
@@ -136,6 +138,8 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
             _supplier_feed(ref, deps)
         elif ref.key.startswith(PRODUCT_TABLE_PREFIX) and is_product_table_key(ref.key):
             _product_table(ref, deps)
+        elif is_store_key(ref.key):
+            _store_listings(ref, deps)
         else:
             _unprocessed(ref, deps, unrecognised_name(ref.key), metric="ObjectsUnrouted")
             return
@@ -229,6 +233,39 @@ def _supplier_feed(ref: ObjectRef, deps: Dependencies) -> None:
     metrics.add_metric(name="SupplierRowsMapped", unit=MetricUnit.Count, value=outcome.notice.mapped)
     metrics.add_metric(name="SupplierRowsUnmapped", unit=MetricUnit.Count, value=outcome.notice.unmapped)
     metrics.add_metric(name="SupplierRowsRejected", unit=MetricUnit.Count, value=outcome.notice.rejected)
+    if outcome.notice.status == "SUCCEEDED":  # the eBay table of every store that lists this supplier
+        _report_ebay(regenerate_ebay(_listings(deps), outcome.notice.supplier, run=ref, now=datetime.now(UTC)))
+
+
+def _store_listings(ref: ObjectRef, deps: Dependencies) -> None:
+    outcome, runs = ingest_store_listings(
+        ref, _listings(deps), writer=deps.store, rejected_prefix=deps.settings.rejected_prefix, now=datetime.now(UTC)
+    )
+    _report_notice("store listings", outcome)
+    metrics.add_metric(name="StoreListingsRejected", unit=MetricUnit.Count, value=outcome.notice.rejected)
+    _report_ebay(runs)
+
+
+def _listings(deps: Dependencies) -> ListingsContext:
+    return ListingsContext(
+        bucket=deps.settings.bucket_name,
+        lake_prefix=deps.settings.lake_prefix,
+        objects=deps.store,
+        lake=deps.lake,
+        supplier_stock=deps.supplier_stock,
+        profiles=deps.profiles,
+        notices=_notices(deps),
+    )
+
+
+def _report_ebay(runs: list[EbayRun]) -> None:
+    for run in runs:
+        logger.info(
+            "eBay listings generated" if run.replaced else "eBay listings: a later run already wrote them",
+            extra={"run": asdict(run)},
+        )
+    metrics.add_metric(name="EbayTablesWritten", unit=MetricUnit.Count, value=sum(r.replaced for r in runs))
+    metrics.add_metric(name="EbayListingsChanged", unit=MetricUnit.Count, value=sum(r.changed for r in runs))
 
 
 def _product_table(ref: ObjectRef, deps: Dependencies) -> None:
