@@ -4,6 +4,7 @@ python -m loadgen send --stream <StockUpdatesStreamName> --rate 300 --duration 3
 python -m loadgen send --local --profile test                                          # against `make up`
 python -m loadgen inventory --rows 500 --sales --out files/
 python -m loadgen workbook --supplier acme --items 50000 --bucket <DataBucketName>
+python -m loadgen store --stores 20 --items 10000 --format parquet --local                # eBay store listings
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 from loadgen.files import inventory_file, inventory_key, thresholds_file, thresholds_key
 from loadgen.kdg import PROFILES, STOCK_UPDATE_TEMPLATE, Renderer, TemplateError
 from loadgen.sender import BILLING_INCREMENT, FirehoseSender, RateLimiter, run
-from loadgen.workbooks import SUPPLIERS, feed_key, product_table_csv, supplier_feed
+from loadgen.workbooks import (
+    SUPPLIERS,
+    feed_key,
+    product_table_csv,
+    store_listings_csv,
+    store_listings_parquet,
+    supplier_feed,
+)
 
 LOCAL_STATE = Path(".local-stack.json")
 
@@ -124,6 +132,11 @@ def generate(args: argparse.Namespace) -> int:
     elif args.command == "workbook":
         body = supplier_feed(args.supplier, args.items, seed=args.seed, unmapped=args.unmapped)
         files = [(feed_key(args.supplier, now.date()), body)]
+    elif args.command == "store":
+        stores = [f"store-{n + 1}" for n in range(args.stores)]
+        suppliers = list(SUPPLIERS)[: args.suppliers]
+        make = store_listings_parquet if args.format == "parquet" else store_listings_csv
+        files = [(f"reference/store/listings-{now:%Y-%m-%d}.{args.format}", make(stores, suppliers, args.items))]
     else:
         files = [(f"reference/product/products-{now:%Y-%m}.csv", product_table_csv(args.items))]
     return write_files(args, files)
@@ -167,7 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     g_workbook.add_argument("--unmapped", type=int, default=0, help="extra parts the product table does not know")
     g_products = commands.add_parser("products", help="a product table (csv) mapping every bundled supplier")
     g_products.add_argument("--items", type=int, default=1000)
-    for sub in (g_inventory, g_thresholds, g_workbook, g_products):
+    g_store = commands.add_parser("store", help="eBay store listings: every store lists items 0..n-1 of each supplier")
+    g_store.add_argument("--stores", type=int, default=2)
+    g_store.add_argument("--suppliers", type=int, default=len(SUPPLIERS), help=f"the first N of {', '.join(SUPPLIERS)}")
+    g_store.add_argument("--items", type=int, default=100, help="listings per store and supplier")
+    g_store.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    for sub in (g_inventory, g_thresholds, g_workbook, g_products, g_store):
         sub.add_argument("--seed", type=int)
         target = sub.add_mutually_exclusive_group()
         target.add_argument("--out", help="write into this folder (the bucket's key layout below it)")

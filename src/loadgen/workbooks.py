@@ -110,3 +110,72 @@ def product_table_csv(items: int, suppliers: Sequence[str] = SUPPLIERS) -> bytes
     writer.writerow(("custom_label", "part_number", "supplier"))
     writer.writerows(product_rows(items, suppliers))
     return sink.getvalue().encode()
+
+
+STORE_COLUMNS = (
+    "item_id",
+    "custom_label",
+    "title",
+    "current_price",
+    "prefix",
+    "uk_rtg",
+    "fps_wds_dir",
+    "payment_profile_name",
+    "shipping_profile_name",
+    "return_profile_name",
+    "supplier",
+    "ebay_store",
+)
+
+
+def store_listings_table(
+    stores: Sequence[str], suppliers: Sequence[str], per_store_and_supplier: int, *, seed: int = 7
+) -> Any:
+    """eBay store listings as an Arrow table: every store lists SKUs 0..n-1 of every supplier, with item ids
+    unique across the table (store, supplier and SKU number in the digits)."""
+    import pyarrow as pa
+
+    rng = random.Random(seed)
+    n = per_store_and_supplier
+    rows = len(stores) * len(suppliers) * n
+    item_ids, labels, store_col, supplier_col = [], [], [], []
+    for s, store in enumerate(stores):
+        for p, supplier in enumerate(suppliers):
+            base = 100_000_000_000 + (s * 100 + p) * 10_000_000
+            item_ids.extend(range(base, base + n))
+            labels.extend(custom_label(k) for k in range(n))
+            store_col.extend([store] * n)
+            supplier_col.extend([supplier] * n)
+    prices = [round(rng.uniform(1, 200), 2) for _ in range(min(rows, 1000))]
+    return pa.table(
+        {
+            "item_id": pa.array(item_ids, pa.int64()),
+            "custom_label": labels,
+            "title": [f"Listing of {label}" for label in labels],
+            "current_price": pa.array([prices[i % len(prices)] for i in range(rows)], pa.float64()),
+            "prefix": [""] * rows,
+            "uk_rtg": [""] * rows,
+            "fps_wds_dir": [""] * rows,
+            "payment_profile_name": ["PayPal"] * rows,
+            "shipping_profile_name": ["Standard"] * rows,
+            "return_profile_name": ["30 days"] * rows,
+            "supplier": supplier_col,
+            "ebay_store": store_col,
+        }
+    )
+
+
+def store_listings_csv(stores: Sequence[str], suppliers: Sequence[str], per_store_and_supplier: int) -> bytes:
+    import pyarrow.csv as pcsv
+
+    sink = io.BytesIO()
+    pcsv.write_csv(store_listings_table(stores, suppliers, per_store_and_supplier), sink)
+    return sink.getvalue()
+
+
+def store_listings_parquet(stores: Sequence[str], suppliers: Sequence[str], per_store_and_supplier: int) -> bytes:
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(store_listings_table(stores, suppliers, per_store_and_supplier), sink, compression="snappy")
+    return sink.getvalue()

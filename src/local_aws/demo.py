@@ -13,7 +13,7 @@ from typing import Any
 from loadgen.files import HEADER, ITEMS, WAREHOUSES, inventory_file, inventory_key, thresholds_file, thresholds_key
 from loadgen.kdg import PROFILES, render_records
 from loadgen.sender import FirehoseSender, batches
-from loadgen.workbooks import SUPPLIERS, feed_key, product_table_csv, supplier_feed
+from loadgen.workbooks import SUPPLIERS, feed_key, product_table_csv, store_listings_csv, supplier_feed
 from local_aws.stack import LocalStack
 
 
@@ -233,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         with tqdm(desc="supplier workbooks -> supplier stock", unit="msg") as bar:
             feed_notices, supplier_stock, supplier_days = supplier_feeds(stack, args.seed)
             bar.update(len(feed_notices))
+        ebay_notices, ebay_changed, revise_lines = ebay_listings(stack)
         answers = three_reports(stack)
         validation_status, validation, validation_emails = nightly_validation(stack)
         history_title, history = item_history(stack)
@@ -267,6 +268,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(supplier_stock.to_string(index=False))
     print("\nSupplier stock in the lake (rows per day partition; a re-upload replaces its day):")
     print(supplier_days.to_string(index=False))
+    print(f"\nStore listings uploaded after the feeds: {len(ebay_notices)} eBay tables (store x supplier) generated:")
+    for notice in ebay_notices:
+        print(f"  {notice['subject']}")
+    print("\nChanged listings of Shop UK (curated/ebay/, first 8):")
+    print(ebay_changed.head(8).to_string(index=False))
+    print("\nIts revise file for eBay's bulk upload (first lines):")
+    print("  " + "\n  ".join(revise_lines[:5]))
     print(f"\nReports API at {stack.outputs['ReportsApiUrl']} (SigV4-signed requests, as `python -m stockctl` sends):")
     for title, text in answers:
         print(f"  {title}\n    " + text.strip().replace("\n", "\n    "))
@@ -289,6 +297,27 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     result["workflow_emails"] = workflow_emails
     result["emails"] = emails
     return result
+
+
+def ebay_listings(stack: LocalStack) -> tuple[list[dict[str, Any]], Any, list[str]]:
+    """Two eBay stores listing 260 SKUs of each bundled supplier (the feeds hold 250): upload, then the tables."""
+    import awswrangler as wr
+
+    s3, bucket = stack.client("s3"), stack.outputs["DataBucketName"]
+    inbox = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="demo-ebay")
+    s3.put_object(
+        Bucket=bucket,
+        Key="reference/store/listings-week.csv",
+        Body=store_listings_csv(["Shop UK", "Shop DE"], SUPPLIERS, 260),
+    )
+    stack.drain()
+    notices = [n for n in inbox.read() if n["subject"].startswith("eBay listings")]
+    wr.config.s3_endpoint_url = stack.endpoint
+    table = wr.s3.read_parquet(f"s3://{bucket}/curated/ebay/ebay_store=Shop UK/", boto3_session=stack.session)
+    changed = table[table["quantity_delta"] != 0][["item_id", "custom_label", "supplier", "quantity", "quantity_delta"]]
+    export = next(json.loads(n["message"])["export_key"] for n in notices if "Shop UK" in n["subject"])
+    lines = s3.get_object(Bucket=bucket, Key=export)["Body"].read().decode().splitlines()
+    return notices, changed.sort_values(["supplier", "item_id"]), [f"s3://{bucket}/{export}", *lines]
 
 
 def item_history(stack: LocalStack) -> tuple[str, Any]:

@@ -305,6 +305,9 @@ def test_make_demo_prints_the_summary(tmp_path):
     history = completed.stdout.split("History of ", 1)[1].split("\n\n", 1)[0].splitlines()
     assert "old_value" in history[1] and len(history) >= 4  # the title, the header, at least two changes
     assert report.read_text().count('<img class="plot"') == 4
+    assert "6 eBay tables (store x supplier) generated" in completed.stdout
+    revise = completed.stdout.split("Its revise file for eBay's bulk upload", 1)[1].splitlines()
+    assert revise[2].strip() == "Action,ItemID,Quantity" and revise[3].strip().startswith("Revise,")
     assert "Supplier stock of acme (DynamoDB" in completed.stdout
     validation = re.search(r"Nightly validation \(.*?\): SUCCEEDED, (\d+) files, (\d+) transactions", completed.stdout)
     assert validation and int(validation.group(1)) == len(re.findall(r"_inventory\.csv", uploaded_line(completed)))
