@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import history, reports, stock_updates, validation, xlsx_reader
+from benchmarks import ebay, history, reports, stock_updates, validation, xlsx_reader
 from benchmarks.common import RESULTS, write_section
 
 SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
@@ -16,6 +16,7 @@ SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "reports": reports.run,
     "validation": validation.run,
     "history": history.run,
+    "ebay": ebay.run,
 }
 
 

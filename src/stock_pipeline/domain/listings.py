@@ -7,7 +7,6 @@ since the previous table, and the revise file lists only the listings whose quan
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from stock_pipeline.domain.errors import PipelineError
 from stock_pipeline.domain.products import read_columns
@@ -188,7 +188,7 @@ def ebay_rows(
     stored = pc.take(feed_values, pc.index_in(labels, value_set=feed_labels))
     in_feed = pc.is_in(labels, value_set=pa.array(sorted(supply.in_latest_feed), pa.string()))
     before, before_changed = _previous_quantities(listings["item_id"], previous, run_id)
-    zero = pa.array([0] * n, pa.int64())
+    zero = pa.repeat(pa.scalar(0, pa.int64()), n)
     last_known = pc.coalesce(before, stored)
     missing_value = zero if zero_missing else last_known
     quantity = pc.if_else(in_feed, stored, missing_value)
@@ -199,7 +199,7 @@ def ebay_rows(
         pc.if_else(pc.is_valid(missing_value), "missing_zeroed" if zero_missing else "last_known", "none"),
     )
     delta = pc.subtract(quantity, pc.coalesce(before, zero))
-    now = pa.array([updated_at] * n, pa.timestamp("ms", tz="UTC"))
+    now = pa.repeat(pa.scalar(updated_at, pa.timestamp("ms", tz="UTC")), n)
     changed_at = pc.if_else(pc.not_equal(delta, 0), now, before_changed)
     return pa.table(
         {
@@ -213,7 +213,7 @@ def ebay_rows(
             "quantity_source": source,
             "updated_at": now,
             "changed_at": changed_at,
-            "run_id": pa.array([run_id] * n, pa.string()),
+            "run_id": pa.repeat(pa.scalar(run_id, pa.string()), n),
         },
         schema=EBAY_SCHEMA,
     )
@@ -237,11 +237,17 @@ def changed(rows: pa.Table) -> pa.Table:
 
 
 def revise_csv(rows: pa.Table) -> bytes:
-    """eBay's bulk revise layout: one `Revise` line per listing whose quantity changed."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(REVISE_HEADER)
+    """eBay's bulk revise layout: one `Revise` line per listing whose quantity changed (Arrow's CSV writer: a
+    supplier's 200,000 listings in milliseconds, not a Python loop)."""
     moved = changed(rows)
-    for item, quantity in zip(moved["item_id"].to_pylist(), moved["quantity"].to_pylist(), strict=True):
-        writer.writerow(("Revise", item, quantity))
-    return out.getvalue().encode()
+    table = pa.table(
+        {
+            "Action": pa.repeat(pa.scalar("Revise", pa.string()), moved.num_rows),
+            "ItemID": moved["item_id"],
+            "Quantity": moved["quantity"],
+        }
+    )
+    sink = io.BytesIO()
+    sink.write((",".join(REVISE_HEADER) + "\n").encode())
+    pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+    return sink.getvalue()
