@@ -189,6 +189,7 @@ def test_bucket_notifications_and_firehose_settings_come_from_the_template(local
         ("restock_thresholds/",),
         ("supplier_feeds/",),
         ("reference/product/",),
+        ("reference/store/",),
     }
     stream = local_stack.client("firehose").describe_delivery_stream(
         DeliveryStreamName=local_stack.outputs["StockUpdatesStreamName"]
