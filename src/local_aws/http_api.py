@@ -1,9 +1,11 @@
 """An HTTP API of the template served on 127.0.0.1, the way API Gateway serves it.
 
 Routes come from the API's OpenAPI body in the translated template (what `sam deploy` gives API Gateway): each
-path and method with its Lambda proxy integration (payload format 2.0) and its `AWS_IAM` security. A request to
-an IAM route must carry a valid SigV4 signature (service `execute-api`) made with the local credentials, or it
-is refused with 403 as IAM refuses it; the function runs in-process with the template's environment.
+path and method with its Lambda proxy integration (payload format 2.0) and its security. A request to an IAM
+route must carry a valid SigV4 signature (service `execute-api`) made with the local credentials, or it is
+refused with 403 as IAM refuses it; a request to a JWT route must carry a token the authorizer's issuer signed
+(checked against the issuer's keys, moto's Cognito locally), unexpired, for one of its audiences, or it is refused
+with 401 as API Gateway's JWT authorizer refuses it; the function runs in-process with the template's environment.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Route:
     pattern: re.Pattern[str]
     function: LocalFunction
     iam: bool
+    jwt: Mapping[str, Any] | None = None  # the authorizer's jwtConfiguration (issuer, audience)
 
     @property
     def key(self) -> str:
@@ -49,6 +52,12 @@ class Route:
 
 def routes_from(body: Mapping[str, Any], functions: Iterable[LocalFunction]) -> list[Route]:
     by_arn = {f.arn: f for f in functions}
+    schemes = body.get("components", {}).get("securitySchemes", {})
+    jwt_schemes = {
+        name: scheme["x-amazon-apigateway-authorizer"]["jwtConfiguration"]
+        for name, scheme in schemes.items()
+        if scheme.get("x-amazon-apigateway-authorizer", {}).get("type") == "jwt"
+    }
     routes = []
     for template, methods in body.get("paths", {}).items():
         for method, operation in methods.items():
@@ -56,16 +65,30 @@ def routes_from(body: Mapping[str, Any], functions: Iterable[LocalFunction]) -> 
             function = next((f for arn, f in by_arn.items() if arn in uri), None)
             if function is None:
                 continue
-            iam = any("AWS_IAM" in requirement for requirement in operation.get("security", []))
-            regex = "^" + re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
-            routes.append(Route(method.upper(), template, re.compile(regex), function, iam))
+            security = operation.get("security", [])
+            iam = any("AWS_IAM" in requirement for requirement in security)
+            jwt = next(
+                (jwt_schemes[name] for requirement in security for name in requirement if name in jwt_schemes), None
+            )
+            regex = "^" + re.sub(r"\\\{([^}+]+)\\\+\\\}", r"(?P<\1>.+)", re.escape(template))  # {proxy+}: the rest
+            regex = re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", regex) + "$"
+            routes.append(Route(method.upper(), template, re.compile(regex), function, iam, jwt))
     # literal segments before parameters, as API Gateway prefers the most specific route
     return sorted(routes, key=lambda r: (r.template.count("{"), -len(r.template)))
 
 
 class LocalHttpApi:
-    def __init__(self, routes: list[Route], *, region: str, credentials: Mapping[str, str], port: int = 0) -> None:
+    def __init__(
+        self,
+        routes: list[Route],
+        *,
+        region: str,
+        credentials: Mapping[str, str],
+        port: int = 0,
+        jwks: Any = None,
+    ) -> None:
         self.routes, self.region = routes, region
+        self._jwks = jwks  # issuer -> its JSON Web Key Set (for JWT routes)
         self._secrets = {credentials["aws_access_key_id"]: credentials["aws_secret_access_key"]}
         api = self
 
@@ -111,7 +134,14 @@ class LocalHttpApi:
             return self._reply(request, 404, {"message": "Not Found"})
         if route.iam and not self._signed(request, body):
             return self._reply(request, 403, {"message": "Forbidden"})
+        claims = None
+        if route.jwt is not None:
+            claims = self._verified_claims(request, route.jwt)
+            if claims is None:
+                return self._reply(request, 401, {"message": "Unauthorized"})
         event = self._event(request, route, split.path, decoded_path, split.query, match.groupdict(), body)
+        if claims is not None:
+            event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
         try:
             response = route.function.invoke(event)
         except Exception:  # a function error is API Gateway's 500
@@ -143,6 +173,30 @@ class LocalHttpApi:
         canonical = signer.canonical_request(candidate)
         expected = signer.signature(signer.string_to_sign(candidate, canonical), candidate)
         return expected == match["signature"] and match["region"] == self.region
+
+    def _verified_claims(self, request: BaseHTTPRequestHandler, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The token's claims when API Gateway's JWT authorizer would accept it: a `Bearer` token (or the bare
+        token) signed by the issuer's keys, issued by it, unexpired, for one of the audiences (`aud` or, for
+        Cognito access tokens, `client_id`)."""
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
+        header = request.headers.get("Authorization") or ""
+        token = header[7:].strip() if header.lower().startswith("bearer ") else header.strip()
+        issuer, audience = str(config.get("issuer", "")), [str(a) for a in config.get("audience", [])]
+        if not token or self._jwks is None:
+            return None
+        try:
+            decoded = jwt.decode(token, KeySet.import_key_set(self._jwks(issuer)))
+        except (JoseError, ValueError):
+            return None
+        claims = dict(decoded.claims)
+        if claims.get("iss") != issuer or float(claims.get("exp", 0)) <= time.time():
+            return None
+        audiences = claims.get("aud") or claims.get("client_id") or []
+        audiences = [audiences] if isinstance(audiences, str) else list(audiences)
+        return claims if set(audiences) & set(audience) else None
 
     def _event(
         self,

@@ -16,6 +16,10 @@
   generic PartiQL engine that serialises the whole table for every statement (local_aws/partiql.py).
 - Item size: moto re-adds the size of every attribute of an item each time one attribute is set (quadratic per
   item, a fifth of its time per written item). The running size is kept instead; the 400 KB check is the same.
+- Browser uploads (S3 POST with a policy): moto stores whatever is posted. S3 checks the signed policy: not
+  expired, every form field the conditions name equal (or starting with) the signed value, the file's size within
+  `content-length-range`; without a policy a private bucket refuses. Those checks are made here, so the console's
+  presigned POSTs are tested the way S3 treats them (the signature itself is not recomputed).
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ def install() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
     _running_item_size()
+    _enforce_post_policy()
 
     from local_aws import partiql
 
@@ -201,3 +206,52 @@ def _running_item_size() -> None:
     limited.__setitem__ = setitem  # type: ignore[method-assign]
     for name in ("__delitem__", "pop", "popitem", "clear", "update", "setdefault"):
         setattr(limited, name, forget(getattr(dict, name)))
+
+
+def _enforce_post_policy() -> None:
+    import base64
+    import datetime
+    import json
+
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_post
+
+    def refuse(status: int, code: str, message: str) -> Any:
+        body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
+        return status, {"Content-Type": "application/xml"}, body
+
+    def post(self: Any, request: Any, bucket_name: str) -> Any:
+        if "delete" in self.querystring:  # DeleteObjects is a POST too
+            return original(self, request, bucket_name)
+        fields = {name.lower(): values[0] for name, values in self.querystring.items() if values}
+        if "policy" not in fields:
+            return refuse(403, "AccessDenied", "a browser upload needs a signed policy")
+        policy = json.loads(base64.b64decode(fields["policy"]))
+        expires = datetime.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+        if expires < datetime.datetime.now(datetime.UTC):
+            return refuse(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+        size = len(self.body or b"")
+        for condition in policy.get("conditions", []):
+            if isinstance(condition, dict):
+                condition = ["eq", *next(iter(condition.items()))]
+                condition[1] = "$" + condition[1]
+            operator, *args = condition
+            if operator == "content-length-range":
+                low, high = int(args[0]), int(args[1])
+                if size > high:
+                    return refuse(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+                if size < low:
+                    return refuse(
+                        400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size"
+                    )
+                continue
+            name, expected = args[0].lstrip("$").lower(), str(args[1])
+            actual = bucket_name if name == "bucket" else fields.get(name, "")
+            if (operator == "eq" and actual != expected) or (
+                operator == "starts-with" and not actual.startswith(expected)
+            ):
+                return refuse(403, "AccessDenied", f"Invalid according to Policy: Policy Condition failed: {condition}")
+        return original(self, request, bucket_name)
+
+    S3Response._bucket_response_post = post  # type: ignore[method-assign]

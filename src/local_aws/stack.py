@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import threading
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,6 +141,8 @@ class LocalStack:
         self.firehose: local_firehose.LocalFirehose | None = None
         self.http_api_bodies: dict[str, dict[str, Any]] = {}
         self.http_apis: dict[str, Any] = {}
+        self.console_credentials: dict[str, str] | None = None
+        self._precreated: dict[str, StandIn] = {}
         self.schedules: dict[str, str] = {}
         self._moto_server: Any = None
         self._background: threading.Thread | None = None
@@ -213,7 +216,7 @@ class LocalStack:
             warnings.simplefilter("ignore")
             cfn.create_stack(
                 StackName=self.stack_name,
-                TemplateBody=json.dumps(_for_moto(self.cfn_template)),
+                TemplateBody=json.dumps(self._precreate(_for_moto(self.cfn_template))),
                 Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             )
@@ -221,6 +224,36 @@ class LocalStack:
             if status != "CREATE_COMPLETE":
                 raise RuntimeError(f"local stack {self.stack_name} ended in {status}")
             self._fill_in(code_dir)
+
+    def _precreate(self, template: dict[str, Any]) -> dict[str, Any]:
+        """Cognito pools and clients, which moto's CloudFormation does not create but functions and the API name:
+        created through the API first, their references in the template replaced by the physical ids (the fill-in
+        registers the same ids, so outputs and the API's JWT issuer resolve to them)."""
+        resources = template["Resources"]
+        idp = self.client("cognito-idp")
+        ids: dict[str, str] = {}
+        for lid, resource in resources.items():
+            if resource["Type"] == "AWS::Cognito::UserPool":
+                pool = idp.create_user_pool(PoolName=self._name(lid))["UserPool"]
+                ids[lid] = pool["Id"]
+                self._precreated[lid] = StandIn(pool["Id"], {"Arn": pool["Arn"], "ProviderName": pool["Id"]})
+        for lid, resource in resources.items():
+            if resource["Type"] == "AWS::Cognito::UserPoolClient":
+                props = resource["Properties"]
+                client = idp.create_user_pool_client(
+                    UserPoolId=ids[props["UserPoolId"]["Ref"]],
+                    ClientName=props.get("ClientName", lid),
+                    ExplicitAuthFlows=props.get("ExplicitAuthFlows", []),
+                    GenerateSecret=bool(props.get("GenerateSecret", False)),
+                )["UserPoolClient"]
+                ids[lid] = client["ClientId"]
+                self._precreated[lid] = StandIn(client["ClientId"])
+        text = json.dumps({k: v for k, v in template.items()})
+        for lid, physical in ids.items():
+            text = text.replace(json.dumps({"Ref": lid}), json.dumps(physical)).replace("${" + lid + "}", physical)
+        replaced = json.loads(text)
+        replaced["Resources"] = {lid: r for lid, r in replaced["Resources"].items() if lid not in ids}
+        return replaced
 
     def _prepare_account(self, code_dir: Path) -> dict[str, str]:
         """What exists in a real account before `sam deploy`: the artifact, the managed layers, the public SSM name."""
@@ -306,6 +339,7 @@ class LocalStack:
             if _condition_holds(output, resource_map)
         }
         self._serve_http_apis()
+        self._console_user()
 
     def _serve_http_apis(self) -> None:
         """Each HTTP API on 127.0.0.1; an output that names the API's execute-api URL names the local one."""
@@ -315,13 +349,37 @@ class LocalStack:
         for n, (lid, body) in enumerate(sorted(self.http_api_bodies.items())):
             port = self.port + 1 + n if self.port else 0
             server = LocalHttpApi(
-                routes_from(body, self.functions.values()), region=self.region, credentials=credentials, port=port
+                routes_from(body, self.functions.values()),
+                region=self.region,
+                credentials=credentials,
+                port=port,
+                jwks=self._issuer_keys,
             ).start()
             self.http_apis[lid] = server
             for name, output in self.cfn_template.get("Outputs", {}).items():
                 text = json.dumps(output.get("Value"))
                 if name in self.outputs and "${" + lid + "}" in text and "execute-api" in text:
-                    self.outputs[name] = server.url
+                    path = text.split("${AWS::URLSuffix}", 1)[-1].split('"', 1)[0] if "URLSuffix" in text else ""
+                    self.outputs[name] = server.url + path  # e.g. the console's /console
+
+    def _issuer_keys(self, issuer: str) -> dict[str, Any]:
+        """A Cognito issuer's JSON Web Key Set, from moto's endpoint for it (what API Gateway fetches from AWS)."""
+        import urllib.request
+
+        pool = issuer.rstrip("/").rsplit("/", 1)[-1]
+        with urllib.request.urlopen(f"{self.endpoint}/{pool}/.well-known/jwks.json", timeout=10) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def _console_user(self) -> None:
+        """A user of the console's pool with a known password (a deployed stack's users are added by an admin)."""
+        pool = self.outputs.get("ConsoleUserPoolId")
+        if not pool:
+            return
+        idp = self.client("cognito-idp")
+        username, password = "console-user", "Local-" + uuid.uuid4().hex[:12] + "A1"
+        idp.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(UserPoolId=pool, Username=username, Password=password, Permanent=True)
+        self.console_credentials = {"username": username, "password": password}
 
     # ------------------------------------------------------------------ what moto's CloudFormation skips
 
@@ -344,7 +402,25 @@ class LocalStack:
             "AWS::ApplicationAutoScaling::ScalableTarget": self._scalable_target,
             "AWS::ApplicationAutoScaling::ScalingPolicy": self._scaling_policy,
             "AWS::Scheduler::Schedule": self._schedule,
+            "AWS::Cognito::UserPool": self._precreated_resource,
+            "AWS::Cognito::UserPoolClient": self._precreated_resource,
+            "AWS::Cognito::UserPoolUser": self._user_pool_user,
         }
+
+    def _precreated_resource(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        return self._precreated[
+            lid
+        ], "created through moto's Cognito API before the stack (its CloudFormation has no Cognito)"
+
+    def _user_pool_user(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        attributes = props.get("UserAttributes", [])
+        self.client("cognito-idp").admin_create_user(
+            UserPoolId=props["UserPoolId"],
+            Username=props["Username"],
+            UserAttributes=attributes,
+            MessageAction="SUPPRESS",
+        )
+        return StandIn(props["Username"]), "created with no invitation sent (no e-mail locally)"
 
     def _name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"
@@ -663,6 +739,7 @@ class LocalStack:
             "stackName": self.stack_name,
             "credentials": {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
             "outputs": self.outputs,
+            "consoleUser": self.console_credentials,
             "generatedAt": datetime.datetime.now(datetime.UTC).isoformat(),
         }
 
@@ -702,6 +779,9 @@ _FILL_ORDER = {
     "AWS::ApplicationAutoScaling::ScalingPolicy": 10,
     "AWS::Scheduler::Schedule": 11,
     "AWS::CloudWatch::Dashboard": 12,
+    "AWS::Cognito::UserPool": 1,
+    "AWS::Cognito::UserPoolClient": 2,
+    "AWS::Cognito::UserPoolUser": 3,
 }
 
 

@@ -25,6 +25,8 @@ class Settings:
     validation_topic_arn: str = ""
     validation_check_seconds: float = 10.0
     validation_budget_seconds: float = 840.0
+    console_client_id: str = ""
+    console_upload_limit_mb: int = 100
 
     def require(self, *names: str) -> Settings:
         """A function that needs more than the common settings names them at cold start."""
@@ -88,6 +90,8 @@ class Settings:
             validation_topic_arn=env.get("VALIDATION_TOPIC_ARN", "").strip(),
             validation_check_seconds=seconds("VALIDATION_CHECK_SECONDS", 10.0),
             validation_budget_seconds=seconds("VALIDATION_BUDGET_SECONDS", 840.0),
+            console_client_id=env.get("CONSOLE_USER_POOL_CLIENT_ID", "").strip(),
+            console_upload_limit_mb=integer("CONSOLE_UPLOAD_LIMIT_MB", 100, 1),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

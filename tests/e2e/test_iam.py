@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).parents[2] / "src" / "stock_pipeline"
-CLIENT_ATTRIBUTES = {"_ddb": "dynamodb", "_s3": "s3", "_sns": "sns", "_sfn": "states"}
+CLIENT_ATTRIBUTES = {"_ddb": "dynamodb", "_s3": "s3", "_sns": "sns", "_sfn": "states", "_idp": "cognito-idp"}
 # boto3 operations whose IAM action is not the operation's name
 ACTIONS = {
     # S3 answers 403 instead of 404 for a missing key unless the caller may list the bucket; the code tells
@@ -26,6 +26,12 @@ ACTIONS = {
     ("s3", "put_object"): {"s3:PutObject"},
     ("s3", "list_objects_v2"): {"s3:ListBucket"},
     ("sns", "publish_batch"): {"sns:Publish"},
+    # a presigned POST or GET is authorised, when the browser uses it, by the signer's own permission
+    ("s3", "generate_presigned_post"): {"s3:PutObject"},
+    ("s3", "generate_presigned_url"): {"s3:GetObject"},
+    # sign-in with a public app client: Cognito does not authorise these with IAM
+    ("cognito-idp", "initiate_auth"): set(),
+    ("cognito-idp", "respond_to_auth_challenge"): set(),
 }
 TRANSACT_KINDS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem"}
 PARTIQL_KINDS = {
@@ -45,6 +51,8 @@ FUNCTIONS = {
     "ReevaluateFunction": "reevaluate",
     "ReportsFunction": "reports",
     "ValidationFunction": "validate",
+    "HistoryFunction": "history",
+    "ConsoleFunction": "console",
 }
 
 

@@ -39,6 +39,53 @@ class ObjectStore:
             raise
         return True
 
+    def presigned_post(
+        self, bucket: str, key: str, *, content_type: str, max_bytes: int, expires_s: int = 300
+    ) -> dict[str, Any]:
+        """A browser upload to exactly `key`, of this content type, 1 byte to max_bytes: S3 refuses anything else."""
+        return self._s3.generate_presigned_post(
+            Bucket=bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_s,
+        )
+
+    def presigned_get(self, bucket: str, key: str, *, download_name: str, expires_s: int = 300) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{download_name}"',
+            },
+            ExpiresIn=expires_s,
+        )
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def list_objects(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        """Key, ETag (unquoted), size and time of each object under the prefix."""
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                found.append(
+                    {
+                        "key": item["Key"],
+                        "etag": item["ETag"].strip('"'),
+                        "size": item["Size"],
+                        "last_modified": item["LastModified"],
+                    }
+                )
+        return found
+
     def read_object(self, bucket: str, key: str) -> bytes | None:
         """A derived file of the lake, or None when there is none yet."""
         try:

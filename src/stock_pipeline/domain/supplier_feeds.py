@@ -289,23 +289,26 @@ class FeedNotice:
         return f"Supplier feed {verb}: {self.supplier}"[:100]
 
     @property
-    def message(self) -> str:
-        """JSON that reads well in an e-mail too; the summary line says it in words."""
+    def summary(self) -> str:
+        """The notice in one line (also what the web console shows for the file)."""
         if self.status == SUCCEEDED and self.kind in (PRODUCT_TABLE, STORE_LISTINGS):
-            summary = f"{self.source_key}: {self.read} rows read, {self.mapped} stored, {self.rejected} rejected"
-        elif self.kind == EBAY_LISTINGS:
-            summary = (
+            return f"{self.source_key}: {self.read} rows read, {self.mapped} stored, {self.rejected} rejected"
+        if self.kind == EBAY_LISTINGS:
+            return (
                 f"store {self.ebay_store}, supplier {self.supplier}: {self.listings} listings, {self.changed} changed; "
                 f"revise file {self.export_key}"
             )
-        elif self.status == SUCCEEDED:
-            summary = (
+        if self.status == SUCCEEDED:
+            return (
                 f"{self.source_key}: {self.read} rows read, {self.mapped} mapped, {self.unmapped} unmapped, "
                 f"{self.rejected} rejected"
             )
-        else:
-            summary = f"{self.source_key}: not processed: {self.reason}"
-        body = {"summary": summary, **{k: v for k, v in asdict(self).items() if v is not None}}
+        return f"{self.source_key}: not processed: {self.reason}"
+
+    @property
+    def message(self) -> str:
+        """JSON that reads well in an e-mail too; the summary line says it in words."""
+        body = {"summary": self.summary, **{k: v for k, v in asdict(self).items() if v is not None}}
         return json.dumps(body, indent=2, ensure_ascii=False)
 
     @property

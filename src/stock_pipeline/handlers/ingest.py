@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -20,7 +20,7 @@ from stock_pipeline.adapters.lake import LakeWriter
 from stock_pipeline.adapters.reference import ProductCatalog, ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
-from stock_pipeline.adapters.stock_table import StockLevels, StockTable, SupplierStock
+from stock_pipeline.adapters.stock_table import FileOutcomes, StockLevels, StockTable, SupplierStock
 from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
@@ -42,6 +42,7 @@ from stock_pipeline.ingestion import (
     ingest_stock_updates,
     ingest_supplier_feed,
     ingest_thresholds,
+    rejected_key,
     report_unprocessed,
     unrecognised_name,
 )
@@ -62,6 +63,7 @@ class Dependencies:
     catalog: ProductCatalog
     profiles: ProfileStore
     notices: NoticePublisher | None
+    outcomes: FileOutcomes | None = None
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
@@ -77,6 +79,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         supplier_stock=SupplierStock(aws["dynamodb"], settings.table_name, concurrency=settings.write_concurrency),
         catalog=ProductCatalog(store, settings.bucket_name, settings.lake_prefix),
         profiles=ProfileStore(store, settings.bucket_name, settings.supplier_profiles_key),
+        outcomes=FileOutcomes(aws["dynamodb"], settings.table_name),
         notices=(
             NoticePublisher(session.client("sns", config=client_config()), settings.feed_status_topic_arn)
             if settings.feed_status_topic_arn
@@ -153,6 +156,7 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
 def _unprocessed(ref: ObjectRef, deps: Dependencies, reason: str, *, metric: str) -> None:
     outcome = report_unprocessed(ref, reason, ledger=deps.supplier_stock, notices=_notices(deps), now=datetime.now(UTC))
     logger.error("file not processed: " + reason, extra={"key": ref.key, "notified": outcome.notified})
+    _record(ref, deps, "FAILED", reason, 0)
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
 
 
@@ -187,6 +191,13 @@ def _inventory(ref: ObjectRef, deps: Dependencies) -> None:
         _unprocessed(ref, deps, reason, metric="InventoryDuplicates")
         return
     logger.info("inventory transactions applied", extra={"report": asdict(report)})
+    _record(
+        ref,
+        deps,
+        "SUCCEEDED",
+        f"{report.records} transactions read, {report.rejected} rejected",
+        report.rejected,
+    )
     if report.chunks_already_applied:
         logger.warning(
             "file delivered again: applied chunks skipped",
@@ -207,6 +218,13 @@ def _thresholds(ref: ObjectRef, deps: Dependencies) -> None:
         extra={"key": ref.key, "entries": report.entries, "rejected": report.rejected, "changed": len(report.changed)},
     )
     metrics.add_metric(name="ThresholdsChanged", unit=MetricUnit.Count, value=len(report.changed))
+    _record(
+        ref,
+        deps,
+        "SUCCEEDED",
+        f"{report.entries} thresholds read, {report.rejected} rejected, {len(report.changed)} changed",
+        report.rejected,
+    )
     if deps.workflow is not None and report.changed:
         started = start_reevaluation(ref, report.changed, store=deps.store, workflow=deps.workflow)
         logger.info(
@@ -230,6 +248,7 @@ def _supplier_feed(ref: ObjectRef, deps: Dependencies) -> None:
         now=datetime.now(UTC),
     )
     _report_notice("supplier feed", outcome)
+    _record_notice(ref, deps, outcome)
     metrics.add_metric(name="SupplierRowsMapped", unit=MetricUnit.Count, value=outcome.notice.mapped)
     metrics.add_metric(name="SupplierRowsUnmapped", unit=MetricUnit.Count, value=outcome.notice.unmapped)
     metrics.add_metric(name="SupplierRowsRejected", unit=MetricUnit.Count, value=outcome.notice.rejected)
@@ -242,8 +261,34 @@ def _store_listings(ref: ObjectRef, deps: Dependencies) -> None:
         ref, _listings(deps), writer=deps.store, rejected_prefix=deps.settings.rejected_prefix, now=datetime.now(UTC)
     )
     _report_notice("store listings", outcome)
+    _record_notice(ref, deps, outcome)
     metrics.add_metric(name="StoreListingsRejected", unit=MetricUnit.Count, value=outcome.notice.rejected)
     _report_ebay(runs)
+
+
+OUTCOME_DAYS = 35
+
+
+def _record(ref: ObjectRef, deps: Dependencies, status: str, summary: str, rejected: int) -> None:
+    """What became of an uploaded file, for the web console (rejected rows: where ingestion wrote them)."""
+    if deps.outcomes is None:
+        return
+    now = datetime.now(UTC)
+    outcome = {
+        "status": status,
+        "summary": summary,
+        "rejected": rejected,
+        "rejected_key": rejected_key(deps.settings.rejected_prefix, ref) if rejected else None,
+    }
+    deps.outcomes.record(
+        ref.key, ref.etag, outcome, at=now.isoformat(), expires_at=int((now + timedelta(days=OUTCOME_DAYS)).timestamp())
+    )
+
+
+def _record_notice(ref: ObjectRef, deps: Dependencies, outcome: FeedOutcome) -> None:
+    notice = outcome.notice
+    # a feed's unmapped part numbers are in its rejected-rows file too
+    _record(ref, deps, notice.status, notice.summary, notice.rejected + notice.unmapped)
 
 
 def _listings(deps: Dependencies) -> ListingsContext:
@@ -280,6 +325,7 @@ def _product_table(ref: ObjectRef, deps: Dependencies) -> None:
         now=datetime.now(UTC),
     )
     _report_notice("product table", outcome)
+    _record_notice(ref, deps, outcome)
 
 
 def _notices(deps: Dependencies) -> NoticePublisher:

@@ -47,7 +47,8 @@ def _dependencies() -> Dependencies:
     return build_dependencies(Settings.from_env(), new_session())
 
 
-app = APIGatewayHttpResolver(enable_validation=True)
+# the same routes serve the web console under /console/api/reports (Cognito JWT instead of IAM)
+app = APIGatewayHttpResolver(enable_validation=True, strip_prefixes=["/console/api/reports"])
 _injected: list[Dependencies] = []
 
 

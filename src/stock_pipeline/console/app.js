@@ -1,0 +1,313 @@
+// The stock console: sign in, upload files straight to S3 (presigned POST), watch today's files, read reports.
+// Plain JavaScript, no build step, nothing fetched from elsewhere: it talks to this API and, for uploads, to S3.
+"use strict";
+
+const TOKEN = "stockConsoleToken";
+let profiles = { suppliers: [], kinds: [], uploadLimitMB: 0 };
+let filesTimer = null;
+let pendingSession = null;
+
+const $ = (id) => document.getElementById(id);
+
+function token() {
+  const saved = JSON.parse(sessionStorage.getItem(TOKEN) || "null");
+  return saved && saved.expires > Date.now() ? saved.token : null;
+}
+
+function say(text) {
+  $("message").textContent = text || "";
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token()) headers.Authorization = "Bearer " + token();
+  if (options.body && typeof options.body === "string") headers["Content-Type"] = "application/json";
+  const response = await fetch("console/api/" + path, Object.assign({}, options, { headers }));
+  if (response.status === 401 && path !== "session") {
+    signOut("Your session ended: sign in again.");
+    throw new Error("signed out");
+  }
+  return response;
+}
+
+async function problem(response) {
+  try {
+    const body = await response.json();
+    return body.detail || body.message || response.statusText;
+  } catch (e) {
+    return response.statusText || String(response.status);
+  }
+}
+
+// ------------------------------------------------------------------ sign-in
+
+async function signIn(event) {
+  event.preventDefault();
+  say("");
+  const body = { username: $("username").value.trim(), password: $("password").value };
+  if (pendingSession) body.session = pendingSession;
+  const response = await api("session", { method: "POST", body: JSON.stringify(body) });
+  if (!response.ok) {
+    say(await problem(response));
+    return;
+  }
+  const answer = await response.json();
+  if (answer.challenge === "NEW_PASSWORD_REQUIRED") {
+    pendingSession = answer.session;
+    $("password").value = "";
+    $("password-label").textContent = "New password";
+    $("password").autocomplete = "new-password";
+    $("new-password-note").hidden = false;
+    $("password").focus();
+    return;
+  }
+  pendingSession = null;
+  sessionStorage.setItem(TOKEN, JSON.stringify({ token: answer.accessToken, expires: Date.now() + answer.expiresIn * 1000 - 60000 }));
+  $("password").value = "";
+  await start();
+}
+
+function signOut(text) {
+  sessionStorage.removeItem(TOKEN);
+  clearInterval(filesTimer);
+  $("nav").hidden = true;
+  for (const id of ["upload", "files", "reports"]) $(id).hidden = true;
+  $("signin").hidden = false;
+  say(text || "");
+  $("username").focus();
+}
+
+// ------------------------------------------------------------------ pages
+
+async function start() {
+  $("signin").hidden = true;
+  $("nav").hidden = false;
+  const response = await api("profiles");
+  if (!response.ok) return say(await problem(response));
+  profiles = await response.json();
+  fill($("kind"), profiles.kinds.map((k) => [k.name, k.label]));
+  fill($("supplier"), profiles.suppliers.map((s) => [s, s]));
+  fill($("report-supplier"), profiles.suppliers.map((s) => [s, s]));
+  $("limit").textContent = "Up to " + profiles.uploadLimitMB + " MB a file.";
+  kindChanged();
+  await loadWarehouses();
+  show(location.hash.slice(1) || "upload");
+}
+
+function fill(select, options) {
+  select.replaceChildren(...options.map(([value, label]) => new Option(label, value)));
+}
+
+function show(page) {
+  if (!["upload", "files", "reports"].includes(page)) page = "upload";
+  for (const id of ["upload", "files", "reports"]) $(id).hidden = id !== page;
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.dataset.page === page) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  clearInterval(filesTimer);
+  if (page === "files") {
+    refreshFiles();
+    filesTimer = setInterval(refreshFiles, 5000);
+  }
+}
+
+// ------------------------------------------------------------------ upload
+
+function kindChanged() {
+  const kind = profiles.kinds.find((k) => k.name === $("kind").value);
+  $("supplier-field").hidden = !(kind && kind.needsSupplier);
+  $("file").accept = kind ? kind.extensions.join(",") : "";
+}
+
+async function uploadFiles(files) {
+  for (const file of files) {
+    const item = document.createElement("li");
+    item.textContent = file.name + ": asking for an upload link…";
+    $("upload-results").prepend(item);
+    try {
+      const kind = $("kind").value;
+      const request = { kind, filename: file.name, size: file.size };
+      if (!$("supplier-field").hidden) request.supplier = $("supplier").value;
+      const signed = await api("uploads", { method: "POST", body: JSON.stringify(request) });
+      if (!signed.ok) throw new Error(await problem(signed));
+      const target = await signed.json();
+      const form = new FormData();
+      for (const [name, value] of Object.entries(target.fields)) form.append(name, value);
+      form.append("file", file);
+      item.textContent = file.name + ": uploading…";
+      const sent = await fetch(target.url, { method: "POST", body: form });
+      if (!sent.ok) throw new Error("S3 refused the upload (" + sent.status + ")");
+      item.textContent = file.name + ": uploaded as " + target.key + " (see Files for its processing)";
+      item.className = "ok";
+    } catch (error) {
+      item.textContent = file.name + ": not uploaded: " + error.message;
+      item.className = "bad";
+    }
+  }
+}
+
+// ------------------------------------------------------------------ files
+
+async function refreshFiles() {
+  const response = await api("files");
+  if (!response.ok) return say(await problem(response));
+  const answer = await response.json();
+  $("files-day").textContent = "Day: " + answer.day + ", " + answer.files.length + " file(s).";
+  $("files-body").replaceChildren(...answer.files.map(fileRow));
+}
+
+function fileRow(file) {
+  const row = document.createElement("tr");
+  row.dataset.key = file.key;
+  const status = cell(file.status);
+  status.className = "status-" + file.status;
+  const rejected = cell(file.rejected ? String(file.rejected) + " " : "");
+  if (file.rejected_key) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = "Download";
+    button.setAttribute("aria-label", "Download the rejected rows of " + file.name);
+    button.addEventListener("click", () => downloadRejected(file.rejected_key));
+    rejected.append(button);
+  }
+  row.append(cell(file.name, file.key), cell(file.kind), cell(file.uploaded_at.slice(11, 19)), status,
+    cell(file.summary || "waiting to be processed"), rejected);
+  return row;
+}
+
+function cell(text, title) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (title) td.title = title;
+  return td;
+}
+
+async function downloadRejected(key) {
+  const response = await api("rejected?key=" + encodeURIComponent(key));
+  if (!response.ok) return say(await problem(response));
+  const link = document.createElement("a");
+  link.href = (await response.json()).url;
+  link.download = key.split("/").pop();
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+// ------------------------------------------------------------------ reports
+
+async function loadWarehouses() {
+  const response = await api("reports/warehouses?limit=1000");
+  if (!response.ok) return;
+  const answer = await response.json();
+  fill($("warehouse"), answer.items.map((w) => [w.warehouse, w.warehouse]));
+}
+
+async function allRows(path) {
+  let rows = [];
+  let next = null;
+  let summary = {};
+  do {
+    const separator = path.includes("?") ? "&" : "?";
+    const response = await api(path + (next ? separator + "next=" + encodeURIComponent(next) : ""));
+    if (!response.ok) throw new Error(await problem(response));
+    const page = await response.json();
+    summary = page;
+    rows = rows.concat(page.items || []);
+    next = page.next;
+  } while (next);
+  return { rows, summary };
+}
+
+async function allCsv(path, fileName) {
+  let text = "";
+  let next = null;
+  do {
+    const separator = path.includes("?") ? "&" : "?";
+    const response = await api(path + separator + "format=csv" + (next ? "&next=" + encodeURIComponent(next) : ""));
+    if (!response.ok) return say(await problem(response));
+    const page = await response.text();
+    text += text ? page.split("\n").slice(1).join("\n") : page;
+    next = response.headers.get("X-Next-Token");
+  } while (next);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  link.download = fileName;
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+function warehousePath() {
+  const min = $("min-quantity").value;
+  return "reports/warehouses/" + encodeURIComponent($("warehouse").value) + "/items" + (min !== "" ? "?min_quantity=" + min : "");
+}
+
+function table(title, columns, rows) {
+  $("report-title").textContent = title + " (" + rows.length + ")";
+  const head = document.createElement("tr");
+  for (const [, label] of columns) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    th.textContent = label;
+    head.append(th);
+  }
+  const body = rows.map((row) => {
+    const tr = document.createElement("tr");
+    for (const [name] of columns) tr.append(cell(row[name] === null || row[name] === undefined ? "" : String(row[name])));
+    return tr;
+  });
+  const thead = document.createElement("thead");
+  thead.append(head);
+  const tbody = document.createElement("tbody");
+  tbody.append(...body);
+  $("report-table").replaceChildren(thead, tbody);
+}
+
+const LEVEL_COLUMNS = [["item_id", "Item"], ["item_name", "Name"], ["quantity", "Quantity"], ["below_threshold", "Below threshold"], ["updated_at", "Updated"]];
+
+async function report(kind) {
+  say("");
+  try {
+    if (kind === "warehouse") {
+      const { rows } = await allRows(warehousePath());
+      const min = $("min-quantity").value;
+      table("Items in " + $("warehouse").value + (min !== "" ? " above " + min : ""), LEVEL_COLUMNS, rows);
+    } else if (kind === "below") {
+      const { rows } = await allRows("reports/warehouses/" + encodeURIComponent($("warehouse").value) + "/items");
+      table("Items below their restock threshold in " + $("warehouse").value, LEVEL_COLUMNS, rows.filter((r) => r.below_threshold));
+    } else if (kind === "item") {
+      const { rows, summary } = await allRows("reports/items/" + encodeURIComponent($("item").value.trim()) + "/total");
+      table("Item " + summary.item_id + ": " + summary.total + " in " + summary.warehouses + " warehouse(s)",
+        [["warehouse", "Warehouse"], ["quantity", "Quantity"], ["below_threshold", "Below threshold"]], rows);
+    } else if (kind === "supplier") {
+      const { rows } = await allRows("reports/suppliers/" + encodeURIComponent($("report-supplier").value) + "/stock");
+      table("Stock of supplier " + $("report-supplier").value,
+        [["custom_label", "SKU"], ["quantity", "Quantity"], ["quantity_delta", "Change"], ["updated_at", "Feed time"]], rows);
+    }
+  } catch (error) {
+    if (error.message !== "signed out") say(error.message);
+  }
+}
+
+// ------------------------------------------------------------------ wiring
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("signin-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", () => signOut("Signed out."));
+  $("kind").addEventListener("change", kindChanged);
+  $("file").addEventListener("change", (e) => { uploadFiles([...e.target.files]); e.target.value = ""; });
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadFiles([...e.dataTransfer.files]); });
+  $("warehouse-form").addEventListener("submit", (e) => { e.preventDefault(); report("warehouse"); });
+  $("below-threshold").addEventListener("click", () => report("below"));
+  $("warehouse-csv").addEventListener("click", () => allCsv(warehousePath(), "warehouse-" + $("warehouse").value + ".csv"));
+  $("item-form").addEventListener("submit", (e) => { e.preventDefault(); report("item"); });
+  $("supplier-form").addEventListener("submit", (e) => { e.preventDefault(); report("supplier"); });
+  $("supplier-csv").addEventListener("click", () => allCsv("reports/suppliers/" + encodeURIComponent($("report-supplier").value) + "/stock", "supplier-" + $("report-supplier").value + ".csv"));
+  window.addEventListener("hashchange", () => token() && show(location.hash.slice(1)));
+  if (token()) start(); else signOut();
+});

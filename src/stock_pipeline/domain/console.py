@@ -1,0 +1,172 @@
+"""The web console's rules (pure): where an upload goes, what it may be, and what became of today's files.
+
+File names typed by people are never used as paths: the key is built here from the kind, the supplier (one of the
+profiles) and the time; at most a cleaned stem of the name survives, for people to recognise their file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from stock_pipeline.domain.errors import PipelineError
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".txt": "text/plain",
+    ".json": "application/json",
+    ".xlsx": XLSX,
+    ".parquet": "application/vnd.apache.parquet",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    label: str
+    extensions: tuple[str, ...]
+    needs_supplier: bool = False
+
+
+KINDS = {
+    k.name: k
+    for k in (
+        Kind("supplier_feed", "Supplier stock workbook", (".xlsx",), needs_supplier=True),
+        Kind("inventory", "Inventory transactions (tab-separated)", (".csv", ".tsv", ".txt")),
+        Kind("thresholds", "Restock thresholds (JSON)", (".json",)),
+        Kind("product", "Product table", (".csv", ".xlsx", ".parquet")),
+        Kind("store", "eBay store listings", (".csv", ".xlsx", ".parquet")),
+    )
+}
+
+
+class UploadError(PipelineError):
+    """The upload cannot be accepted; the message says why, for the person who chose the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    key: str
+    content_type: str
+
+
+def extension(filename: str) -> str:
+    match = re.search(r"(\.[A-Za-z0-9]+)$", filename.strip())
+    return match.group(1).lower() if match else ""
+
+
+def safe_stem(filename: str, limit: int = 60) -> str:
+    """The name without its folder or extension, in letters, digits, '-' and '_' only (accents folded)."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    ext = extension(base)
+    stem = base[: -len(ext)] if ext else base
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_stem).strip("-_")
+    return (cleaned[:limit].rstrip("-_") or "upload").lower()
+
+
+def upload_target(
+    kind_name: str,
+    filename: str,
+    size: int,
+    *,
+    supplier: str | None,
+    suppliers: Iterable[str],
+    limit_bytes: int,
+    now: datetime,
+    taken: Callable[[str], bool],
+) -> UploadTarget:
+    """The key (and the content type the POST must declare) for one file, or UploadError saying why not."""
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise UploadError(f"unknown kind {kind_name!r} (one of: {', '.join(KINDS)})")
+    ext = extension(filename)
+    if ext not in kind.extensions:
+        raise UploadError(
+            f"{filename!r}: a {kind.label.lower()} is {' or '.join(kind.extensions)}, not {ext or 'without extension'}"
+        )
+    if size <= 0:
+        raise UploadError(f"{filename!r} is empty")
+    if size > limit_bytes:
+        raise UploadError(
+            f"{filename!r} is {size / 1024 / 1024:.1f} MB; the console takes at most {limit_bytes // 1024 // 1024} MB"
+        )
+    day = f"{now:%Y/%m/%d}"
+    if kind.needs_supplier:
+        known = sorted(suppliers)
+        if supplier not in known:
+            raise UploadError(f"supplier {supplier!r} has no profile (one of: {', '.join(known) or 'none'})")
+        key = f"supplier_feeds/{supplier}/{day}/{safe_stem(filename)}-{now:%H%M%S}.xlsx"
+    elif kind.name == "inventory":
+        key = _free_second(now, taken)
+    elif kind.name == "thresholds":
+        key = f"restock_thresholds/{day}/restock_thresholds.json"  # one per day: a later upload replaces it
+    else:
+        folder = "reference/product" if kind.name == "product" else "reference/store"
+        key = f"{folder}/{safe_stem(filename)}-{now:%Y%m%d-%H%M%S}{ext}"
+    return UploadTarget(key, CONTENT_TYPES[".csv" if kind.name == "inventory" else ext])
+
+
+def _free_second(now: datetime, taken: Callable[[str], bool]) -> str:
+    """Inventory files are named after their second: the next second nobody uploaded to (two at once keep both)."""
+    for offset in range(60):
+        moment = now.timestamp() + offset
+        when = datetime.fromtimestamp(moment, now.tzinfo)
+        key = f"inventory_files/{when:%Y/%m/%d}/{when:%Y%m%d%H%M%S}_inventory.csv"
+        if not taken(key):
+            return key
+    raise UploadError("too many inventory files in the same minute; try again in a minute")
+
+
+def todays_prefixes(day: date, suppliers: Iterable[str]) -> list[str]:
+    """Where the day's uploads are (the reference tables have no date folder: filtered by their time)."""
+    dated = f"{day:%Y/%m/%d}/"
+    prefixes = [f"inventory_files/{dated}", f"restock_thresholds/{dated}"]
+    prefixes += [f"supplier_feeds/{s}/{dated}" for s in sorted(suppliers)]
+    return [*prefixes, "reference/product/", "reference/store/"]
+
+
+def kind_of(key: str) -> str:
+    for prefix, kind in (
+        ("inventory_files/", "inventory"),
+        ("restock_thresholds/", "thresholds"),
+        ("supplier_feeds/", "supplier_feed"),
+        ("reference/product/", "product"),
+        ("reference/store/", "store"),
+    ):
+        if key.startswith(prefix):
+            return kind
+    return "other"
+
+
+def file_rows(
+    objects: Iterable[Mapping[str, Any]], outcomes: Mapping[tuple[str, str], Mapping[str, Any]], day: date
+) -> list[dict[str, Any]]:
+    """Each of the day's files, newest first: waiting (no outcome yet), processed with its summary, or FAILED."""
+    rows = []
+    for obj in objects:
+        uploaded = obj["last_modified"]
+        if uploaded.date() != day:
+            continue
+        outcome = outcomes.get((obj["key"], obj["etag"]))
+        status = "waiting" if outcome is None else ("processed" if outcome["status"] == "SUCCEEDED" else "FAILED")
+        rows.append(
+            {
+                "key": obj["key"],
+                "name": obj["key"].rsplit("/", 1)[-1],
+                "kind": kind_of(obj["key"]),
+                "size": obj["size"],
+                "uploaded_at": uploaded.isoformat(),
+                "status": status,
+                "summary": None if outcome is None else outcome.get("summary"),
+                "rejected": 0 if outcome is None else int(outcome.get("rejected") or 0),
+                "rejected_key": None if outcome is None else outcome.get("rejectedKey"),
+            }
+        )
+    return sorted(rows, key=lambda r: r["uploaded_at"], reverse=True)

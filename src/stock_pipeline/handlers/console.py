@@ -1,0 +1,237 @@
+"""Console Lambda behind the HTTP API: the page and its files, sign-in, presigned uploads, today's files.
+
+The page and sign-in are public (they hold no data); every other route is behind the API's Cognito JWT authorizer,
+so a request reaching them carries a verified user. Every answer carries a strict Content-Security-Policy: the page
+runs only its own script and style, talks only to this API and, for uploads, to the bucket.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from stock_pipeline.adapters.aws import client_config, new_session
+from stock_pipeline.adapters.cognito import ConsoleAuth, SignInError
+from stock_pipeline.adapters.reference import ProfileStore
+from stock_pipeline.adapters.s3 import ObjectStore
+from stock_pipeline.adapters.stock_table import FileOutcomes
+from stock_pipeline.config import Settings
+from stock_pipeline.domain.console import KINDS, UploadError, file_rows, todays_prefixes, upload_target
+from stock_pipeline.domain.supplier_profiles import ProfileError
+from stock_pipeline.observability import logger, tracer
+
+STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    settings: Settings
+    store: ObjectStore
+    profiles: ProfileStore
+    outcomes: FileOutcomes
+    auth: ConsoleAuth
+    upload_origin: str  # where browsers POST their files (the bucket's endpoint), for the CSP's connect-src
+
+
+def build_dependencies(settings: Settings, session: Any) -> Dependencies:
+    settings.require("console_client_id")
+    store = ObjectStore(session.client("s3", config=client_config()))
+    probe = store.presigned_post(settings.bucket_name, "probe", content_type="text/plain", max_bytes=1)
+    parts = urlsplit(probe["url"])
+    return Dependencies(
+        settings=settings,
+        store=store,
+        profiles=ProfileStore(store, settings.bucket_name, settings.supplier_profiles_key),
+        outcomes=FileOutcomes(session.client("dynamodb", config=client_config()), settings.table_name),
+        auth=ConsoleAuth(session.client("cognito-idp", config=client_config()), settings.console_client_id),
+        upload_origin=f"{parts.scheme}://{parts.netloc}",
+    )
+
+
+@cache
+def _dependencies() -> Dependencies:
+    return build_dependencies(Settings.from_env(), new_session())
+
+
+app = APIGatewayHttpResolver()
+_injected: list[Dependencies] = []
+
+
+def deps() -> Dependencies:
+    return _injected[-1] if _injected else _dependencies()
+
+
+def security_headers(upload_origin: str) -> dict[str, str]:
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {upload_origin}; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Strict-Transport-Security": "max-age=31536000",
+    }
+
+
+def _respond(status: int, content_type: str, body: str, *, cache_s: int = 0) -> Response:
+    headers = {
+        **security_headers(deps().upload_origin),
+        "Cache-Control": f"max-age={cache_s}" if cache_s else "no-store",
+    }
+    return Response(status, content_type, body, headers=headers)
+
+
+def _json(status: int, payload: Any) -> Response:
+    return _respond(status, "application/json", json.dumps(payload, default=str, ensure_ascii=False))
+
+
+def _problem(status: int, detail: str) -> Response:
+    return _json(status, {"title": "Bad request" if status == 400 else "Refused", "status": status, "detail": detail})
+
+
+def _asset(name: str) -> str:
+    return resources.files("stock_pipeline.console").joinpath(name).read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- public: the page, its files, sign-in
+
+
+@app.get("/console")
+def page() -> Response:
+    return _respond(200, "text/html; charset=utf-8", _asset("index.html"))
+
+
+@app.get("/console/static/<file>")
+def static_file(file: str) -> Response:
+    if file not in STATIC:  # a fixed list: no path from the request reaches the file system
+        return _problem(404, f"no file {file!r}")
+    return _respond(200, STATIC[file], _asset(file), cache_s=300)
+
+
+@app.post("/console/api/session")
+def sign_in() -> Response:
+    body = app.current_event.json_body or {}
+    username, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
+    if not username or not password:
+        return _problem(400, "user name and password, please")
+    try:
+        if body.get("session"):
+            answer = deps().auth.new_password(username, password, str(body["session"]))
+        else:
+            answer = deps().auth.sign_in(username, password)
+    except SignInError as exc:
+        logger.info("console sign-in refused", extra={"user": username, "reason": str(exc)})
+        return _problem(401, str(exc))
+    logger.info("console sign-in", extra={"user": username, "challenge": answer.get("challenge")})
+    return _json(200, answer)
+
+
+# ---------------------------------------------------------------------------- signed-in users (JWT authorizer)
+
+
+def _user() -> str:
+    claims = (
+        (app.current_event.request_context.authorizer.jwt_claim or {})
+        if app.current_event.request_context.authorizer
+        else {}
+    )
+    return str(claims.get("username") or claims.get("cognito:username") or claims.get("sub") or "unknown")
+
+
+def _suppliers() -> list[str]:
+    try:
+        return sorted(deps().profiles.profiles())
+    except ProfileError:
+        return []
+
+
+@app.get("/console/api/profiles")
+def profiles() -> Response:
+    kinds = [
+        {"name": k.name, "label": k.label, "extensions": k.extensions, "needsSupplier": k.needs_supplier}
+        for k in KINDS.values()
+    ]
+    return _json(
+        200, {"suppliers": _suppliers(), "kinds": kinds, "uploadLimitMB": deps().settings.console_upload_limit_mb}
+    )
+
+
+@app.post("/console/api/uploads")
+def upload() -> Response:
+    """A presigned POST for one file: the key is ours, the size and content type fixed by the signature."""
+    body = app.current_event.json_body or {}
+    settings = deps().settings
+    limit = settings.console_upload_limit_mb * 1024 * 1024
+    try:
+        size = int(body.get("size", 0))
+        target = upload_target(
+            str(body.get("kind", "")),
+            str(body.get("filename", "")),
+            size,
+            supplier=body.get("supplier"),
+            suppliers=_suppliers(),
+            limit_bytes=limit,
+            now=datetime.now(UTC),
+            taken=lambda key: deps().store.exists(settings.bucket_name, key),
+        )
+    except (UploadError, ValueError) as exc:
+        return _problem(400, str(exc))
+    post = deps().store.presigned_post(
+        settings.bucket_name, target.key, content_type=target.content_type, max_bytes=limit
+    )
+    logger.info("console upload signed", extra={"user": _user(), "key": target.key, "size": size})
+    return _json(
+        200, {"key": target.key, "url": post["url"], "fields": post["fields"], "contentType": target.content_type}
+    )
+
+
+@app.get("/console/api/files")
+def files() -> Response:
+    """Today's files (UTC) under the input prefixes with what became of them; the page polls this."""
+    day = datetime.now(UTC).date()
+    store, bucket = deps().store, deps().settings.bucket_name
+    objects = [o for prefix in todays_prefixes(day, _suppliers()) for o in store.list_objects(bucket, prefix)]
+    objects = [o for o in objects if not o["key"].endswith("/")]
+    outcomes = deps().outcomes.outcomes([(o["key"], o["etag"]) for o in objects])
+    return _json(200, {"day": day.isoformat(), "files": file_rows(objects, outcomes, day)})
+
+
+@app.get("/console/api/rejected")
+def rejected_rows() -> Response:
+    """A short-lived link to a file's rejected rows (only keys under the rejected prefix)."""
+    key = app.current_event.get_query_string_value("key") or ""
+    prefix = deps().settings.rejected_prefix
+    if not key.startswith(prefix) or ".." in key or not key.endswith(".rejected.jsonl"):
+        return _problem(400, "key: not a rejected-rows file")
+    name = key.rsplit("/", 1)[-1]
+    url = deps().store.presigned_get(deps().settings.bucket_name, key, download_name=name)
+    return _json(200, {"url": url})
+
+
+@app.not_found
+def _no_route(_: Exception) -> Response:
+    return _problem(404, f"no console route {app.current_event.path}")
+
+
+def handle(event: dict[str, Any], context: LambdaContext | None, dependencies: Dependencies) -> dict[str, Any]:
+    _injected.append(dependencies)
+    try:
+        return app.resolve(event, context)
+    finally:
+        _injected.pop()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,152 @@
+"""The web console's API on the local stack: JWT-only data routes, sign-in, presigned uploads S3 holds to their
+policy, and today's files with what became of them."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+import requests
+
+from loadgen.workbooks import product_table_csv, supplier_feed
+
+STACK_PARAMETERS = {"ConsoleUploadLimitMB": "1"}
+
+
+def call(url, method="GET", body=None, token=None, headers=None):
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+            **(headers or {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.fixture(scope="module")
+def console(stack):
+    return stack.outputs["ConsoleUrl"]
+
+
+@pytest.fixture(scope="module")
+def token(stack, console):
+    status, _, body = call(f"{console}/api/session", "POST", stack.console_credentials)
+    assert status == 200
+    return json.loads(body)["accessToken"]
+
+
+API_ROUTES = [
+    ("GET", "/api/profiles"),
+    ("POST", "/api/uploads"),
+    ("GET", "/api/files"),
+    ("GET", "/api/rejected?key=rejected/x.rejected.jsonl"),
+    ("GET", "/api/reports/warehouses"),
+    ("GET", "/api/reports/items/a1/total"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), API_ROUTES)
+def test_a_signed_out_or_forged_request_to_any_console_api_route_is_refused(console, token, method, path):
+    assert call(console + path, method, {} if method == "POST" else None)[0] == 401
+    header, claims, signature = token.split(".")
+    forged = ".".join([header, claims, signature[::-1]])
+    assert call(console + path, method, {} if method == "POST" else None, token=forged)[0] == 401
+    assert call(console + path, method, {} if method == "POST" else None, token=token)[0] in (200, 400, 404)
+
+
+def test_the_reports_api_keeps_iam_for_programs(stack, console, token):
+    base = stack.outputs["ReportsApiUrl"]
+    assert call(f"{base}/warehouses")[0] == 403  # unsigned
+    assert call(f"{base}/warehouses", token=token)[0] == 403  # a console token is not a signature
+
+
+def test_the_page_is_public_and_locked_down(console):
+    status, headers, body = call(console)
+    assert status == 200 and b'<form id="signin-form">' in body
+    csp = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "http" not in body.decode().split("<body>", 1)[1].split("</body>")[0]  # nothing fetched from elsewhere
+    assert call(f"{console}/static/app.js")[0] == 200
+    assert call(f"{console}/static/index.html")[0] == 404  # a fixed list of files, no paths
+
+
+def test_sign_in_refuses_a_wrong_password_and_a_temporary_one_must_be_changed(stack, console):
+    assert call(f"{console}/api/session", "POST", {**stack.console_credentials, "password": "nope"})[0] == 401
+    idp = stack.client("cognito-idp")
+    pool = stack.outputs["ConsoleUserPoolId"]
+    idp.admin_create_user(UserPoolId=pool, Username="new-colleague", TemporaryPassword="Temporary-Pass1")
+    status, _, body = call(
+        f"{console}/api/session", "POST", {"username": "new-colleague", "password": "Temporary-Pass1"}
+    )
+    assert status == 200 and json.loads(body)["challenge"] == "NEW_PASSWORD_REQUIRED"
+    changed = {"username": "new-colleague", "password": "Chosen-Password-2", "session": json.loads(body)["session"]}
+    status, _, body = call(f"{console}/api/session", "POST", changed)
+    assert status == 200 and json.loads(body)["accessToken"]
+
+
+def presign(console, token, **request):
+    status, _, body = call(f"{console}/api/uploads", "POST", request, token=token)
+    return status, json.loads(body)
+
+
+def test_a_presigned_post_writes_its_key_only_within_its_size_and_type(stack, console, token, s3, bucket):
+    status, target = presign(console, token, kind="product", filename="products.csv", size=100)
+    assert status == 200 and target["key"].startswith("reference/product/products-")
+    policy_fields = target["fields"]
+
+    outside = {**policy_fields, "key": "reference/store/evil.csv"}
+    refused = requests.post(target["url"], data=outside, files={"file": ("x.csv", b"a,b\n")}, timeout=30)
+    assert refused.status_code == 403
+    too_big = requests.post(
+        target["url"], data=policy_fields, files={"file": ("x.csv", b"x" * (1024 * 1024 + 1))}, timeout=30
+    )
+    assert too_big.status_code == 400 and b"EntityTooLarge" in too_big.content
+    wrong_type = {**policy_fields, "Content-Type": "text/html"}
+    assert requests.post(target["url"], data=wrong_type, files={"file": ("x.csv", b"a")}, timeout=30).status_code == 403
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="reference/store/evil")
+
+    sent = requests.post(
+        target["url"], data=policy_fields, files={"file": ("p.csv", product_table_csv(20))}, timeout=30
+    )
+    assert sent.status_code == 204
+    assert s3.head_object(Bucket=bucket, Key=target["key"])["ContentType"] == "text/csv"
+
+    assert presign(console, token, kind="store", filename="huge.csv", size=2 * 1024 * 1024)[0] == 400
+    assert presign(console, token, kind="supplier_feed", filename="x.xlsx", size=10, supplier="../acme")[0] == 400
+
+
+def test_todays_files_say_waiting_then_processed_or_failed_with_the_reason(stack, console, token, s3, bucket):
+    uploads = {}
+    for name, body in (
+        ("good.xlsx", supplier_feed("acme", 12, seed=1, unmapped=2)),
+        ("broken.xlsx", b"not a workbook"),
+    ):
+        status, target = presign(console, token, kind="supplier_feed", filename=name, size=len(body), supplier="acme")
+        assert status == 200
+        fields = target["fields"]
+        assert requests.post(target["url"], data=fields, files={"file": (name, body)}, timeout=30).status_code == 204
+        uploads[name] = target["key"]
+
+    def files():
+        return {f["key"]: f for f in json.loads(call(f"{console}/api/files", token=token)[2])["files"]}
+
+    assert {files()[uploads[n]]["status"] for n in uploads} == {"waiting"}
+    stack.drain()
+    now = files()
+    good, broken = now[uploads["good.xlsx"]], now[uploads["broken.xlsx"]]
+    assert good["status"] == "processed" and "14 rows read, 12 mapped, 2 unmapped" in good["summary"]
+    assert broken["status"] == "FAILED" and "not processed" in broken["summary"]
+    assert good["rejected"] == 2 and good["rejected_key"].startswith("rejected/supplier_feeds/acme/")
+
+    status, _, body = call(f"{console}/api/rejected?key={good['rejected_key']}", token=token)
+    rows = requests.get(json.loads(body)["url"], timeout=30).text.splitlines()
+    assert status == 200 and len(rows) == 2 and "unmapped" in rows[0]
+    assert call(f"{console}/api/rejected?key={uploads['good.xlsx']}", token=token)[0] == 400

@@ -1,0 +1,102 @@
+"""The web console's rules: where an upload goes, what it may be, what became of today's files (pure)."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from stock_pipeline.domain.console import UploadError, file_rows, safe_stem, todays_prefixes, upload_target
+
+NOW = datetime(2026, 11, 26, 9, 30, 5, tzinfo=UTC)
+MB = 1024 * 1024
+
+
+def target(kind, filename, size=1000, supplier=None, taken=lambda key: False):
+    return upload_target(
+        kind,
+        filename,
+        size,
+        supplier=supplier,
+        suppliers={"acme", "globex"},
+        limit_bytes=100 * MB,
+        now=NOW,
+        taken=taken,
+    )
+
+
+def test_file_names_never_become_paths():
+    assert safe_stem("../../etc/passwd.xlsx") == "passwd"
+    assert safe_stem("C:\\Users\\me\\Lagerbestand März 2026.xlsx") == "lagerbestand-marz-2026"
+    assert safe_stem("....xlsx") == "upload"
+    key = target("supplier_feed", "../../reference/store/evil.xlsx", supplier="acme").key
+    assert key == "supplier_feeds/acme/2026/11/26/evil-093005.xlsx"
+
+
+def test_every_kind_lands_where_its_ingestion_reads_it():
+    assert target("inventory", "stock.TSV").key == "inventory_files/2026/11/26/20261126093005_inventory.csv"
+    assert target("thresholds", "anything.json").key == "restock_thresholds/2026/11/26/restock_thresholds.json"
+    assert target("product", "Products.CSV").key == "reference/product/products-20261126-093005.csv"
+    store = target("store", "listings.parquet")
+    assert store.key == "reference/store/listings-20261126-093005.parquet"
+    assert store.content_type == "application/vnd.apache.parquet"
+
+
+def test_two_inventory_files_in_one_second_keep_both():
+    taken = {"inventory_files/2026/11/26/20261126093005_inventory.csv"}
+    assert target("inventory", "a.csv", taken=taken.__contains__).key.endswith("20261126093006_inventory.csv")
+
+
+@pytest.mark.parametrize(
+    ("kind", "filename", "size", "supplier", "reason"),
+    [
+        ("supplier_feed", "stock.xlsx", 10, "initech", "no profile"),
+        ("supplier_feed", "stock.csv", 10, "acme", "is .xlsx"),
+        ("inventory", "stock.xlsx", 10, None, "is .csv or .tsv or .txt"),
+        ("thresholds", "t.json", 0, None, "is empty"),
+        ("store", "l.csv", 101 * MB, None, "at most 100 MB"),
+        ("images", "x.png", 10, None, "unknown kind"),
+    ],
+)
+def test_an_upload_the_pipeline_cannot_take_is_refused_before_it_is_sent(kind, filename, size, supplier, reason):
+    with pytest.raises(UploadError, match=reason):
+        target(kind, filename, size, supplier=supplier)
+
+
+def test_todays_files_are_waiting_processed_or_failed_newest_first():
+    at = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    objects = [
+        {"key": "inventory_files/2026/11/26/20261126090000_inventory.csv", "etag": "a", "size": 5, "last_modified": at},
+        {
+            "key": "supplier_feeds/acme/2026/11/26/s-1.xlsx",
+            "etag": "b",
+            "size": 9,
+            "last_modified": at.replace(hour=10),
+        },
+        {"key": "reference/store/l-1.csv", "etag": "c", "size": 9, "last_modified": at.replace(day=20)},  # not today
+        {
+            "key": "supplier_feeds/acme/2026/11/26/s-2.xlsx",
+            "etag": "d",
+            "size": 9,
+            "last_modified": at.replace(hour=11),
+        },
+    ]
+    outcomes = {
+        ("inventory_files/2026/11/26/20261126090000_inventory.csv", "a"): {
+            "status": "SUCCEEDED",
+            "summary": "3 transactions read, 1 rejected",
+            "rejected": 1,
+            "rejectedKey": "rejected/inventory_files/x.rejected.jsonl",
+        },
+        ("supplier_feeds/acme/2026/11/26/s-1.xlsx", "b"): {"status": "FAILED", "summary": "sheet 'Stock' not found"},
+    }
+    rows = file_rows(objects, outcomes, date(2026, 11, 26))
+    assert [(r["name"], r["status"]) for r in rows] == [
+        ("s-2.xlsx", "waiting"),
+        ("s-1.xlsx", "FAILED"),
+        ("20261126090000_inventory.csv", "processed"),
+    ]
+    assert rows[2]["rejected_key"] == "rejected/inventory_files/x.rejected.jsonl" and rows[2]["kind"] == "inventory"
+    assert todays_prefixes(date(2026, 11, 26), ["acme"])[:3] == [
+        "inventory_files/2026/11/26/",
+        "restock_thresholds/2026/11/26/",
+        "supplier_feeds/acme/2026/11/26/",
+    ]
