@@ -27,6 +27,9 @@ def up(state_file: Path, port: int) -> int:
         print(f"Local stack {stack.stack_name} is up at {stack.endpoint}")
         for name, value in sorted(stack.outputs.items()):
             print(f"  {name:<26} {value}")
+        if stack.console_credentials:
+            user = stack.console_credentials
+            print(f"Web console: {stack.outputs['ConsoleUrl']}  user {user['username']}  password {user['password']}")
         print(
             f"Described in {state_file}. Try:\n"
             f"  aws --endpoint-url {stack.endpoint} s3 ls s3://{stack.outputs['DataBucketName']}/ --recursive\n"

@@ -238,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         validation_status, validation, validation_emails = nightly_validation(stack)
         history_title, history = item_history(stack)
         write_report(stack, Path(args.report))
+        console = (stack.outputs["ConsoleUrl"], dict(stack.console_credentials or {}))
     result["records failed to send"] = failed
     sample = result.pop("sample")
     width = max(len(k) for k in result)
@@ -288,6 +289,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"\n{history_title}")
     print(history.to_string(index=False))
     print(f"\nHTML report (stock over time, sales, rejected rows, levels below threshold): {args.report}")
+    print(
+        f"\nWeb console (while a local stack runs; `make up` keeps one running and prints its own): {console[0]}, "
+        f"user {console[1].get('username')}, password {console[1].get('password')}"
+    )
     result["history"] = history
     result["validation"] = {"status": validation_status, **validation, "emails": validation_emails}
     result["feed_notices"] = feed_notices

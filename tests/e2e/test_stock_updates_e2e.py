@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 import awswrangler as wr
 import boto3
 import pytest
+import requests
 
 from loadgen.kdg import render_records
 
@@ -268,6 +269,11 @@ def test_make_up_serves_until_ctrl_c_and_describes_itself(tmp_path):
             "s3", endpoint_url=described["endpoint"], region_name=described["region"], **described["credentials"]
         )
         assert s3.head_bucket(Bucket=described["outputs"]["DataBucketName"])
+        printed = "".join(next(process.stdout) for _ in range(len(described["outputs"]) + 1))
+        user = described["consoleUser"]
+        assert f"Web console: {described['outputs']['ConsoleUrl']}  user {user['username']}  password" in printed
+        signed_in = requests.post(f"{described['outputs']['ConsoleUrl']}/api/session", json=user, timeout=30)
+        assert signed_in.status_code == 200 and signed_in.json()["accessToken"]
         process.send_signal(2)  # Ctrl-C
         assert process.wait(timeout=60) == 0
         assert not state.exists()
@@ -307,6 +313,9 @@ def test_make_demo_prints_the_summary(tmp_path):
     assert "old_value" in history[1] and len(history) >= 4  # the title, the header, at least two changes
     assert report.read_text().count('<img class="plot"') == 4
     assert "6 eBay tables (store x supplier) generated" in completed.stdout
+    assert re.search(
+        r"Web console .*: http://127\.0\.0\.1:\d+/console, user console-user, password \S+", completed.stdout
+    )
     revise = completed.stdout.split("Its revise file for eBay's bulk upload", 1)[1].splitlines()
     assert revise[2].strip() == "Action,ItemID,Quantity" and revise[3].strip().startswith("Revise,")
     assert "Supplier stock of acme (DynamoDB" in completed.stdout

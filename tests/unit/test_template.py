@@ -337,3 +337,32 @@ def test_the_pandas_layer_parameter_takes_only_the_python312_arm64_build():
         "arn:aws:lambda:eu-central-1:336392948345:layer:AWSSDKPandas-Python312-Arm64",  # no version
     ):
         assert not pattern.match(wrong), wrong
+
+
+def test_console_data_routes_take_a_cognito_jwt_and_programs_keep_iam(resources):
+    routes = {
+        event["Properties"]["Path"]: event["Properties"].get("Auth", {}).get("Authorizer", "AWS_IAM")
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+    public = {"/console", "/console/static/{file}", "/console/api/session"}
+    assert {path for path, auth in routes.items() if auth == "NONE"} == public
+    assert all(
+        auth == "ConsoleJwt" for path, auth in routes.items() if path.startswith("/console/api/") and path not in public
+    )
+    assert all(auth == "AWS_IAM" for path, auth in routes.items() if not path.startswith("/console"))
+    api = resources["ReportsApi"]["Properties"]["Auth"]
+    assert api["DefaultAuthorizer"] == "AWS_IAM"
+    jwt = api["Authorizers"]["ConsoleJwt"]["JwtConfiguration"]
+    assert jwt["audience"] == [{"Ref": "ConsoleUserPoolClient"}] and "${ConsoleUserPool}" in jwt["issuer"]["Fn::Sub"]
+    pool = resources["ConsoleUserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True  # no self sign-up
+    assert resources["ConsoleUserPoolClient"]["Properties"]["GenerateSecret"] is False
+    uploads = next(
+        s
+        for s in resources["ConsoleFunction"]["Properties"]["Policies"][0]["Statement"]
+        if s["Sid"] == "UploadsThroughPresignedPost"
+    )
+    assert all("curated" not in str(r) and "rejected" not in str(r) for r in uploads["Resource"])  # input prefixes only

@@ -174,7 +174,13 @@ function fileRow(file) {
   }
   row.append(cell(file.name, file.key), cell(file.kind), cell(file.uploaded_at.slice(11, 19)), status,
     cell(file.summary || "waiting to be processed"), rejected);
+  label(row, ["File", "Kind", "Uploaded", "Status", "Details", "Rejected rows"]);
   return row;
+}
+
+function label(row, names) {
+  // on a phone each row is a card: every cell says which column it is
+  [...row.children].forEach((td, i) => td.setAttribute("data-label", names[i]));
 }
 
 function cell(text, title) {
@@ -256,6 +262,7 @@ function table(title, columns, rows) {
   const body = rows.map((row) => {
     const tr = document.createElement("tr");
     for (const [name] of columns) tr.append(cell(row[name] === null || row[name] === undefined ? "" : String(row[name])));
+    label(tr, columns.map(([, title]) => title));
     return tr;
   });
   const thead = document.createElement("thead");

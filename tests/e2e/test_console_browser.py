@@ -1,0 +1,126 @@
+"""The web console in a real headless browser (Debian's Chromium driven by Playwright) on the local stack:
+sign in, upload a workbook and a broken one, watch one processed and one FAILED with its reason, read a report
+and download its CSV. Screenshots of each page land in test-output/ for a person to look at."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loadgen.files import HEADER
+from loadgen.workbooks import product_table_csv, supplier_feed
+from tests.e2e.browser import CHROMIUM, FLAGS, OUTPUT
+from tests.e2e.conftest import upload
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[f for f in FLAGS if f != "--headless" and "virtual-time" not in f]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def data(local_stack):
+    """A warehouse with stock below its threshold, and a product table so acme's workbook maps."""
+    upload(local_stack, "reference/product/console.csv", product_table_csv(30).decode())
+    upload(
+        local_stack,
+        "inventory_files/2026/11/26/20261126070000_inventory.csv",
+        HEADER + "2026-11-26T07:00:00Z\tConsole Hall\tcon-1\tConsole Shirt\t40\n"
+        "2026-11-26T07:00:00Z\tConsole Hall\tcon-2\tConsole Mug\t4\n",
+    )
+    local_stack.drain()
+
+
+def test_sign_in_upload_watch_and_report_in_a_browser(local_stack, browser, data, tmp_path):
+    OUTPUT.mkdir(exist_ok=True)
+    good, broken = tmp_path / "acme stock.xlsx", tmp_path / "broken.xlsx"
+    good.write_bytes(supplier_feed("acme", 20, seed=5, unmapped=1))
+    broken.write_bytes(b"this is not a workbook")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    console = local_stack.outputs["ConsoleUrl"]
+
+    # Signed out: the sign-in form, and the data routes refuse the page's own requests
+    page.goto(console)
+    page.get_by_label("User name").wait_for()
+    assert page.evaluate("fetch('console/api/files').then(r => r.status)") == 401
+    labelled = page.evaluate(
+        "[...document.querySelectorAll('input:not([type=file]), select')].every(e => e.labels.length > 0)"
+    )
+    assert labelled  # every field has a label (screen readers, clicking the label)
+    page.screenshot(path=OUTPUT / "console-sign-in.png")
+
+    # Sign in with the keyboard: Enter submits
+    page.get_by_label("User name").fill(local_stack.console_credentials["username"])
+    page.get_by_label("Password").fill(local_stack.console_credentials["password"])
+    page.get_by_label("Password").press("Enter")
+    page.get_by_role("heading", name="Upload files").wait_for()
+
+    # Upload a workbook and a broken one through the file picker, and a thresholds file by drag and drop
+    page.get_by_label("What are you uploading?").select_option("supplier_feed")
+    page.locator("#upload").get_by_label("Supplier").select_option("acme")
+    page.set_input_files("#file", [str(good), str(broken)])
+    page.get_by_text("broken.xlsx: uploaded as").wait_for()
+    page.get_by_text("acme stock.xlsx: uploaded as").wait_for()
+    page.get_by_label("What are you uploading?").select_option("thresholds")
+    page.evaluate(
+        """() => {
+          const data = new DataTransfer();
+          data.items.add(new File([JSON.stringify({ThresholdList: [{ItemId: "con-1", RestockIfBelow: 50}]})],
+                                  "thresholds.json", {type: "application/json"}));
+          document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+        }"""
+    )
+    page.get_by_text("thresholds.json: uploaded as restock_thresholds/").wait_for()
+    page.screenshot(path=OUTPUT / "console-upload.png", full_page=True)
+
+    # Files: waiting until the pipeline runs, then processed with counts and FAILED with the reason
+    page.get_by_role("link", name="Files").click()
+    page.locator("#files-body tr").first.wait_for()
+    local_stack.drain()
+    good_row = page.locator("#files-body tr", has_text="acme-stock")
+    broken_row = page.locator("#files-body tr", has_text="broken")
+    good_row.locator(".status-processed").wait_for(timeout=20_000)  # the page refreshes by itself
+    broken_row.locator(".status-FAILED").wait_for(timeout=20_000)
+    assert "21 rows read, 20 mapped, 1 unmapped" in good_row.inner_text()
+    assert "not a readable workbook" in broken_row.inner_text()
+    with page.expect_download() as rejected:
+        good_row.get_by_role("button", name="Download").click()
+    assert json.loads(Path(rejected.value.path()).read_text().splitlines()[0])["reason"].startswith("unmapped")
+    page.screenshot(path=OUTPUT / "console-files.png", full_page=True)
+
+    # Reports: a warehouse's items, those above a quantity, below threshold, and the CSV
+    page.get_by_role("link", name="Reports").click()
+    page.get_by_label("Warehouse").select_option("Console Hall")
+    page.get_by_role("button", name="Show items").click()
+    page.get_by_text("Items in Console Hall (2)").wait_for()
+    page.get_by_label("Only quantities above").fill("10")
+    page.get_by_role("button", name="Show items").click()
+    page.get_by_text("Items in Console Hall above 10 (1)").wait_for()
+    with page.expect_download() as csv_file:
+        page.get_by_role("button", name="Download CSV").first.click()
+    lines = Path(csv_file.value.path()).read_text().splitlines()
+    assert lines[0].startswith("warehouse,item_id") and len(lines) == 2 and ",con-1," in lines[1]
+    page.get_by_role("button", name="Items below threshold").click()
+    page.get_by_text("Items below their restock threshold in Console Hall").wait_for()
+    page.screenshot(path=OUTPUT / "console-reports.png", full_page=True)
+
+    # On a phone: nothing wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("link", name="Files").click()
+    page.locator("#files-body tr").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=OUTPUT / "console-files-phone.png", full_page=True)
+
+    # Signing out forgets the token: the data routes refuse again
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("User name").wait_for()
+    assert page.evaluate("sessionStorage.length") == 0
