@@ -112,22 +112,6 @@ def product_table_csv(items: int, suppliers: Sequence[str] = SUPPLIERS) -> bytes
     return sink.getvalue().encode()
 
 
-STORE_COLUMNS = (
-    "item_id",
-    "custom_label",
-    "title",
-    "current_price",
-    "prefix",
-    "uk_rtg",
-    "fps_wds_dir",
-    "payment_profile_name",
-    "shipping_profile_name",
-    "return_profile_name",
-    "supplier",
-    "ebay_store",
-)
-
-
 def store_listings_table(
     stores: Sequence[str], suppliers: Sequence[str], per_store_and_supplier: int, *, seed: int = 7
 ) -> Any:

@@ -155,6 +155,10 @@ def exists(stack, item):
         "AWS::SNS::TopicPolicy": lambda: True,
         "AWS::StepFunctions::StateMachine": lambda: c("stepfunctions").describe_state_machine(stateMachineArn=pid),
         "AWS::CloudWatch::Alarm": lambda: c("cloudwatch").describe_alarms(AlarmNames=[pid])["MetricAlarms"][0],
+        "AWS::Cognito::UserPool": lambda: c("cognito-idp").describe_user_pool(UserPoolId=pid),
+        "AWS::Cognito::UserPoolClient": lambda: c("cognito-idp").describe_user_pool_client(
+            UserPoolId=stack.outputs["ConsoleUserPoolId"], ClientId=pid
+        ),
         "AWS::CloudWatch::Dashboard": lambda: json.loads(
             c("cloudwatch").get_dashboard(DashboardName=pid)["DashboardBody"]
         ),
