@@ -143,10 +143,10 @@ def ingest_stock_updates(
         keep = np.ones(latest.num_rows, dtype=bool)
         keep[refused] = False
         latest = latest.filter(pa.array(keep))
-    day = arrival_date(ref.key, ref.event_time or _utc(now or datetime.now(UTC)))
+    day = arrival_date(ref.key, ref.event_time or utc_timestamp(now or datetime.now(UTC)))
     lake.write_file(lake_rows(latest, source_key=ref.key), "stock_latest", {"dt": day}, f"{ref.stem}.snappy.parquet")
     rejections.sort(key=lambda r: r.line)
-    _write_rejections(ref, rejections, writer, rejected_prefix)
+    write_rejections(ref, rejections, writer, rejected_prefix)
     return StockUpdateReport(
         key=ref.key,
         records=parsed.records_read,
@@ -164,7 +164,7 @@ def _row_text(table: pa.Table, index: int) -> str:
     return json.dumps({k: v for k, v in row.items() if k != "sourceLine"}, ensure_ascii=False, default=str)[:2000]
 
 
-def _write_rejections(ref: ObjectRef, rejections: list[Rejection], writer: Writer, prefix: str) -> None:
+def write_rejections(ref: ObjectRef, rejections: list[Rejection], writer: Writer, prefix: str) -> None:
     if rejections:
         body = rejections_to_jsonl(rejections, source_key=ref.key, source_etag=ref.etag)
         writer.write(ref.bucket, rejected_key(prefix, ref), body, "application/x-ndjson")
@@ -230,12 +230,12 @@ def ingest_inventory_file(
         key=ref.key,
         etag=ref.etag,
         version_id=ref.version_id,
-        event_time=utc_text(_arrival(ref, now)),
+        event_time=utc_text(arrival_time(ref, now)),
         registered_at=utc_text(datetime.now(UTC)),
         expires_at=register_until,
     )
     parsed = parse_inventory_file(data)
-    _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
+    write_rejections(ref, parsed.rejections, writer, rejected_prefix)
     files = lake.write(
         inventory_lake_rows(parsed.table, source_key=ref.key), "inventory_transactions", ["warehouse", "dt"], ref.stem
     )
@@ -282,7 +282,7 @@ def ingest_thresholds(
 ) -> ThresholdsReport:
     """Store the valid entries (a later day's file wins), report the malformed ones, return what changed."""
     thresholds, rejections = parse_thresholds(store.read(ref))
-    _write_rejections(ref, rejections, writer, rejected_prefix)
+    write_rejections(ref, rejections, writer, rejected_prefix)
     changed = levels.put_thresholds(thresholds, source_key=ref.key, effective_from=effective_from(ref.key))
     return ThresholdsReport(key=ref.key, entries=len(thresholds), rejected=len(rejections), changed=changed)
 
@@ -350,7 +350,7 @@ def ingest_supplier_feed(
     A file that cannot be read as declared fails with its reason in the notice and is not retried: retrying
     cannot fix a workbook. AWS errors propagate, so the message is retried and ends in the DLQ if they persist.
     """
-    feed_time = _arrival(ref, now)
+    feed_time = arrival_time(ref, now)
     written = stale = 0
     try:
         feed_key = parse_feed_key(ref.key, feed_time)
@@ -365,8 +365,8 @@ def ingest_supplier_feed(
             notice = failed(ref.key, feed_key.supplier, str(exc))
         else:
             feed = map_feed(rows, profile.value, mapping, feed_key.supplier)
-            _write_rejections(ref, feed.rejections, writer, rejected_prefix)
-            order = f"{_utc(feed_time)}#{ref.etag}"
+            write_rejections(ref, feed.rejections, writer, rejected_prefix)
+            order = f"{utc_timestamp(feed_time)}#{ref.etag}"
             _, replaced = lake.replace_partition(
                 feed_lake_rows(feed, feed_time=feed_time, source_key=ref.key),
                 SUPPLIER_STOCK_DATASET,
@@ -375,7 +375,7 @@ def ingest_supplier_feed(
                 order=order,
             )
             items = supplier_stock_items(
-                feed, supplier=feed_key.supplier, updated_at=_utc(feed_time), source_key=ref.key
+                feed, supplier=feed_key.supplier, updated_at=utc_timestamp(feed_time), source_key=ref.key
             )
             report = supplier_stock.put_latest(items)
             written, stale = report.written, report.stale
@@ -389,7 +389,7 @@ def ingest_supplier_feed(
                 rejected_key=rejected_key(rejected_prefix, ref) if feed.rejections else None,
                 lake_replaced=replaced,
             )
-    notified = _notify_once(ref, notice, supplier_stock, notices, now)
+    notified = notify_once(ref, notice, supplier_stock, notices, now)
     return FeedOutcome(notice=notice, notified=notified, written=written, stale=stale)
 
 
@@ -410,8 +410,10 @@ def ingest_product_table(
     except ProductTableError as exc:
         notice = product_table_failed(ref.key, str(exc))
     else:
-        _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
-        replaced = catalog.replace(parsed.table, order=f"{_utc(_arrival(ref, now))}#{ref.etag}", source_key=ref.key)
+        write_rejections(ref, parsed.rejections, writer, rejected_prefix)
+        replaced = catalog.replace(
+            parsed.table, order=f"{utc_timestamp(arrival_time(ref, now))}#{ref.etag}", source_key=ref.key
+        )
         notice = product_table_loaded(
             ref.key,
             read=parsed.rows_read,
@@ -420,7 +422,7 @@ def ingest_product_table(
             lake_replaced=replaced,
             rejected_key=rejected_key(rejected_prefix, ref) if parsed.rejections else None,
         )
-    notified = _notify_once(ref, notice, ledger, notices, now)
+    notified = notify_once(ref, notice, ledger, notices, now)
     return FeedOutcome(notice=notice, notified=notified)
 
 
@@ -429,10 +431,10 @@ def report_unprocessed(
 ) -> FeedOutcome:
     """A FAILED notice for a file no ingestion takes (once per key and ETag), instead of a log line."""
     notice = file_not_processed(ref.key, reason)
-    return FeedOutcome(notice=notice, notified=_notify_once(ref, notice, ledger, notices, now))
+    return FeedOutcome(notice=notice, notified=notify_once(ref, notice, ledger, notices, now))
 
 
-def _notify_once(ref: ObjectRef, notice: FeedNotice, ledger: SupplierLatest, notices: Notices, now: datetime) -> bool:
+def notify_once(ref: ObjectRef, notice: FeedNotice, ledger: SupplierLatest, notices: Notices, now: datetime) -> bool:
     """Publish, then record: a re-delivered file sends nothing more (a crash in between may send twice)."""
     if ledger.notice_sent(ref.key, ref.etag):
         return False
@@ -441,13 +443,13 @@ def _notify_once(ref: ObjectRef, notice: FeedNotice, ledger: SupplierLatest, not
         ref.key,
         ref.etag,
         status=notice.status,
-        sent_at=_utc(now),
+        sent_at=utc_timestamp(now),
         expires_at=int((now + timedelta(days=NOTICE_LEDGER_DAYS)).timestamp()),
     )
     return True
 
 
-def _arrival(ref: ObjectRef, now: datetime) -> datetime:
+def arrival_time(ref: ObjectRef, now: datetime) -> datetime:
     """When S3 received the object (the notification's eventTime); orders re-uploads of the same day."""
     if ref.event_time:
         try:
@@ -457,5 +459,5 @@ def _arrival(ref: ObjectRef, now: datetime) -> datetime:
     return now.astimezone(UTC)
 
 
-def _utc(moment: datetime) -> str:
+def utc_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

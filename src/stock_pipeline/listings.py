@@ -40,11 +40,11 @@ from stock_pipeline.ingestion import (
     Profiles,
     SupplierLatest,
     Writer,
-    _arrival,
-    _notify_once,
-    _utc,
-    _write_rejections,
+    arrival_time,
+    notify_once,
     rejected_key,
+    utc_timestamp,
+    write_rejections,
 )
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -97,9 +97,9 @@ def ingest_store_listings(
         parsed = parse_store_listings(ctx.objects.read(ref), ref.key, set(ctx.profiles.profiles()))
     except (StoreListingsError, ProfileError) as exc:
         notice = store_listings_failed(ref.key, str(exc))
-        return FeedOutcome(notice=notice, notified=_notify_once(ref, notice, ctx.supplier_stock, ctx.notices, now)), []
-    _write_rejections(ref, parsed.rejections, writer, rejected_prefix)
-    order = f"{_utc(_arrival(ref, now))}#{ref.etag}"
+        return FeedOutcome(notice=notice, notified=notify_once(ref, notice, ctx.supplier_stock, ctx.notices, now)), []
+    write_rejections(ref, parsed.rejections, writer, rejected_prefix)
+    order = f"{utc_timestamp(arrival_time(ref, now))}#{ref.etag}"
     replaced, kept = [], []
     for store, supplier in parsed.partitions():
         _, done = ctx.lake.replace_partition(
@@ -119,7 +119,7 @@ def ingest_store_listings(
         newer_kept=kept,
         rejected_key=rejected_key(rejected_prefix, ref) if parsed.rejections else None,
     )
-    outcome = FeedOutcome(notice=notice, notified=_notify_once(ref, notice, ctx.supplier_stock, ctx.notices, now))
+    outcome = FeedOutcome(notice=notice, notified=notify_once(ref, notice, ctx.supplier_stock, ctx.notices, now))
     runs = []
     by_supplier: dict[str, list[str]] = {}
     for pair in replaced:
@@ -142,7 +142,7 @@ def regenerate_ebay(
     zero_missing = bool(profile and profile.zero_missing)
     supply = latest_quantities(ctx.supplier_stock.stock_of_supplier(supplier))
     run_id = f"{run.key}#{run.etag}"
-    order = f"{_utc(now)}#{hashlib.sha256(run_id.encode()).hexdigest()[:12]}"
+    order = f"{utc_timestamp(now)}#{hashlib.sha256(run_id.encode()).hexdigest()[:12]}"
     runs = []
     for store in stores if stores is not None else stores_listing(ctx, supplier):
         listings = _parquet(ctx, _store_key(ctx, store, supplier))
@@ -163,7 +163,7 @@ def regenerate_ebay(
             run.key, supplier=supplier, ebay_store=store, listings=rows.num_rows, changed=moved, export_key=export_key
         )
         marker = ObjectRef(bucket=run.bucket, key=f"{run.key}#ebay#{store}#{supplier}", etag=run.etag)
-        notified = _notify_once(marker, notice, ctx.supplier_stock, ctx.notices, now)
+        notified = notify_once(marker, notice, ctx.supplier_stock, ctx.notices, now)
         runs.append(EbayRun(store, supplier, rows.num_rows, moved, export_key, True, notified))
     return runs
 
