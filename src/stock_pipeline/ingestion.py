@@ -15,6 +15,7 @@ import pyarrow as pa
 from stock_pipeline.adapters.stock_table import SnapshotWriteReport
 from stock_pipeline.domain.inventory import aggregate_changes, chunks, parse_inventory_file
 from stock_pipeline.domain.inventory import lake_rows as inventory_lake_rows
+from stock_pipeline.domain.listings import STORE_PREFIX
 from stock_pipeline.domain.objects import ObjectRef, decompress
 from stock_pipeline.domain.products import (
     NoProductTableError,
@@ -33,6 +34,7 @@ from stock_pipeline.domain.stock_updates import (
 )
 from stock_pipeline.domain.supplier_feeds import (
     FEEDS_PREFIX,
+    PRODUCT_TABLE,
     FeedKeyError,
     FeedNotice,
     day_partition,
@@ -40,10 +42,10 @@ from stock_pipeline.domain.supplier_feeds import (
     file_not_processed,
     map_feed,
     parse_feed_key,
-    product_table_failed,
-    product_table_loaded,
     succeeded,
     supplier_stock_items,
+    table_failed,
+    table_loaded,
 )
 from stock_pipeline.domain.supplier_feeds import lake_rows as feed_lake_rows
 from stock_pipeline.domain.supplier_profiles import ProfileError, SupplierProfile, profile_for
@@ -64,7 +66,7 @@ EXPECTED_NAMES = {
     THRESHOLDS_PREFIX: "restock_thresholds/<yyyy>/<mm>/<dd>/restock_thresholds.json",
     SUPPLIER_FEEDS_PREFIX: "supplier_feeds/<supplier>/<yyyy>/<mm>/<dd>/<name>.xlsx",
     PRODUCT_TABLE_PREFIX: "reference/product/<name>.csv, .xlsx or .parquet",
-    "reference/store/": "reference/store/<name>.csv, .xlsx or .parquet",
+    STORE_PREFIX: f"{STORE_PREFIX}<name>.csv, .xlsx or .parquet",
 }
 
 
@@ -408,13 +410,14 @@ def ingest_product_table(
     try:
         parsed = parse_product_table(store.read(ref), ref.key)
     except ProductTableError as exc:
-        notice = product_table_failed(ref.key, str(exc))
+        notice = table_failed(PRODUCT_TABLE, ref.key, str(exc))
     else:
         write_rejections(ref, parsed.rejections, writer, rejected_prefix)
         replaced = catalog.replace(
             parsed.table, order=f"{utc_timestamp(arrival_time(ref, now))}#{ref.etag}", source_key=ref.key
         )
-        notice = product_table_loaded(
+        notice = table_loaded(
+            PRODUCT_TABLE,
             ref.key,
             read=parsed.rows_read,
             stored=parsed.table.num_rows,

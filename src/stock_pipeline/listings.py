@@ -31,7 +31,7 @@ from stock_pipeline.domain.listings import (
     revise_csv,
 )
 from stock_pipeline.domain.objects import ObjectRef
-from stock_pipeline.domain.supplier_feeds import ebay_listings_generated, store_listings_failed, store_listings_loaded
+from stock_pipeline.domain.supplier_feeds import STORE_LISTINGS, ebay_listings_generated, table_failed, table_loaded
 from stock_pipeline.domain.supplier_profiles import ProfileError
 from stock_pipeline.ingestion import (
     FeedOutcome,
@@ -96,7 +96,7 @@ def ingest_store_listings(
     try:
         parsed = parse_store_listings(ctx.objects.read(ref), ref.key, set(ctx.profiles.profiles()))
     except (StoreListingsError, ProfileError) as exc:
-        notice = store_listings_failed(ref.key, str(exc))
+        notice = table_failed(STORE_LISTINGS, ref.key, str(exc))
         return FeedOutcome(notice=notice, notified=notify_once(ref, notice, ctx.supplier_stock, ctx.notices, now)), []
     write_rejections(ref, parsed.rejections, writer, rejected_prefix)
     order = f"{utc_timestamp(arrival_time(ref, now))}#{ref.etag}"
@@ -110,7 +110,8 @@ def ingest_store_listings(
             order=order,
         )
         (replaced if done else kept).append(f"{store}/{supplier}")
-    notice = store_listings_loaded(
+    notice = table_loaded(
+        STORE_LISTINGS,
         ref.key,
         read=parsed.rows_read,
         stored=parsed.table.num_rows,

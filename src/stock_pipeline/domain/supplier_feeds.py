@@ -335,7 +335,8 @@ def failed(key: str, supplier: str, reason: str) -> FeedNotice:
     return FeedNotice(source_key=key, supplier=supplier, status=FAILED, reason=reason)
 
 
-def product_table_loaded(key: str, *, read: int, stored: int, rejected: int, **extra: Any) -> FeedNotice:
+def table_loaded(kind: str, key: str, *, read: int, stored: int, rejected: int, **extra: Any) -> FeedNotice:
+    """A reference table upload (the product table, store listings) validated and stored."""
     return FeedNotice(
         source_key=key,
         supplier=ALL_SUPPLIERS,
@@ -343,35 +344,19 @@ def product_table_loaded(key: str, *, read: int, stored: int, rejected: int, **e
         read=read,
         mapped=stored,
         rejected=rejected,
-        kind=PRODUCT_TABLE,
+        kind=kind,
         **extra,
     )
+
+
+def table_failed(kind: str, key: str, reason: str) -> FeedNotice:
+    """A reference table upload refused: the current table is kept."""
+    return FeedNotice(source_key=key, supplier=ALL_SUPPLIERS, status=FAILED, reason=reason, kind=kind)
 
 
 def file_not_processed(key: str, reason: str) -> FeedNotice:
     """Every object under an input prefix ends visibly: one the pipeline cannot take gets this notice."""
     return FeedNotice(source_key=key, supplier=ALL_SUPPLIERS, status=FAILED, reason=reason, kind=UNPROCESSED_FILE)
-
-
-def product_table_failed(key: str, reason: str) -> FeedNotice:
-    return FeedNotice(source_key=key, supplier=ALL_SUPPLIERS, status=FAILED, reason=reason, kind=PRODUCT_TABLE)
-
-
-def store_listings_loaded(key: str, *, read: int, stored: int, rejected: int, **extra: Any) -> FeedNotice:
-    return FeedNotice(
-        source_key=key,
-        supplier=ALL_SUPPLIERS,
-        status=SUCCEEDED,
-        read=read,
-        mapped=stored,
-        rejected=rejected,
-        kind=STORE_LISTINGS,
-        **extra,
-    )
-
-
-def store_listings_failed(key: str, reason: str) -> FeedNotice:
-    return FeedNotice(source_key=key, supplier=ALL_SUPPLIERS, status=FAILED, reason=reason, kind=STORE_LISTINGS)
 
 
 def ebay_listings_generated(
