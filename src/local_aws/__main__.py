@@ -52,8 +52,15 @@ def fire_schedule(state_file: Path, name: str | None) -> int:
     state = json.loads(state_file.read_text())
     session = boto3.session.Session(region_name=state["region"], **state["credentials"])
     scheduler = session.client("scheduler", endpoint_url=state["endpoint"])
-    stepfunctions = session.client("stepfunctions", endpoint_url=state["endpoint"])
-    arn = fire(scheduler, stepfunctions, name or state["outputs"]["ValidationScheduleName"])
+
+    def client_for(role_arn: str, service: str, group_arn: str) -> object:
+        """The session the running stack's scheduler holds for that role (its trust policy checked at deploy)."""
+        credentials = state["schedulerSessions"][role_arn]
+        return boto3.session.Session(region_name=state["region"], **credentials).client(
+            service, endpoint_url=state["endpoint"]
+        )
+
+    arn = fire(scheduler, client_for, name or state["outputs"]["ValidationScheduleName"])
     print(f"fired: started {arn}")
     return 0
 

@@ -13,10 +13,12 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from moto.firehose.models import FirehoseBackend
 
 _TIMESTAMP_TOKENS = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S")]
@@ -64,14 +66,20 @@ class _Buffer:
 
 
 class LocalFirehose:
-    """Buffers records per stream and delivers objects to S3 through a real S3 client (so notifications fire)."""
+    """Buffers records per stream and delivers objects to S3 through a real S3 client (so notifications fire),
+    made with the stream's delivery role (`s3_client_for(role ARN)`), as Firehose writes.
 
-    def __init__(self, s3_client: Any, *, clock: Any = time.monotonic) -> None:
-        self._s3 = s3_client
+    A refused or failed delivery keeps the buffer, as Firehose keeps retrying for up to 24 hours; the error is
+    kept in `delivery_errors` (the DeliveryToS3.DataFreshness alarm is what tells it in AWS)."""
+
+    def __init__(self, s3_client_for: Callable[[str], Any], *, clock: Any = time.monotonic) -> None:
+        self._s3_for = s3_client_for
         self._clock = clock
         self._lock = threading.RLock()
         self._buffers: dict[str, _Buffer] = {}
         self.delivered: list[str] = []
+        self.delivery_errors: list[str] = []
+        self.failing = False  # the last delivery attempt was refused
 
     # Installed as FirehoseBackend.put_s3_records.
     def accept(
@@ -132,7 +140,15 @@ class LocalFirehose:
             raise NotImplementedError(f"local Firehose does not emulate {compression} compression")
         key = evaluate_prefix(destination.get("Prefix", ""), when) + name
         bucket = destination["BucketARN"].split(":::")[-1]
-        self._s3.put_object(Bucket=bucket, Key=key, Body=body)
+        encryption = (destination.get("EncryptionConfiguration") or {}).get("KMSEncryptionConfig") or {}
+        sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": encryption["AWSKMSKeyARN"]} if encryption else {}
+        try:
+            self._s3_for(destination["RoleARN"]).put_object(Bucket=bucket, Key=key, Body=body, **sse)
+        except ClientError as exc:
+            self.failing = True
+            self.delivery_errors.append(f"{stream}: s3://{bucket}/{key}: {exc}")
+            return
+        self.failing = False
         self.delivered.append(key)
         buffer.records, buffer.size = [], 0
 

@@ -16,10 +16,17 @@
   generic PartiQL engine that serialises the whole table for every statement (local_aws/partiql.py).
 - Item size: moto re-adds the size of every attribute of an item each time one attribute is set (quadratic per
   item, a fifth of its time per written item). The running size is kept instead; the 400 KB check is the same.
-- Browser uploads (S3 POST with a policy): moto stores whatever is posted. S3 checks the signed policy: not
-  expired, every form field the conditions name equal (or starting with) the signed value, the file's size within
-  `content-length-range`; without a policy a private bucket refuses. Those checks are made here, so the console's
-  presigned POSTs are tested the way S3 treats them (the signature itself is not recomputed).
+- Browser uploads (S3 POST with a policy): moto stores whatever is posted. S3 checks the signed policy: a SigV4
+  signature by known credentials for the bucket's Region, s3:PutObject on the key for the signer (local_aws.iam),
+  not expired, every form field the conditions name equal (or starting with) the signed value, the file's size
+  within `content-length-range`; without a policy a private bucket refuses. Those checks are made here, so the
+  console's presigned POSTs are tested the way S3 treats them.
+- Bucket policies: moto evaluates them itself on object reads and writes, and reads any statement whose condition
+  it cannot evaluate as a deny (the template's deny-unless-TLS statement would refuse every request). local_aws.iam
+  evaluates them (with aws:SecureTransport and every other key), so moto's own verdict is left out.
+- SNS subjects: moto takes up to 100 characters of anything; SNS documents ASCII text that begins with a letter,
+  number or punctuation mark, without line breaks or control characters, fewer than 100 characters
+  (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html), and answers InvalidParameter otherwise.
 """
 
 from __future__ import annotations
@@ -73,6 +80,8 @@ def install() -> None:
 
     _running_item_size()
     _enforce_post_policy()
+    _bucket_policies_evaluated_once()
+    _sns_subjects_as_documented()
 
     from local_aws import partiql
 
@@ -227,6 +236,11 @@ def _enforce_post_policy() -> None:
         fields = {name.lower(): values[0] for name, values in self.querystring.items() if values}
         if "policy" not in fields:
             return refuse(403, "AccessDenied", "a browser upload needs a signed policy")
+        from local_aws.iam.enforcer import ENFORCEMENT
+
+        refused = ENFORCEMENT.check_post(bucket_name, fields)
+        if refused is not None:
+            return refuse(*refused)
         policy = json.loads(base64.b64decode(fields["policy"]))
         expires = datetime.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
         if expires < datetime.datetime.now(datetime.UTC):
@@ -255,3 +269,28 @@ def _enforce_post_policy() -> None:
         return original(self, request, bucket_name)
 
     S3Response._bucket_response_post = post  # type: ignore[method-assign]
+
+
+def _bucket_policies_evaluated_once() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL  # type: ignore[method-assign]
+
+
+def _sns_subjects_as_documented() -> None:
+    import re
+
+    from moto.sns.exceptions import InvalidParameterValue
+    from moto.sns.models import SNSBackend
+
+    original = SNSBackend.publish
+    allowed = re.compile(r"^[A-Za-z0-9!-/:-@\[-`{-~][ -~]{0,98}$")
+
+    def publish(self: Any, message: str, arn: str | None, *args: Any, **kwargs: Any) -> str:
+        subject = kwargs.get("subject", args[1] if len(args) > 1 else None)
+        if subject is not None and not allowed.match(subject):
+            raise InvalidParameterValue("Invalid parameter: Subject")
+        return original(self, message, arn, *args, **kwargs)
+
+    SNSBackend.publish = publish  # type: ignore[method-assign]

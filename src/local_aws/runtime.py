@@ -48,6 +48,8 @@ class LocalFunction:
     memory_mb: int
     code_dir: Path
     base_environment: Mapping[str, str]
+    credentials: Mapping[str, str] = field(default_factory=dict)  # its execution role's session, as Lambda sets it
+    role_arn: str = ""
     invocations: int = 0
     errors: int = 0
     _handler: Callable[[dict[str, Any], Any], Any] | None = field(default=None, repr=False)
@@ -71,7 +73,10 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Synchronous invoke; an exception is the function's error, as Lambda reports it to the poller."""
-        with _INVOKE_LOCK, _environment({**self.base_environment, **self.environment, **self._lambda_vars()}):
+        with (
+            _INVOKE_LOCK,
+            _environment({**self.base_environment, **self.credentials, **self.environment, **self._lambda_vars()}),
+        ):
             handler = self._resolve()
             context = LambdaContext(
                 function_name=self.name,
@@ -87,6 +92,14 @@ class LocalFunction:
             except Exception:
                 self.errors += 1
                 raise
+
+    def client_credentials(self) -> dict[str, str | None]:
+        """Its credentials as boto3 client arguments (to act as the function from a test)."""
+        return {
+            "aws_access_key_id": self.credentials.get("AWS_ACCESS_KEY_ID"),
+            "aws_secret_access_key": self.credentials.get("AWS_SECRET_ACCESS_KEY"),
+            "aws_session_token": self.credentials.get("AWS_SESSION_TOKEN"),
+        }
 
     def _lambda_vars(self) -> dict[str, str]:
         return {

@@ -26,6 +26,8 @@ import boto3
 from local_aws import firehose as local_firehose
 from local_aws import moto_patches
 from local_aws import stepfunctions as local_stepfunctions
+from local_aws.iam import enforcer
+from local_aws.iam.operations import Need, kms_needs
 from local_aws.pollers import DynamoDbStreamPoller, InProcessStreams, SqsPoller
 from local_aws.runtime import LocalFunction
 from local_aws.template import ROOT, code_dirs, load_template, package, translate, zip_folder
@@ -48,7 +50,7 @@ LOCAL_FUNCTION_ENVIRONMENT = {"WRITE_CONCURRENCY": "4"}
 
 # Why a type that neither moto's CloudFormation nor a filler below creates is left out (listed in the inventory).
 NOT_EMULATED = {
-    "AWS::IAM::Policy": "IAM is not enforced by moto: policies are stored, never evaluated",
+    "AWS::IAM::Policy": "no stand-alone policies in this template; roles' inline policies are enforced (local_aws.iam)",
 }
 
 
@@ -126,6 +128,7 @@ class LocalStack:
         template_path: Path | None = None,
         port: int = 0,
         function_environment: dict[str, str] | None = None,
+        enforce_iam: bool = True,
     ) -> None:
         self.stack_name = stack_name
         self.region = region
@@ -133,6 +136,9 @@ class LocalStack:
         self.template_path = template_path or ROOT / "template.yaml"
         self.port = port
         self.function_environment = {**LOCAL_FUNCTION_ENVIRONMENT, **(function_environment or {})}
+        self.enforce_iam = enforce_iam
+        self.iam = enforcer.ENFORCEMENT
+        self.role_sessions: dict[str, enforcer.Credential] = {}  # role ARN -> the session its service acts with
         self.endpoint: str | None = None
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[Any] = []
@@ -170,7 +176,9 @@ class LocalStack:
             aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=self.region,
         )
-        self.firehose = local_firehose.LocalFirehose(self.client("s3"))
+        self.iam = enforcer.install()
+        self.iam.enabled = self.enforce_iam
+        self.firehose = local_firehose.LocalFirehose(self._firehose_s3_client)
         local_firehose.install(self.firehose)
         moto_patches.install()
         self.deploy()
@@ -201,6 +209,41 @@ class LocalStack:
     def client(self, service: str) -> Any:
         assert self._session is not None, "start() the stack first"
         return self._session.client(service, endpoint_url=self.endpoint)
+
+    def session_of(self, logical_id: str) -> Any:
+        """A boto3 session with a function's own credentials (its execution role), as the function has them."""
+        function = self.functions[logical_id]
+        session = boto3.session.Session(
+            aws_access_key_id=function.credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=function.credentials["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=function.credentials.get("AWS_SESSION_TOKEN"),
+            region_name=self.region,
+        )
+        return _EndpointSession(session, self.endpoint)
+
+    def role_client(self, role_arn: str, service: str) -> Any:
+        """A client with the session an AWS service holds for a role of the template (assumed at deploy)."""
+        credential = self.role_sessions[role_arn]
+        return boto3.session.Session(region_name=self.region, **credential.as_client_kwargs()).client(
+            service, endpoint_url=self.endpoint
+        )
+
+    def _assume(self, role_arn: str, service: str, session_name: str, context: dict[str, str] | None = None) -> Any:
+        """The service's session for a role: refused (as CloudFormation would fail the resource) when the role's
+        trust policy does not let that service assume it."""
+        try:
+            credential = self.iam.assume(role_arn, service, session_name, context=context)
+        except enforcer.AccessDeniedError as exc:
+            raise RuntimeError(f"{service} cannot assume {role_arn}: {exc}") from exc
+        self.role_sessions.setdefault(role_arn, credential)
+        return credential
+
+    def _firehose_s3_client(self, role_arn: str) -> Any:
+        """Firehose writes with its delivery role, assumed with the account id as external id
+        (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3)."""
+        if role_arn not in self.role_sessions:
+            self._assume(role_arn, "firehose.amazonaws.com", "firehose-delivery", {"sts:ExternalId": ACCOUNT_ID})
+        return self.role_client(role_arn, "s3")
 
     # ------------------------------------------------------------------ deploy
 
@@ -278,7 +321,8 @@ class LocalStack:
 
     @property
     def _artifact_bucket(self) -> str:
-        return f"{self.stack_name.lower()}-{ARTIFACT_BUCKET}"[:63]
+        # one per Region, as sam's managed artifact bucket is (S3 bucket names are global)
+        return f"{self.stack_name.lower()}-{self.region}-{ARTIFACT_BUCKET}"[:63]
 
     def _resource_map(self) -> Any:
         from moto.cloudformation.models import cloudformation_backends
@@ -461,25 +505,22 @@ class LocalStack:
         return StandIn(query_id), "stored; the test suite runs it on DuckDB against the local lake"
 
     def _bucket_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
-        policy, dropped = _without_tls_only(props["PolicyDocument"])
-        if policy["Statement"]:
-            self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(policy))
-        return StandIn(props["Bucket"]), _tls_note(dropped)
+        self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
+        return StandIn(props["Bucket"]), _POLICY_NOTE
 
     def _queue_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         sqs = self.client("sqs")
-        policy, dropped = _without_tls_only(props["PolicyDocument"])
         for url in props["Queues"]:
-            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-        return StandIn(self._name(lid)), _tls_note(dropped)
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+        return StandIn(self._name(lid)), _POLICY_NOTE
 
     def _topic_policy(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         sns = self.client("sns")
-        policy, dropped = _without_tls_only(props["PolicyDocument"])
         for arn in props["Topics"]:
-            if policy["Statement"]:
-                sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
-        return StandIn(self._name(lid)), _tls_note(dropped)
+            sns.set_topic_attributes(
+                TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+            )
+        return StandIn(self._name(lid)), _POLICY_NOTE
 
     def _alarm(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         name = props.pop("AlarmName", None) or self._name(lid)
@@ -556,15 +597,26 @@ class LocalStack:
         kwargs = {k: v for k, v in props.items() if k not in ("Name", "Target")}
         arn = self.client("scheduler").create_schedule(Name=name, Target=target, **kwargs)["ScheduleArn"]
         self.schedules[lid] = name
+        group_arn = f"arn:aws:scheduler:{self.region}:{ACCOUNT_ID}:schedule-group/{props.get('GroupName', 'default')}"
+        self._scheduler_client(target["RoleArn"], "scheduler", group_arn)  # its trust policy, checked now
         return StandIn(
             name, {"Arn": arn}
         ), "stored by moto; fired on request (`fire_schedule`, python -m local_aws fire)"
 
     def fire_schedule(self, logical_id: str) -> str:
-        """What EventBridge Scheduler does when the schedule's time comes: start its target; the execution ARN."""
+        """What EventBridge Scheduler does when the schedule's time comes: start its target with the schedule's
+        role; the execution ARN."""
         from local_aws.scheduler import fire
 
-        return fire(self.client("scheduler"), self.client("stepfunctions"), self.schedules[logical_id])
+        return fire(self.client("scheduler"), self._scheduler_client, self.schedules[logical_id])
+
+    def _scheduler_client(self, role_arn: str, service: str, schedule_group_arn: str) -> Any:
+        """Scheduler assumes the target's role with the account and the schedule group as source
+        (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role)."""
+        context = {"aws:SourceAccount": ACCOUNT_ID, "aws:SourceArn": schedule_group_arn}
+        if role_arn not in self.role_sessions:
+            self._assume(role_arn, "scheduler.amazonaws.com", "scheduler", context)
+        return self.role_client(role_arn, service)
 
     def _bucket_notifications(self, bucket: str, config: dict[str, Any]) -> None:
         queues = [
@@ -587,6 +639,9 @@ class LocalStack:
         # Lambda's environment values are strings (moto hands back Number parameters as numbers).
         variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
         environment = {**variables, **self.function_environment}
+        # Lambda runs the function with a session of its execution role (the trust policy must let Lambda assume it:
+        # https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html), session name = function
+        credential = self._assume(config["Role"], "lambda.amazonaws.com", name)
         self.functions[lid] = LocalFunction(
             logical_id=lid,
             name=name,
@@ -597,6 +652,8 @@ class LocalStack:
             memory_mb=int(config.get("MemorySize", 128)),
             code_dir=code_dir,
             base_environment=self._runtime_environment(),
+            credentials=credential.as_environment(),
+            role_arn=config["Role"],
         )
 
     def _runtime_environment(self) -> dict[str, str]:
@@ -627,9 +684,34 @@ class LocalStack:
         self.pollers.append(poller)
         self._note(lid, "local", "moto's mapping disabled; polled here with Lambda's semantics")
 
+    def _mapping_needs(self, function: LocalFunction, needs: list[Need], what: str) -> None:
+        """Lambda checks, when a mapping is created, that the execution role may read its source (and send to its
+        on-failure destination); CloudFormation then fails the mapping with the missing permission
+        (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions,
+        https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html#events-dynamodb-permissions)."""
+        principal = self.iam.credential(function.credentials["AWS_ACCESS_KEY_ID"])
+        if not self.enforce_iam or principal is None:
+            return
+        refused = self.iam.check(principal.principal, needs, self.region)
+        if refused is not None:
+            raise RuntimeError(
+                f"event source mapping of {function.logical_id}: the provided execution role does not have "
+                f"permissions to {what}: {refused[0].message()}"
+            )
+
     def _sqs_poller(self, source: str, function: LocalFunction, props: dict[str, Any]) -> SqsPoller:
+        resources = enforcer.resources(ACCOUNT_ID, self.region)
+        self._mapping_needs(
+            function,
+            [
+                *(Need(f"sqs:{a}", source) for a in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")),
+                *kms_needs("sqs", resources.queue_key(source), producer=False, region=self.region),
+            ],
+            f"call ReceiveMessage on {source}",
+        )
+        sqs = self.role_client(function.role_arn, "sqs")
         return SqsPoller(
-            sqs=self.client("sqs"),
+            sqs=sqs,
             queue_url=self.client("sqs").get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"],
             queue_arn=source,
             function=function,
@@ -645,12 +727,22 @@ class LocalStack:
         # moto would call a Docker Lambda on every write to the table; the poller reads the stream instead.
         dynamodb_backends[ACCOUNT_ID][self.region].get_table(table_name).lambda_event_source_mappings.clear()
         on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        needs = [
+            *(Need(f"dynamodb:{a}", source) for a in ("DescribeStream", "GetRecords", "GetShardIterator")),
+            Need("dynamodb:ListStreams", "*"),
+        ]
         failure_url = None
         if on_failure and ":sqs:" in on_failure:
             failure_url = self.client("sqs").get_queue_url(QueueName=on_failure.rsplit(":", 1)[-1])["QueueUrl"]
+            resources = enforcer.resources(ACCOUNT_ID, self.region)
+            needs += [
+                Need("sqs:SendMessage", on_failure),
+                *kms_needs("sqs", resources.queue_key(on_failure), producer=True, region=self.region),
+            ]
+        self._mapping_needs(function, needs, f"read {source} and send to its on-failure destination")
         return DynamoDbStreamPoller(
             streams=InProcessStreams(ACCOUNT_ID, self.region),
-            sqs=self.client("sqs"),
+            sqs=self.role_client(function.role_arn, "sqs"),
             stream_arn=source,
             function=function,
             batch_size=int(props.get("BatchSize", 100)),
@@ -672,6 +764,9 @@ class LocalStack:
         for name, value in (props.get("DefinitionSubstitutions") or {}).items():
             definition = definition.replace("${" + name + "}", str(value))
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        # Step Functions acts with the machine's role: its trust policy must let states.amazonaws.com assume it
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html)
+        self._assume(props["RoleArn"], "states.amazonaws.com", arn.rsplit(":", 1)[-1])
         sfn = self.client("stepfunctions")
         sfn.create_state_machine(
             name=arn.rsplit(":", 1)[-1],
@@ -679,10 +774,15 @@ class LocalStack:
             roleArn=props.get("RoleArn", ""),
             type=props.get("StateMachineType", "STANDARD"),
         )
-        local_stepfunctions.route_lambda_tasks(self.functions.values())
+        local_stepfunctions.route_lambda_tasks(self.functions.values(), self._task_principal)
         self._note(
             lid, "cloudformation", "executed by moto's ASL interpreter; Lambda tasks run the handlers in-process"
         )
+
+    def _task_principal(self, role_arn: str) -> enforcer.Principal | None:
+        """The principal a state machine's tasks call AWS as (None when IAM is not enforced)."""
+        credential = self.role_sessions.get(role_arn)
+        return credential.principal if credential is not None and self.enforce_iam else None
 
     def _note(self, lid: str, how: str, note: str) -> None:
         for item in self.inventory:
@@ -694,6 +794,11 @@ class LocalStack:
         sqs, sns = self.client("sqs"), self.client("sns")
         queue_url = sqs.create_queue(QueueName=f"{self.stack_name}-{name}")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        # as anyone subscribing a queue must: let the topic send to it
+        # (https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html)
+        sqs.set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(sns_may_send(queue_arn, topic_arn))}
+        )
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         return InboxReader(sqs, queue_url)
 
@@ -710,7 +815,8 @@ class LocalStack:
             handled += moved
             if on_progress is not None:
                 on_progress(moved)
-            if moved == 0 and self.firehose.pending_records() == 0 and all(p.backlog() == 0 for p in self.pollers):
+            settled = self.firehose.pending_records() == 0 or self.firehose.failing  # a refused delivery waits
+            if moved == 0 and settled and all(p.backlog() == 0 for p in self.pollers):
                 return handled
         raise RuntimeError(f"the local pipeline did not drain within {max_rounds} rounds")
 
@@ -740,8 +846,30 @@ class LocalStack:
             "credentials": {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"},
             "outputs": self.outputs,
             "consoleUser": self.console_credentials,
+            # the sessions EventBridge Scheduler holds for the schedules' roles (`python -m local_aws fire`)
+            "schedulerSessions": {
+                role: credential.as_client_kwargs()
+                for role, credential in self.role_sessions.items()
+                if credential.principal.arn.endswith("/scheduler")
+            },
             "generatedAt": datetime.datetime.now(datetime.UTC).isoformat(),
         }
+
+
+def sns_may_send(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    """The queue policy an SQS subscriber of a topic needs."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
 
 
 # Types moto's CloudFormation knows but cannot create here, because they name resources it skips (a dashboard's
@@ -785,18 +913,9 @@ _FILL_ORDER = {
 }
 
 
-def _without_tls_only(document: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The local endpoint is plain HTTP on 127.0.0.1, so a deny-unless-TLS statement would deny everything."""
-    kept = [
-        statement
-        for statement in document.get("Statement", [])
-        if statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") not in ("false", False)
-    ]
-    return {**document, "Statement": kept}, len(document.get("Statement", [])) - len(kept)
-
-
-def _tls_note(dropped: int) -> str:
-    return "applied without its TLS-only statement (local endpoint is plain HTTP)" if dropped else "applied"
+# The local endpoint is plain HTTP on 127.0.0.1, standing in for AWS's HTTPS endpoints: requests carry
+# aws:SecureTransport=true, so the template's deny-unless-TLS statements stay and do not deny.
+_POLICY_NOTE = "applied as written; evaluated by the local IAM enforcement (aws:SecureTransport is true)"
 
 
 def _condition_holds(resource: dict[str, Any], resource_map: Any) -> bool:

@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from local_aws.iam.enforcer import ENFORCEMENT, AccessDeniedError
+from local_aws.iam.operations import Need
+from local_aws.iam.policy import Principal
 from local_aws.runtime import LocalFunction
 
 _functions: dict[str, LocalFunction] = {}
+_principals: list[Callable[[str], Principal | None]] = []
 
 
-def route_lambda_tasks(functions: Iterable[LocalFunction]) -> None:
+def route_lambda_tasks(functions: Iterable[LocalFunction], principal_of: Callable[[str], Principal | None]) -> None:
+    """Lambda tasks run the stack's functions; `principal_of(role ARN)` is who a machine's tasks call AWS as."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     for function in functions:
         _functions[function.name] = function
         _functions[function.arn] = function
+    _principals.append(principal_of)
     lambda_eval_utils._invoke_lambda_function = _invoke  # type: ignore[attr-defined]
 
 
@@ -34,6 +42,22 @@ def _invoke(parameters: dict[str, Any], region: str, state_credentials: Any = No
             "FunctionError": "Unhandled",
             "Payload": {"errorType": "ResourceNotFoundException", "errorMessage": name},
         }
+    role = getattr(state_credentials, "role_arn", None)
+    principal = next((p for p in (f(role) for f in _principals) if p is not None), None) if role else None
+    if principal is not None:
+        # the task's Invoke is the state machine role's lambda:InvokeFunction on the function (a qualified name's
+        # ARN carries its qualifier): https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html
+        arn = name if name.startswith("arn:") else function.arn
+        try:
+            ENFORCEMENT.require(principal, [Need("lambda:InvokeFunction", arn)], region)
+        except AccessDeniedError as exc:  # Lambda's AccessDeniedException fails the task (Lambda.AWSLambdaException)
+            raise ClientError(
+                {
+                    "Error": {"Code": "AccessDeniedException", "Message": str(exc)},
+                    "ResponseMetadata": {"HTTPStatusCode": 403},
+                },
+                "Invoke",
+            ) from exc
     payload = parameters.get("Payload") or b"{}"
     event = json.loads(payload.decode() if isinstance(payload, bytes) else payload)
     try:

@@ -2,12 +2,37 @@ import pytest
 
 from local_aws.stack import LocalStack
 
+# Every end-to-end test runs on a stack in eu-central-1 and again on one in us-east-1: the Regions where botocore's
+# defaults differ most (SigV2 presigning, the global S3 endpoint, a bucket without a location constraint).
+REGIONS = ["eu-central-1", "us-east-1"]
 
-@pytest.fixture(scope="session")
-def local_stack():
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "single_region: about speed or the local tooling, run in the first Region only")
+
+
+@pytest.fixture(scope="session", params=REGIONS)
+def local_stack(request):
     """The local stack as `make up` runs it: moto server on 127.0.0.1, the stack created from template.yaml."""
-    with LocalStack(stack_name="stock-pipeline-e2e", function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"}) as stack:
+    with LocalStack(
+        stack_name="stock-pipeline-e2e",
+        region=request.param,
+        function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"},
+    ) as stack:
         yield stack
+
+
+def pytest_collection_modifyitems(config, items):
+    """A single_region test runs on the first Region's stack only."""
+    kept, dropped = [], []
+    for item in items:
+        region = getattr(getattr(item, "callspec", None), "params", {}).get("local_stack")
+        (dropped if region not in (None, REGIONS[0]) and item.get_closest_marker("single_region") else kept).append(
+            item
+        )
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,7 @@ def test_a_raised_threshold_alerts_at_once_once_and_a_lowered_one_rearms(local_s
     assert "3 left (below 4)" in again["subject"]
 
 
+@pytest.mark.single_region
 def test_ten_thousand_changed_items_complete_in_one_run(local_stack):
     thresholds(local_stack, 20, {f"bulk-{i:05d}": 7 for i in range(10_000)})
     local_stack.drain()

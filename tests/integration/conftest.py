@@ -6,18 +6,32 @@ from stock_pipeline.config import Settings
 from stock_pipeline.handlers.ingest import build_dependencies
 
 
+def pytest_generate_tests(metafunc):
+    """A module that lists REGIONS runs all its tests on a stack in each (the console's and the reports' modules:
+    presigning and signing differ by Region)."""
+    regions = getattr(metafunc.module, "REGIONS", None)
+    if regions and "region" in metafunc.fixturenames:
+        metafunc.parametrize("region", regions, indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def stack(request):
+def region(request):
+    return getattr(request, "param", "eu-central-1")
+
+
+@pytest.fixture(scope="module")
+def stack(request, region):
     """The stack of template.yaml on a moto server: tables, buckets, queues and streams exactly as deployed.
 
     (moto's in-process mock does not route DynamoDB Streams calls, so the server is used here too.) Each test
     module gets a stack of its own, with its own names, in the one moto of this process.
     """
     name = "it-" + request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:30]
+    name += "" if region == "eu-central-1" else "-" + "".join(p[:2] for p in region.split("-"))
     parameters = {"DataBucketName": f"{name}-data", "GlueDatabaseName": name.replace("-", "_")}
     parameters.update(getattr(request.module, "STACK_PARAMETERS", {}))  # a module may deploy another variant
     environment = {"POWERTOOLS_LOG_LEVEL": "WARNING", **getattr(request.module, "FUNCTION_ENVIRONMENT", {})}
-    with LocalStack(stack_name=name, parameters=parameters, function_environment=environment) as stack:
+    with LocalStack(stack_name=name, region=region, parameters=parameters, function_environment=environment) as stack:
         wr.config.s3_endpoint_url = stack.endpoint  # the tests' own reads of the lake
         yield stack
         wr.config.reset("s3_endpoint_url")
@@ -27,7 +41,7 @@ def stack(request):
 def deps(stack):
     """The ingest function's real adapters, configured by the Environment the template gives it."""
     settings = Settings.from_env(stack.functions["IngestFunction"].environment)
-    return build_dependencies(settings, stack.session)
+    return build_dependencies(settings, stack.session_of("IngestFunction"))
 
 
 @pytest.fixture(scope="module")

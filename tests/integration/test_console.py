@@ -11,6 +11,7 @@ import requests
 from loadgen.workbooks import product_table_csv, supplier_feed
 
 STACK_PARAMETERS = {"ConsoleUploadLimitMB": "1"}
+REGIONS = ["eu-central-1", "us-east-1"]
 
 
 def call(url, method="GET", body=None, token=None, headers=None):
@@ -150,3 +151,50 @@ def test_todays_files_say_waiting_then_processed_or_failed_with_the_reason(stack
     rows = requests.get(json.loads(body)["url"], timeout=30).text.splitlines()
     assert status == 200 and len(rows) == 2 and "unmapped" in rows[0]
     assert call(f"{console}/api/rejected?key={uploads['good.xlsx']}", token=token)[0] == 400
+
+
+def test_inventory_files_uploaded_in_the_same_second_keep_both_names_and_are_processed(stack, console, token):
+    """The console finds a free name for an inventory file by listing the day's folder (its role may list the
+    input prefixes, not read the files people uploaded)."""
+    keys = []
+    for n in range(2):
+        header = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+        rows = f"{header}2026-12-06T08:00:0{n}Z\tUpload Hall\tu-1\tCup\t5\n"
+        status, target = presign(console, token, kind="inventory", filename="counts.tsv", size=len(rows))
+        assert status == 200, target
+        sent = requests.post(
+            target["url"], data=target["fields"], files={"file": ("counts.tsv", rows.encode())}, timeout=30
+        )
+        assert sent.status_code == 204
+        keys.append(target["key"])
+    assert len(set(keys)) == 2 and all(k.startswith("inventory_files/") for k in keys)
+    stack.drain()
+    files = {f["key"]: f for f in json.loads(call(f"{console}/api/files", token=token)[2])["files"]}
+    assert [files[k]["status"] for k in keys] == ["processed", "processed"]
+
+
+def test_s3_refuses_a_sigv2_upload_and_one_signed_for_another_region(stack, bucket):
+    """What botocore makes without signature_version="s3v4" in us-east-1 (SigV2), and a SigV4 policy for the wrong
+    Region: S3 answers both before looking at the policy."""
+    import boto3
+    from botocore.config import Config
+
+    def signed(region, **config):
+        client = boto3.client(
+            "s3",
+            region_name=region,
+            endpoint_url=stack.endpoint,
+            config=Config(**config),
+            **stack.functions["ConsoleFunction"].client_credentials(),
+        )
+        return client.generate_presigned_post(bucket, "inventory_files/2026/12/06/20261206080000_inventory.csv")
+
+    sigv2 = signed("us-east-1", signature_version="s3")
+    assert "AWSAccessKeyId" in sigv2["fields"]
+    answer = requests.post(sigv2["url"], data=sigv2["fields"], files={"file": ("f", b"x")}, timeout=30)
+    assert answer.status_code == 400 and b"Please use AWS4-HMAC-SHA256" in answer.content
+
+    other = "us-east-1" if stack.region != "us-east-1" else "eu-central-1"
+    elsewhere = signed(other, signature_version="s3v4")
+    answer = requests.post(elsewhere["url"], data=elsewhere["fields"], files={"file": ("f", b"x")}, timeout=30)
+    assert answer.status_code == 400 and f"expecting '{stack.region}'".encode() in answer.content

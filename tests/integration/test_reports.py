@@ -13,13 +13,14 @@ from stock_pipeline.handlers import reports
 from stock_pipeline.handlers.ingest import handle as ingest
 from tests.conftest import load_event, sqs_event_for
 
+REGIONS = ["eu-central-1", "us-east-1"]
 HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
 
 
 @pytest.fixture(scope="module")
 def report_deps(stack):
     settings = Settings.from_env(stack.functions["ReportsFunction"].environment)
-    return reports.build_dependencies(settings, stack.session)
+    return reports.build_dependencies(settings, stack.session_of("ReportsFunction"))
 
 
 @pytest.fixture(scope="module")

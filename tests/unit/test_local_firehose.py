@@ -10,12 +10,14 @@ class RecordingS3:
     def __init__(self):
         self.objects = {}
 
-    def put_object(self, Bucket, Key, Body):
+    def put_object(self, Bucket, Key, Body, **encryption):
         self.objects[(Bucket, Key)] = Body
+        self.encryption = encryption
 
 
 DESTINATION = {
     "BucketARN": "arn:aws:s3:::bucket",
+    "RoleARN": "arn:aws:iam::123456789012:role/delivery",
     "Prefix": "raw/x/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/",
     "CompressionFormat": "GZIP",
     "BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 1},
@@ -41,7 +43,7 @@ def test_prefix_expressions_are_evaluated_and_a_plain_prefix_gets_the_default_ti
 def test_records_are_buffered_until_the_interval_then_delivered_gzip_with_newlines():
     now = [0.0]
     s3 = RecordingS3()
-    firehose = LocalFirehose(s3, clock=lambda: now[0])
+    firehose = LocalFirehose(lambda role: s3, clock=lambda: now[0])
     firehose.accept("stream", "1", DESTINATION, [{"Data": b'{"a":1}'}, {"Data": b'{"a":2}'}])
 
     assert firehose.flush_due() == 0 and s3.objects == {}
@@ -55,7 +57,7 @@ def test_records_are_buffered_until_the_interval_then_delivered_gzip_with_newlin
 
 def test_a_full_buffer_is_delivered_at_once():
     s3 = RecordingS3()
-    firehose = LocalFirehose(s3, clock=lambda: 0.0)
+    firehose = LocalFirehose(lambda role: s3, clock=lambda: 0.0)
     firehose.accept("stream", "1", DESTINATION, [{"Data": b"x" * (1024 * 1024)}])
     assert len(s3.objects) == 1
     assert firehose.pending_records() == 0

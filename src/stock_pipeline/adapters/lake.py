@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from stock_pipeline.adapters.aws import s3_client
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.domain.partitions import escape_value, split_partitions
 
@@ -28,7 +29,7 @@ class LakeWriter:
     ) -> None:
         self._bucket = bucket
         self._prefix = prefix
-        self._store = store or ObjectStore(boto3_session.client("s3"))
+        self._store = store or ObjectStore(s3_client(boto3_session))
         self._concurrency = max(1, concurrency)
 
     def write(self, table: pa.Table, dataset: str, partition_cols: Sequence[str], file_stem: str) -> list[str]:

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from stock_pipeline.adapters.lake import PARQUET_CONTENT_TYPE, encode
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.domain.errors import ObjectGoneError
+from stock_pipeline.domain.objects import ObjectRef
 from stock_pipeline.domain.products import SCHEMA, NoProductTableError, ProductMapping, mapping_from_table
 from stock_pipeline.domain.supplier_profiles import SupplierProfile, merge_profiles, parse_profiles
 
@@ -67,22 +68,28 @@ class ProfileStore:
         self._lock = threading.Lock()
 
     def profiles(self) -> Mapping[str, SupplierProfile]:
-        """Raises ProfileError when the override is invalid: better no feed than a feed read the wrong way."""
+        """Raises ProfileError when the override is invalid: better no feed than a feed read the wrong way.
+
+        The override is looked up by listing its key, not by reading it: most buckets have none, and S3 tells a
+        missing key from a refused read only to a role that may list the whole bucket (the console's may list
+        only the input prefixes and this key)."""
         if not self.override_key:
             return self._bundled
         with self._lock:
-            try:
-                fresh = self._store.read_if_changed(
-                    self.bucket, self.override_key, self._cached[0] if self._cached else None
-                )
-            except ObjectGoneError:
+            listed = [
+                o for o in self._store.list_objects(self.bucket, self.override_key) if o["key"] == self.override_key
+            ]
+            if not listed:
                 self._cached = None
                 return self._bundled
-            if fresh is not None:
-                body, etag = fresh
+            if self._cached is None or self._cached[0] != listed[0]["etag"]:
+                try:
+                    body = self._store.read(ObjectRef(self.bucket, self.override_key, listed[0]["etag"]))
+                except ObjectGoneError:  # deleted since it was listed
+                    self._cached = None
+                    return self._bundled
                 override = parse_profiles(body, source=f"s3://{self.bucket}/{self.override_key}")
-                self._cached = (etag, merge_profiles(self._bundled, override))
-            assert self._cached is not None
+                self._cached = (listed[0]["etag"], merge_profiles(self._bundled, override))
             return self._cached[1]
 
 

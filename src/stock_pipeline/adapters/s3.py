@@ -62,15 +62,6 @@ class ObjectStore:
             ExpiresIn=expires_s,
         )
 
-    def exists(self, bucket: str, key: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
-
     def list_objects(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
         """Key, ETag (unquoted), size and time of each object under the prefix."""
         found = []

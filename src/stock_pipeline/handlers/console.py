@@ -8,6 +8,7 @@ runs only its own script and style, talks only to this API and, for uploads, to 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.adapters.aws import client_config, new_session
+from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.cognito import ConsoleAuth, SignInError
 from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
@@ -43,7 +44,7 @@ class Dependencies:
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     settings.require("console_client_id")
-    store = ObjectStore(session.client("s3", config=client_config()))
+    store = ObjectStore(s3_client(session))
     probe = store.presigned_post(settings.bucket_name, "probe", content_type="text/plain", max_bytes=1)
     parts = urlsplit(probe["url"])
     return Dependencies(
@@ -182,7 +183,7 @@ def upload() -> Response:
             suppliers=_suppliers(),
             limit_bytes=limit,
             now=datetime.now(UTC),
-            taken=lambda key: deps().store.exists(settings.bucket_name, key),
+            taken=_taken_keys(settings.bucket_name),
         )
     except (UploadError, ValueError) as exc:
         return _problem(400, str(exc))
@@ -193,6 +194,20 @@ def upload() -> Response:
     return _json(
         200, {"key": target.key, "url": post["url"], "fields": post["fields"], "contentType": target.content_type}
     )
+
+
+def _taken_keys(bucket: str) -> Callable[[str], bool]:
+    """Is a key taken? One listing of its folder answers every probe of a free name (the role may list the input
+    prefixes; it may not read what people uploaded)."""
+    listed: dict[str, set[str]] = {}
+
+    def taken(key: str) -> bool:
+        folder = key.rsplit("/", 1)[0] + "/"
+        if folder not in listed:
+            listed[folder] = set(deps().store.list_keys(bucket, folder))
+        return key in listed[folder]
+
+    return taken
 
 
 @app.get("/console/api/files")

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.adapters.aws import client_config, new_session
+from stock_pipeline.adapters.aws import new_session, s3_client
 from stock_pipeline.adapters.lake import LakeWriter
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.config import Settings
@@ -32,7 +32,7 @@ class Dependencies:
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
-    store = ObjectStore(session.client("s3", config=client_config()))
+    store = ObjectStore(s3_client(session))
     return Dependencies(
         settings=settings, lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix, store=store)
     )

@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.adapters.aws import client_config, new_session
+from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import AlertPublisher
 from stock_pipeline.adapters.stock_table import StockLevels
@@ -30,7 +30,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     settings.require("restock_topic_arn")
     config = client_config()
     return Dependencies(
-        store=ObjectStore(session.client("s3", config=config)),
+        store=ObjectStore(s3_client(session)),
         levels=StockLevels(session.client("dynamodb", config=config), settings.table_name),
         publisher=AlertPublisher(session.client("sns", config=config), settings.restock_topic_arn),
     )

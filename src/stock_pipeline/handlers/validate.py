@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.adapters.aws import client_config, new_session
+from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
 from stock_pipeline.adapters.validation_table import ValidationTable
@@ -40,7 +40,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     config = client_config()
     return Dependencies(
         settings=settings,
-        store=ObjectStore(session.client("s3", config=config)),
+        store=ObjectStore(s3_client(session)),
         table=ValidationTable(session.client("dynamodb", config=config), settings.table_name),
         notices=NoticePublisher(session.client("sns", config=config), settings.validation_topic_arn),
     )

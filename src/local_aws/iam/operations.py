@@ -1,0 +1,500 @@
+"""Which IAM actions an AWS API call needs, on which resources, with which request context (pure).
+
+An HTTP request as an SDK sends it is parsed into an operation (service, name, parameters), and the operation into
+the authorizations IAM evaluates: one action on one resource ARN each. Most calls are one action named after the
+operation on the resource it names; the exceptions are the point of this module, each with the page that says so:
+
+- S3 HeadObject is s3:GetObject, a versioned read s3:GetObjectVersion, ListObjects(V2) s3:ListBucket with the
+  s3:prefix key, DeleteObjects s3:DeleteObject per key, a copy s3:GetObject on the source too:
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html
+- DynamoDB TransactWriteItems and TransactGetItems are the actions of their items (there is no action of that
+  name); PartiQL statements are dynamodb:PartiQLSelect/Insert/Update/Delete each; a Query or Scan of an index is
+  authorised on the index ARN:
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/using-identity-based-policies.html
+- SQS batch calls are their single actions: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html
+- SNS PublishBatch is sns:Publish: https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
+- Data in an encrypted bucket, queue, topic or table needs the KMS key too (see `kms_needs`).
+
+An operation this module does not know is authorised as `<service>:<Operation>` on "*", so a role scoped to its
+resources is refused with a message that names this module: the local stack never allows what it cannot check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+from xml.etree import ElementTree
+
+# The service name in a SigV4 credential scope -> the IAM service prefix.
+IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "execute-api": "execute-api"}
+
+# Operations AWS serves without credentials (botocore sends them unsigned): Cognito's user sign-in flow.
+# https://docs.aws.amazon.com/cognito/latest/developerguide/user-pools-API-operations.html (unauthenticated APIs)
+UNAUTHENTICATED = {
+    ("cognito-idp", name)
+    for name in (
+        "InitiateAuth",
+        "RespondToAuthChallenge",
+        "AssociateSoftwareToken",
+        "VerifySoftwareToken",
+        "SetUserMFAPreference",
+        "GetUser",
+        "ChangePassword",
+        "ForgotPassword",
+        "ConfirmForgotPassword",
+        "GlobalSignOut",
+        "RevokeToken",
+        "SignUp",
+        "ConfirmSignUp",
+    )
+}
+# Always allowed, even with an explicit deny: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
+ALWAYS_ALLOWED = {("sts", "GetCallerIdentity")}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    host: str
+    path: str  # as sent (percent-encoded)
+    query: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+    def params(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query, keep_blank_values=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    service: str  # the credential scope's service ("s3", "dynamodb", "states", ...)
+    name: str  # "GetObject"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    bucket: str | None = None  # S3: the bucket and key the request addresses
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """One authorization: `action` on `resource`, with these condition keys in the request context."""
+
+    action: str
+    resource: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None  # the service's error code when this one is refused (KMS: KmsAccessDenied, ...)
+
+
+class Resources(Protocol):
+    """What the mapping must know about the account's resources (the enforcer reads moto's backends)."""
+
+    def bucket_key(self, bucket: str) -> str | None: ...  # default SSE-KMS key ARN of the bucket
+
+    def object_key(self, bucket: str, key: str, version: str | None) -> str | None: ...  # key ARN of one object
+
+    def queue_key(self, queue_arn: str) -> str | None: ...
+
+    def topic_key(self, topic_arn: str) -> str | None: ...
+
+    def table_key(self, table_arn: str) -> str | None: ...
+
+    def key_arn(self, key_id: str) -> str | None: ...  # an id, ARN or alias -> the key ARN
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+
+def parse(service: str, request: HttpRequest) -> Operation:
+    """The operation an SDK request asks for: JSON protocols by X-Amz-Target, query protocols by Action, S3 by
+    method, path and sub-resource."""
+    target = request.headers.get("x-amz-target")
+    if target:
+        body = json.loads(request.body or b"{}")
+        return Operation(service, target.rsplit(".", 1)[-1], body)
+    if service == "s3":
+        return _s3_operation(request)
+    form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)) if request.body else {}
+    form.update(request.params())
+    if "Action" in form:
+        return Operation(service, form["Action"], form)
+    return Operation(service, f"{request.method} {request.path}", {})
+
+
+def _s3_location(request: HttpRequest) -> tuple[str | None, str | None]:
+    host = request.host.split(":", 1)[0]
+    path = request.path
+    virtual = re.match(r"^(?P<bucket>.+)\.s3[.-]", host)
+    if virtual and not re.fullmatch(r"[\d.]+", host):
+        bucket, key = virtual.group("bucket"), path.lstrip("/")
+    else:
+        bucket, _, key = path.lstrip("/").partition("/")
+    return (unquote(bucket) or None), (unquote(key) or None)
+
+
+# S3 sub-resources of a bucket request -> (GET/HEAD, PUT, DELETE) action names.
+_BUCKET_SUBRESOURCES = {
+    "location": ("GetBucketLocation", None, None),
+    "versions": ("ListBucketVersions", None, None),
+    "uploads": ("ListBucketMultipartUploads", None, None),
+    "notification": ("GetBucketNotification", "PutBucketNotification", None),
+    "policy": ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"),
+    "encryption": ("GetEncryptionConfiguration", "PutEncryptionConfiguration", "PutEncryptionConfiguration"),
+    "versioning": ("GetBucketVersioning", "PutBucketVersioning", None),
+    "cors": ("GetBucketCORS", "PutBucketCORS", "PutBucketCORS"),
+    "lifecycle": ("GetLifecycleConfiguration", "PutLifecycleConfiguration", "PutLifecycleConfiguration"),
+    "acl": ("GetBucketAcl", "PutBucketAcl", None),
+    "tagging": ("GetBucketTagging", "PutBucketTagging", "PutBucketTagging"),
+    "publicAccessBlock": ("GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "PutBucketPublicAccessBlock"),
+    "ownershipControls": ("GetBucketOwnershipControls", "PutBucketOwnershipControls", "PutBucketOwnershipControls"),
+}
+_OBJECT_SUBRESOURCES = {
+    "tagging": ("GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"),
+    "acl": ("GetObjectAcl", "PutObjectAcl", None),
+    "attributes": ("GetObjectAttributes", None, None),
+    "retention": ("GetObjectRetention", "PutObjectRetention", None),
+    "legal-hold": ("GetObjectLegalHold", "PutObjectLegalHold", None),
+}
+
+
+def _s3_operation(request: HttpRequest) -> Operation:
+    bucket, key = _s3_location(request)
+    params = request.params()
+    method = "GET" if request.method == "HEAD" else request.method
+    column = {"GET": 0, "PUT": 1, "DELETE": 2}.get(method)
+
+    def op(name: str) -> Operation:
+        return Operation("s3", name, params, bucket, key)
+
+    if bucket is None:
+        return op("ListAllMyBuckets")
+    subresources = _OBJECT_SUBRESOURCES if key else _BUCKET_SUBRESOURCES
+    for name, actions in subresources.items():
+        if name in params and column is not None and actions[column]:
+            return op(actions[column])
+    if key is None:
+        if method == "POST":
+            return op("DeleteObjects" if "delete" in params else "PostObject")
+        if request.method == "HEAD":
+            return op("HeadBucket")
+        return op({"GET": "ListObjects", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}[method])
+    if method == "POST":
+        if "uploads" in params:
+            return op("CreateMultipartUpload")
+        if "uploadId" in params:
+            return op("CompleteMultipartUpload")
+        return op("RestoreObject" if "restore" in params else "SelectObjectContent")
+    if method == "GET":
+        if "uploadId" in params:
+            return op("ListParts")
+        return op("HeadObject" if request.method == "HEAD" else "GetObject")
+    if method == "PUT":
+        if "uploadId" in params:
+            return op("UploadPart")
+        return op("CopyObject" if "x-amz-copy-source" in request.headers else "PutObject")
+    return op("AbortMultipartUpload" if "uploadId" in params else "DeleteObject")
+
+
+# ---------------------------------------------------------------------------------------------- authorizations
+
+
+def needs(operation: Operation, request: HttpRequest, *, region: str, account: str, resources: Resources) -> list[Need]:
+    """Every authorization the call needs (its own action(s), then the KMS use its data implies)."""
+    mapper = _MAPPERS.get(operation.service)
+    found = mapper(operation, request, region, account, resources) if mapper else None
+    if found is None:
+        prefix = IAM_PREFIX.get(operation.service, operation.service)
+        return [Need(f"{prefix}:{operation.name}", "*", {"local:unmapped": "true"})]
+    return found
+
+
+def _s3(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    bucket_arn = f"arn:aws:s3:::{op.bucket}"
+    object_arn = f"{bucket_arn}/{op.key}"
+    version = op.params.get("versionId")
+    headers = request.headers
+    name = op.name
+    context = {"s3:signatureversion": "AWS4-HMAC-SHA256", "s3:authType": _s3_auth_type(request)}
+    if name in ("ListObjects", "ListBucketVersions", "ListBucketMultipartUploads", "HeadBucket"):
+        listing = {
+            **context,
+            **{f"s3:{k}": op.params[k] for k in ("prefix", "delimiter", "max-keys") if k in op.params},
+        }
+        action = {
+            "ListBucketVersions": "ListBucketVersions",
+            "ListBucketMultipartUploads": "ListBucketMultipartUploads",
+        }
+        return [Need(f"s3:{action.get(name, 'ListBucket')}", bucket_arn, listing)]
+    if name in ("GetObject", "HeadObject", "SelectObjectContent"):
+        action = "s3:GetObjectVersion" if version else "s3:GetObject"
+        return [
+            Need(action, object_arn, {**context, **({"s3:versionid": version} if version else {})}),
+            *_kms(resources.object_key(op.bucket or "", op.key or "", version), ["kms:Decrypt"], "s3", region),
+        ]
+    if name in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "PostObject"):
+        found = [Need("s3:PutObject", object_arn, context)]
+        if headers.get("x-amz-tagging"):
+            found.append(Need("s3:PutObjectTagging", object_arn, context))
+        if headers.get("x-amz-acl"):
+            found.append(Need("s3:PutObjectAcl", object_arn, context))
+        key = headers.get("x-amz-server-side-encryption-aws-kms-key-id") or resources.bucket_key(op.bucket or "")
+        # multipart uploads decrypt their parts' data keys to assemble the object
+        kms = ["kms:GenerateDataKey"] + (["kms:Decrypt"] if name != "PutObject" and name != "PostObject" else [])
+        return found + _kms(resources.key_arn(key) if key else None, kms, "s3", region)
+    if name == "CopyObject":
+        source = unquote(headers["x-amz-copy-source"]).lstrip("/")
+        source_bucket, _, source_key = source.partition("/")
+        source_key, _, query = source_key.partition("?versionId=")
+        key = headers.get("x-amz-server-side-encryption-aws-kms-key-id") or resources.bucket_key(op.bucket or "")
+        return [
+            Need("s3:GetObjectVersion" if query else "s3:GetObject", f"arn:aws:s3:::{source_bucket}/{source_key}"),
+            Need("s3:PutObject", object_arn, context),
+            *_kms(resources.object_key(source_bucket, source_key, query or None), ["kms:Decrypt"], "s3", region),
+            *_kms(resources.key_arn(key) if key else None, ["kms:GenerateDataKey"], "s3", region),
+        ]
+    if name == "DeleteObject":
+        return [Need("s3:DeleteObjectVersion" if version else "s3:DeleteObject", object_arn, context)]
+    if name == "DeleteObjects":
+        keys = [
+            (e.findtext("{*}Key") or e.findtext("Key"), e.findtext("{*}VersionId") or e.findtext("VersionId"))
+            for e in ElementTree.fromstring(request.body or b"<Delete/>")  # noqa: S314 (an SDK's request body)
+            if e.tag.endswith("Object")
+        ]
+        return [
+            Need("s3:DeleteObjectVersion" if v else "s3:DeleteObject", f"{bucket_arn}/{k}", context) for k, v in keys
+        ]
+    if name == "AbortMultipartUpload":
+        return [Need("s3:AbortMultipartUpload", object_arn, context)]
+    if name == "ListParts":
+        return [Need("s3:ListMultipartUploadParts", object_arn, context)]
+    if name == "ListAllMyBuckets":
+        return [Need("s3:ListAllMyBuckets", "*", context)]
+    if name in ("CreateBucket", "DeleteBucket"):
+        return [Need(f"s3:{name}", bucket_arn, context)]
+    if op.key is None and any(name in actions for actions in _BUCKET_SUBRESOURCES.values()):
+        return [Need(f"s3:{name}", bucket_arn, context)]
+    if op.key is not None and any(name in actions for actions in _OBJECT_SUBRESOURCES.values()):
+        suffix = "Version" if version and not name.endswith("Attributes") else ""
+        return [Need(f"s3:{name}{suffix}", object_arn, context)]
+    return None
+
+
+def _s3_auth_type(request: HttpRequest) -> str:
+    if request.method == "POST" and "authorization" not in request.headers:
+        return "POST"
+    return "REST-QUERY-STRING" if "X-Amz-Signature" in request.query else "REST-HEADER"
+
+
+def _kms(key_arn: str | None, actions: list[str], service: str, region: str) -> list[Need]:
+    """Using a service with a customer managed key: the caller's request to the service is also a request to KMS,
+    made through the service (kms:ViaService). An AWS managed key (alias/aws/...) allows every principal of the
+    account through its service, so it needs nothing here."""
+    if not key_arn or ":alias/aws/" in key_arn:
+        return []
+    via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+    return [Need(action, key_arn, via, error="KMS") for action in actions]
+
+
+def kms_needs(service: str, key_arn: str | None, *, producer: bool, region: str) -> list[Need]:
+    """What reading or writing encrypted data of a queue, topic or table needs of its key:
+    SQS producers kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
+    SNS publishers the same (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html);
+    DynamoDB callers kms:Decrypt of the table key, refreshed per caller
+    (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html)."""
+    actions = ["kms:GenerateDataKey", "kms:Decrypt"] if producer else ["kms:Decrypt"]
+    return _kms(key_arn, actions, service, region)
+
+
+def _dynamodb(
+    op: Operation, request: HttpRequest, region: str, account: str, resources: Resources
+) -> list[Need] | None:
+    p = op.params
+
+    def table(name: str, index: str | None = None) -> str:
+        if name.startswith("arn:"):
+            return name + (f"/index/{index}" if index else "")
+        return f"arn:aws:dynamodb:{region}:{account}:table/{name}" + (f"/index/{index}" if index else "")
+
+    name = op.name
+    found: list[Need]
+    if name in ("ListTables", "DescribeLimits", "DescribeEndpoints", "ListStreams", "ListBackups"):
+        return [Need(f"dynamodb:{name}", "*")]
+    if name in ("Query", "Scan"):
+        found = [Need(f"dynamodb:{name}", table(p["TableName"], p.get("IndexName")))]
+    elif name in ("BatchGetItem", "BatchWriteItem"):
+        found = [Need(f"dynamodb:{name}", table(t)) for t in p.get("RequestItems", {})]
+    elif name == "TransactWriteItems":
+        kinds = {
+            "ConditionCheck": "ConditionCheckItem",
+            "Put": "PutItem",
+            "Update": "UpdateItem",
+            "Delete": "DeleteItem",
+        }
+        found = [
+            Need(f"dynamodb:{kinds[kind]}", table(body["TableName"]))
+            for item in p.get("TransactItems", [])
+            for kind, body in item.items()
+        ]
+    elif name == "TransactGetItems":
+        found = [Need("dynamodb:GetItem", table(i["Get"]["TableName"])) for i in p.get("TransactItems", [])]
+    elif name in ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"):
+        statements = [p] if name == "ExecuteStatement" else p.get("Statements") or p.get("TransactStatements") or []
+        found = []
+        for statement in statements:
+            kind, table_name, index = partiql_target(statement["Statement"])
+            found.append(Need(f"dynamodb:PartiQL{kind.title()}", table(table_name, index)))
+    elif name in ("DescribeStream", "GetShardIterator"):
+        return [Need(f"dynamodb:{name}", p["StreamArn"])]
+    elif name == "GetRecords":
+        return [Need("dynamodb:GetRecords", stream_of_iterator(p.get("ShardIterator", "")))]
+    elif "TableName" in p:
+        found = [Need(f"dynamodb:{name}", table(p["TableName"]))]
+    else:
+        return None
+    if name in ("DescribeTable", "DescribeTimeToLive", "DescribeContinuousBackups", "ListTagsOfResource"):
+        return found
+    tables = dict.fromkeys(n.resource.split("/index/")[0] for n in found)
+    return found + [
+        k for t in tables for k in kms_needs("dynamodb", resources.table_key(t), producer=False, region=region)
+    ]
+
+
+_NAME = r'("[^"]+"|[A-Za-z0-9_.-]+)'
+_PARTIQL = {
+    "SELECT": re.compile(rf"\bFROM\s+{_NAME}(?:\s*\.\s*{_NAME})?", re.IGNORECASE),
+    "EXISTS": re.compile(rf"\bFROM\s+{_NAME}(?:\s*\.\s*{_NAME})?", re.IGNORECASE),
+    "INSERT": re.compile(rf"^\s*INSERT\s+INTO\s+{_NAME}", re.IGNORECASE),
+    "UPDATE": re.compile(rf"^\s*UPDATE\s+{_NAME}", re.IGNORECASE),
+    "DELETE": re.compile(rf"^\s*DELETE\s+FROM\s+{_NAME}", re.IGNORECASE),
+}
+
+
+def partiql_target(statement: str) -> tuple[str, str, str | None]:
+    """(SELECT|INSERT|UPDATE|DELETE, table, index or None) of a PartiQL statement."""
+    kind = statement.strip().split(None, 1)[0].upper() if statement.strip() else ""
+    match = _PARTIQL[kind].search(statement) if kind in _PARTIQL else None
+    if match is None:
+        raise ValueError(f"not a PartiQL statement the local stack can authorise: {statement[:80]!r}")
+    groups = [g.strip('"') if g else None for g in match.groups()] + [None]
+    return ("SELECT" if kind == "EXISTS" else kind), str(groups[0]), groups[1]
+
+
+def stream_of_iterator(iterator: str) -> str:
+    """moto's shard iterators carry the stream ARN (AWS's are opaque; they are only ever used with that stream)."""
+    match = re.search(r"(arn:aws[^|\s]*:dynamodb:[^/]+/[^/]+/stream/[^/|\s]+)", iterator)
+    return match.group(1) if match else "*"
+
+
+def queue_arn_of_url(url: str, region: str) -> str:
+    parts = urlsplit(url).path.strip("/").split("/")
+    return f"arn:aws:sqs:{region}:{parts[-2]}:{parts[-1]}"
+
+
+_SQS_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
+def _sqs(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    p = op.params
+    if op.name in ("ListQueues",):
+        return [Need("sqs:ListQueues", "*")]
+    if op.name == "GetQueueUrl":
+        owner = p.get("QueueOwnerAWSAccountId") or account
+        return [Need("sqs:GetQueueUrl", f"arn:aws:sqs:{region}:{owner}:{p['QueueName']}")]
+    if op.name == "CreateQueue":
+        return [Need("sqs:CreateQueue", f"arn:aws:sqs:{region}:{account}:{p['QueueName']}")]
+    if op.name in ("StartMessageMoveTask", "ListMessageMoveTasks", "CancelMessageMoveTask"):
+        source = p.get("SourceArn") or p.get("TaskHandle", "*")
+        return [Need(f"sqs:{op.name}", source)]
+    if "QueueUrl" not in p:
+        return None
+    arn = queue_arn_of_url(p["QueueUrl"], region)
+    action = _SQS_ACTIONS.get(op.name, op.name)
+    found = [Need(f"sqs:{action}", arn)]
+    if action == "SendMessage":
+        found += kms_needs("sqs", resources.queue_key(arn), producer=True, region=region)
+    elif action == "ReceiveMessage":
+        found += kms_needs("sqs", resources.queue_key(arn), producer=False, region=region)
+    return found
+
+
+def _sns(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    p = op.params
+    if op.name in ("ListTopics", "ListSubscriptions", "CreatePlatformApplication"):
+        return [Need(f"sns:{op.name}", "*")]
+    if op.name == "CreateTopic":
+        return [Need("sns:CreateTopic", f"arn:aws:sns:{region}:{account}:{p['Name']}")]
+    topic = p.get("TopicArn") or p.get("TargetArn")
+    if not topic and p.get("SubscriptionArn"):
+        topic = p["SubscriptionArn"].rsplit(":", 1)[0]
+    if not topic:
+        return None
+    action = "Publish" if op.name == "PublishBatch" else op.name
+    found = [Need(f"sns:{action}", topic)]
+    if action == "Publish":
+        found += kms_needs("sns", resources.topic_key(topic), producer=True, region=region)
+    return found
+
+
+def _states(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    p = op.params
+    arn = p.get("stateMachineArn") or p.get("executionArn") or p.get("activityArn") or p.get("resourceArn")
+    if op.name in ("ListStateMachines", "ListActivities", "CreateStateMachine"):
+        return [Need(f"states:{op.name}", "*")]
+    return [Need(f"states:{op.name}", arn)] if arn else None
+
+
+def _kms_direct(
+    op: Operation, request: HttpRequest, region: str, account: str, resources: Resources
+) -> list[Need] | None:
+    if op.name in ("ListKeys", "ListAliases", "CreateKey", "GenerateRandom"):
+        return [Need(f"kms:{op.name}", "*")]
+    key = op.params.get("KeyId") or op.params.get("TargetKeyId")
+    if not key:
+        return None
+    return [Need(f"kms:{op.name}", resources.key_arn(str(key)) or str(key), error="KMS")]
+
+
+def _firehose(
+    op: Operation, request: HttpRequest, region: str, account: str, resources: Resources
+) -> list[Need] | None:
+    stream = op.params.get("DeliveryStreamName")
+    if not stream:
+        return [Need(f"firehose:{op.name}", "*")] if op.name == "ListDeliveryStreams" else None
+    return [Need(f"firehose:{op.name}", f"arn:aws:firehose:{region}:{account}:deliverystream/{stream}")]
+
+
+def _logs(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    group, stream = op.params.get("logGroupName"), op.params.get("logStreamName")
+    if not group:
+        return None
+    arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    return [Need(f"logs:{op.name}", f"{arn}:log-stream:{stream}" if stream else f"{arn}:*")]
+
+
+def _cognito(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    pool = op.params.get("UserPoolId")
+    if not pool:
+        return None
+    return [Need(f"cognito-idp:{op.name}", f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}")]
+
+
+_MAPPERS: dict[str, Callable[[Operation, HttpRequest, str, str, Resources], list[Need] | None]] = {
+    "s3": _s3,
+    "dynamodb": _dynamodb,
+    "sqs": _sqs,
+    "sns": _sns,
+    "states": _states,
+    "kms": _kms_direct,
+    "firehose": _firehose,
+    "logs": _logs,
+    "cognito-idp": _cognito,
+}
