@@ -69,19 +69,22 @@ e2e: $(VENV)/.installed $(CHROMIUM)
 
 ASL_VALIDATOR := asl-validator@4.0.0
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, cfn-lint + serverless rules, sam validate --lint, checkov, ASL validation
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, cfn-lint + serverless rules, sam validate --lint, checkov, parliament on every IAM policy, ASL validation
 	$(VENV)/bin/ruff check src tests scripts benchmarks
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 	$(SAM_ENV) $(SAM) validate --lint --region eu-central-1
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
-	for f in src/statemachines/*.asl.json; do npx --yes $(ASL_VALIDATOR) --json-path $$f || exit 1; done
+	$(PY) scripts/lint_policies.py
+	@# the definitions take the partition from the template (DefinitionSubstitutions); validated as in the aws one
+	for f in src/statemachines/*.asl.json; do tmp=$$(mktemp --suffix=.asl.json) && sed 's/\$${Partition}/aws/g' $$f > $$tmp \
+		&& npx --yes $(ASL_VALIDATOR) --json-path $$tmp && rm -f $$tmp || exit 1; done
 
-build: $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check of every function package
+build: $(VENV)/.installed $(SAM_VENV)/.installed ## sam build (python3.12, arm64) and a size check of every function package
 	$(SAM_ENV) $(SAM) build --region eu-central-1
 	@$(PY) scripts/check_package_size.py .aws-sam/build 50 docs/layers.json
 
-deploy: build ## preflight, then sam deploy (--guided until samconfig.toml exists; needs AWS credentials)
+deploy: $(VENV)/.installed build ## preflight, then sam deploy (--guided until samconfig.toml exists; needs AWS credentials)
 	@if [ -f samconfig.toml ]; then $(PY) -m stockctl preflight && $(SAM_ENV) $(SAM) deploy; \
 	else echo "no samconfig.toml: guided deploy (copy samconfig.example.toml to skip the questions)"; \
 	$(SAM_ENV) $(SAM) deploy --guided; fi

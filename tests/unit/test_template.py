@@ -110,9 +110,11 @@ def test_on_demand_by_default_and_auto_scaling_only_for_provisioned(resources):
     table = resources["StockTable"]["Properties"]
     assert table["BillingMode"] == {"Ref": "TableBillingMode"}
     assert table["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned"
-    assert table["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned"
+    assert all(i["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned" for i in table["GlobalSecondaryIndexes"])
     scaling = {lid: r for lid, r in resources.items() if r["Type"].startswith("AWS::ApplicationAutoScaling::")}
-    assert len(scaling) == 8
+    assert len(scaling) == 12  # read and write, target and policy, for the table and each index
+    targets = {r["Properties"]["ResourceId"]["Fn::Sub"] for r in scaling.values() if "ResourceId" in r["Properties"]}
+    assert targets == {"table/${StockTable}", "table/${StockTable}/index/GSI1", "table/${StockTable}/index/GSI2"}
     assert all(r["Condition"] == "IsProvisioned" for r in scaling.values())
     dimensions = {
         r["Properties"]["ScalableDimension"] for r in scaling.values() if "ScalableDimension" in r["Properties"]
@@ -366,3 +368,25 @@ def test_console_data_routes_take_a_cognito_jwt_and_programs_keep_iam(resources)
         if s["Sid"] == "UploadsThroughPresignedPost"
     )
     assert all("curated" not in str(r) and "rejected" not in str(r) for r in uploads["Resource"])  # input prefixes only
+
+
+def test_functions_whose_responses_hold_tokens_or_rows_keep_them_out_of_traces(resources):
+    """Powertools records a handler's response in its X-Ray trace unless told not to: the console answers with
+    Cognito tokens and sign-in sessions, the reports with stock rows."""
+    for lid in ("ConsoleFunction", "ReportsFunction"):
+        variables = resources[lid]["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", lid
+
+
+def test_every_inline_policy_is_written_in_the_current_policy_language(resources):
+    """Without Version a policy is read as 2008-10-17: no policy variables (parliament's NO_VERSION)."""
+    for lid, props in of_type(resources, "AWS::Serverless::Function").items():
+        assert all(p.get("Version") == "2012-10-17" for p in props["Policies"] if isinstance(p, dict)), lid
+    for lid, props in of_type(resources, "AWS::Serverless::StateMachine").items():
+        assert all(p.get("Version") == "2012-10-17" for p in props["Policies"] if isinstance(p, dict)), lid
+
+
+def test_the_state_machines_name_no_partition():
+    """arn:aws is one partition of three (aws-cn, aws-us-gov): the definitions take it from the template."""
+    for path in (Path(__file__).parents[2] / "src" / "statemachines").glob("*.asl.json"):
+        assert "arn:aws:" not in path.read_text(), path.name
