@@ -271,3 +271,27 @@ def test_the_same_content_under_a_second_key_is_not_applied_again_and_is_reporte
     [notice] = notices.read()
     assert notice["subject"] == f"File FAILED: {key(32)}"
     assert f"the same content as {key(31)}, which arrived first: not applied again" in notice["message"]
+
+
+def test_a_300_character_item_name_and_a_long_key_still_reach_the_inbox(stack, deps, s3, bucket, inbox, run_alerts):
+    """SNS refuses a subject of 100 characters or more (InvalidParameter): the alert and the notice are cut to fit."""
+    from botocore.exceptions import ClientError
+
+    run_alerts()
+    inbox.read()
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="integration-notices")
+    name = "Überlanger Artikelname mit Umlauten " * 9
+    upload_and_ingest(s3, deps, bucket, key(30), HEADER + f"2021-02-15T12:00:00Z\tWH {'L' * 120}\tlong-1\t{name}\t3\n")
+    run_alerts()
+    [alert] = inbox.read()
+    assert alert["subject"].startswith("Restock Uberlanger Artikelname") and len(alert["subject"]) < 100
+
+    long_key = "supplier_feeds/acme/2021/02/15/" + "sehr-langer-dateiname-" * 12 + ".odt"
+    upload_and_ingest(s3, deps, bucket, long_key, "not a workbook")
+    [notice] = notices.read()
+    assert notice["subject"].startswith("File FAILED: supplier_feeds/acme/") and len(notice["subject"]) < 100
+    assert long_key in notice["message"]
+
+    with pytest.raises(ClientError) as refused:
+        stack.client("sns").publish(TopicArn=stack.outputs["RestockTopicArn"], Subject="x" * 100, Message="m")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"

@@ -6,11 +6,10 @@ write) when the alert goes out, cleared when the level is back at or above the t
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
-SUBJECT_LIMIT = 100  # SNS subject: at most 100 printable ASCII characters
+from stock_pipeline.domain.subjects import subject_line
 
 
 class Decision(Enum):
@@ -51,11 +50,7 @@ def decide(level: LevelState, threshold: int) -> Decision:
 
 def subject(alert: RestockAlert) -> str:
     name = alert.item_name or alert.item_id
-    text = f"Restock {name} at {alert.warehouse}: {alert.quantity} left (below {alert.threshold})"
-    # ASCII without line breaks keeps every mail client happy: "München" becomes "Munchen", not "M?nchen".
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    text = " ".join(text.split())
-    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 3] + "..."
+    return subject_line(f"Restock {name} at {alert.warehouse}: {alert.quantity} left (below {alert.threshold})")
 
 
 def message(alert: RestockAlert) -> str:

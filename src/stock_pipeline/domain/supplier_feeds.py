@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from stock_pipeline.domain.products import ProductMapping, part_key
 from stock_pipeline.domain.rejections import Rejection
+from stock_pipeline.domain.subjects import subject_line
 from stock_pipeline.domain.supplier_profiles import NO_TEXTS, YES_TEXTS, ValueRule, supplier_name
 from stock_pipeline.domain.timestamps import TIMESTAMP_TYPE
 from stock_pipeline.domain.workbooks import FeedRows, cell_text
@@ -283,10 +284,11 @@ class FeedNotice:
         if self.kind == STORE_LISTINGS:
             return f"Store listings {'loaded' if self.status == SUCCEEDED else 'FAILED'}"
         if self.kind == EBAY_LISTINGS:
-            return f"eBay listings {self.ebay_store}: {self.changed} of {self.listings} changed ({self.supplier})"[:100]
+            text = f"eBay listings {self.ebay_store}: {self.changed} of {self.listings} changed ({self.supplier})"
+            return subject_line(text)
         if self.kind == UNPROCESSED_FILE:
-            return f"File FAILED: {self.source_key}"[:100]
-        return f"Supplier feed {verb}: {self.supplier}"[:100]
+            return subject_line(f"File FAILED: {self.source_key}")
+        return subject_line(f"Supplier feed {verb}: {self.supplier}")
 
     @property
     def summary(self) -> str:

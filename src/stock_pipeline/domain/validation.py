@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stock_pipeline.domain.inventory import ParsedTransactions, aggregate_changes, chunks
+from stock_pipeline.domain.subjects import subject_line
 
 # A file registered up to a day before the last run's cutoff, but not checked by it (its registration was still
 # in flight while that run listed the files), is taken by the next run.
@@ -448,7 +449,7 @@ def summary(report: Mapping[str, Any], report_uri: str) -> tuple[str, str]:
         for sample in entry["samples"][:5]:
             lines.append("  " + _sample_text(sample))
     lines.append(f"\nFull report: {report_uri}")
-    return subject[:99], "\n".join(lines)
+    return subject_line(subject), "\n".join(lines)
 
 
 def _sample_text(sample: Mapping[str, Any]) -> str:
