@@ -153,3 +153,19 @@ def test_the_checked_in_openapi_document_is_the_one_the_code_generates():
 
     checked_in = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
     assert checked_in == reports.openapi(), "run: make openapi"
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(stack, deps, s3, bucket, report_deps):
+    rows = '2026-11-25T09:00:00+01:00\t=HYPERLINK("http://evil")\t@item\t+Thing\t-4\n'
+    key = "inventory_files/2026/11/25/20261125090000_inventory.csv"
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=(HEADER + rows).encode())["ETag"].strip('"')
+    assert ingest(sqs_event_for([(bucket, key, etag)]), None, deps) == {"batchItemFailures": []}
+    status, text, _ = get(report_deps, '/warehouses/=HYPERLINK("http:%2F%2Fevil")/items', accept="text/csv")
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert status == 200
+    assert (row["warehouse"], row["item_id"], row["item_name"], row["quantity"]) == (
+        '\'=HYPERLINK("http://evil")',
+        "'@item",
+        "'+Thing",
+        "-4",
+    )

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,7 +196,8 @@ def item_total(item_id: str, levels: Iterable[Mapping[str, Any]], threshold: int
 
 
 def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """RFC 4180 CSV with a header, as spreadsheets read it; lists joined with `;`, booleans as true/false."""
+    """RFC 4180 CSV with a header, as spreadsheets read it; lists joined with `;`, booleans as true/false; text
+    that a spreadsheet would run as a formula is neutralised (`neutralised`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
@@ -209,6 +211,21 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)  # numbers stay numbers, negative ones included
     if isinstance(value, (list, tuple, set)):
-        return ";".join(str(v) for v in value)
-    return str(value)
+        return neutralised(";".join(str(v) for v in value))
+    return neutralised(str(value))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def neutralised(text: str) -> str:
+    """A text cell starting with = + - @ tab or carriage return, which spreadsheets run as a formula (item names
+    and warehouses come from uploaded files), gets a leading ' so it shows as the text it is; a number written as
+    text ("-3") is left alone (https://owasp.org/www-community/attacks/CSV_Injection)."""
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        return "'" + text
+    return text
