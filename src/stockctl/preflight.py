@@ -2,7 +2,9 @@
 
 The template's pattern accepts only the python3.12 arm64 build's name, but a layer ARN of another region, a version
 that was never published, or a layer built for another platform passes CloudFormation's parameter check and fails
-half-way through the first deploy. `make deploy` runs this first, against the region it deploys to.
+half-way through the first deploy. The same holds for Powertools' public SSM parameter: a version not published in
+the deploy region fails the stack's creation ("Parameters [...] referenced by template have types not supported by
+CloudFormation" / "Unable to fetch parameters"). `make deploy` runs this first, against the region it deploys to.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ ARN = re.compile(
 RUNTIME, ARCHITECTURE, LAYER_NAME = "python3.12", "arm64", "AWSSDKPandas-Python312-Arm64"
 LAYERS_FILE = Path(__file__).parents[2] / "docs" / "layers.json"
 RELEASE = re.compile(r"\b(\d+\.\d+\.\d+)\b")
+TEMPLATE = Path(__file__).parents[2] / "template.yaml"
+POWERTOOLS_NAME = re.compile(r"^AWSLambdaPowertoolsPythonV3-python312-arm64$")
 
 
 def deploy_settings(config: Path, env: str = "default") -> tuple[str | None, dict[str, str]]:
@@ -94,7 +98,37 @@ def published_version(client: Any, arn: str) -> dict[str, Any] | None:
         raise
 
 
-def run(config: Path, env: str, region: str | None, layer: str | None, client: Any = None) -> int:
+def powertools_parameter(overrides: dict[str, str], template: Path = TEMPLATE) -> str:
+    """The SSM parameter the stack resolves the Powertools layer from: samconfig's override or the template's
+    default."""
+    if overrides.get("PowertoolsLayerArn"):
+        return overrides["PowertoolsLayerArn"]
+    block = template.read_text().split("\n  PowertoolsLayerArn:\n", 1)[1]
+    return re.search(r"^\s+Default:\s*(\S+)", block, re.MULTILINE)[1]  # type: ignore[index]
+
+
+def powertools_problems(ssm: Any, name: str, region: str) -> list[str]:
+    """Why the Powertools layer would not resolve or load in `region` (empty: it will)."""
+    try:
+        arn = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return [
+            f"{name} does not exist in {region}: this Powertools release is not published there (yet). Pick a "
+            "release listed for the region (https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer) "
+            "and pass PowertoolsLayerArn=/aws/service/powertools/python/arm64/python3.12/<version>"
+        ]
+    match = ARN.match(arn)
+    if not match:
+        return [f"{name} holds {arn!r}, not a layer version ARN"]
+    problems = []
+    if match["region"] != region:
+        problems.append(f"{name} names a layer in {match['region']}, but the stack deploys to {region}")
+    if not POWERTOOLS_NAME.match(match["name"]):
+        problems.append(f"{name} names {match['name']}, not the Powertools build for {RUNTIME} on {ARCHITECTURE}")
+    return problems
+
+
+def run(config: Path, env: str, region: str | None, layer: str | None, client: Any = None, ssm: Any = None) -> int:
     """Print what is wrong with the deploy settings and return 1, or 0 when they will load."""
     saved_region, overrides = deploy_settings(config, env) if config.exists() else (None, {})
     arn = layer or overrides.get("PandasLayerArn")
@@ -107,10 +141,15 @@ def run(config: Path, env: str, region: str | None, layer: str | None, client: A
 
         client = boto3.session.Session(region_name=region).client("lambda")
     region = region or client.meta.region_name
+    if ssm is None:
+        import boto3
+
+        ssm = boto3.session.Session(region_name=region).client("ssm")
     published = published_version(client, arn) if ARN.match(arn) and arn.split(":")[3] == region else None
-    problems = layer_problems(arn, region, published)
+    problems = [f"PandasLayerArn: {p}" for p in layer_problems(arn, region, published)]
+    problems += [f"PowertoolsLayerArn: {p}" for p in powertools_problems(ssm, powertools_parameter(overrides), region)]
     for problem in problems:
-        print(f"preflight: PandasLayerArn: {problem}")
+        print(f"preflight: {problem}")
     if problems:
         return 1
     note = release_note(published or {}, tested_release())
