@@ -42,3 +42,17 @@ def sqs_event_for(objects: list[tuple[str, str, str]], *, event_time: str | None
         record["messageId"] = f"message-{n}"
         records.append(record)
     return {"Records": records}
+
+
+def totp(secret: str, at: float | None = None) -> str:
+    """The code an authenticator app shows for a base32 key now (RFC 6238: HMAC-SHA1, 30 s, 6 digits)."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    import time
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    digest = hmac.new(key, struct.pack(">Q", int((time.time() if at is None else at) // 30)), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"

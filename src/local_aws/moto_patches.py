@@ -27,6 +27,11 @@
 - SNS subjects: moto takes up to 100 characters of anything; SNS documents ASCII text that begins with a letter,
   number or punctuation mark, without line breaks or control characters, fewer than 100 characters
   (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html), and answers InvalidParameter otherwise.
+- Cognito TOTP: moto accepts any authenticator code unless told to check them; they are checked here, against the
+  secret moto hands out, with one 30-second step of drift either way (RFC 6238, section 5.2). And where the pool
+  requires MFA, a user who has none set up gets the MFA_SETUP challenge from a password sign-in, as Cognito
+  answers (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_InitiateAuth.html);
+  moto signs such a user straight in.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ def install() -> None:
     _enforce_post_policy()
     _bucket_policies_evaluated_once()
     _sns_subjects_as_documented()
+    _cognito_checks_totp_codes()
 
     from local_aws import partiql
 
@@ -294,3 +300,31 @@ def _sns_subjects_as_documented() -> None:
         return original(self, message, arn, *args, **kwargs)
 
     SNSBackend.publish = publish  # type: ignore[method-assign]
+
+
+def _cognito_checks_totp_codes() -> None:
+    from moto.cognitoidp import models, utils
+
+    check = utils.verify_totp
+    models.get_cognito_idp_user_pool_enable_totp = lambda: True  # type: ignore[attr-defined]
+    models.verify_totp = lambda totp, code, valid_window=1: check(totp, code, valid_window)  # type: ignore[attr-defined]
+
+    original = models.CognitoIdpBackend.initiate_auth
+
+    def initiate_auth(self: Any, client_id: str, auth_flow: str, auth_parameters: dict[str, str]) -> Any:
+        answer = original(self, client_id, auth_flow, auth_parameters)
+        if "AuthenticationResult" not in answer or str(auth_flow) != "USER_PASSWORD_AUTH":
+            return answer
+        pool = next(p for p in self.user_pools.values() if client_id in p.clients)
+        user = pool._get_user(auth_parameters.get("USERNAME"))
+        if pool.mfa_config == "ON" and pool.token_mfa_config == {"Enabled": True} and not user.token_verified:
+            session = str(models.random.uuid4())
+            self.sessions[session] = (user.username, pool)
+            return {
+                "ChallengeName": "MFA_SETUP",
+                "ChallengeParameters": {"MFAS_CAN_SETUP": '["SOFTWARE_TOKEN_MFA"]'},
+                "Session": session,
+            }
+        return answer
+
+    models.CognitoIdpBackend.initiate_auth = initiate_auth  # type: ignore[method-assign]

@@ -446,7 +446,7 @@ class LocalStack:
             "AWS::ApplicationAutoScaling::ScalableTarget": self._scalable_target,
             "AWS::ApplicationAutoScaling::ScalingPolicy": self._scaling_policy,
             "AWS::Scheduler::Schedule": self._schedule,
-            "AWS::Cognito::UserPool": self._precreated_resource,
+            "AWS::Cognito::UserPool": self._user_pool,
             "AWS::Cognito::UserPoolClient": self._precreated_resource,
             "AWS::Cognito::UserPoolUser": self._user_pool_user,
         }
@@ -455,6 +455,25 @@ class LocalStack:
         return self._precreated[
             lid
         ], "created through moto's Cognito API before the stack (its CloudFormation has no Cognito)"
+
+    def _user_pool(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        """The pool made before the stack gets the template's settings now that they are resolved: password
+        policy, invitation, recovery, and two-factor sign-in (TOTP) as ConsoleMfa says."""
+        stand_in, note = self._precreated_resource(lid, props)
+        idp = self.client("cognito-idp")
+        keys = ("Policies", "AdminCreateUserConfig", "AutoVerifiedAttributes", "AccountRecoverySetting")
+        idp.update_user_pool(UserPoolId=stand_in.physical_resource_id, **{k: props[k] for k in keys if k in props})
+        mfa = props.get("MfaConfiguration", "OFF")
+        idp.set_user_pool_mfa_config(
+            UserPoolId=stand_in.physical_resource_id,
+            MfaConfiguration=mfa,
+            **(
+                {"SoftwareTokenMfaConfiguration": {"Enabled": True}}
+                if "SOFTWARE_TOKEN_MFA" in props.get("EnabledMfas", [])
+                else {}
+            ),
+        )
+        return stand_in, f"{note}; settings applied, two-factor sign-in {mfa} (TOTP codes checked)"
 
     def _user_pool_user(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         attributes = props.get("UserAttributes", [])

@@ -27,6 +27,7 @@ class Settings:
     validation_budget_seconds: float = 840.0
     console_client_id: str = ""
     console_upload_limit_mb: int = 100
+    console_mfa: str = "OFF"  # OFF | OPTIONAL | ON (the user pool's MfaConfiguration)
 
     def require(self, *names: str) -> Settings:
         """A function that needs more than the common settings names them at cold start."""
@@ -75,6 +76,13 @@ class Settings:
                 problems.append(f"{name}={value} is below 0")
             return value
 
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            value = env.get(name, "").strip() or default
+            if value not in allowed:
+                problems.append(f"{name}={value!r} is not one of {', '.join(allowed)}")
+                return default
+            return value
+
         settings = cls(
             table_name=required("STOCK_TABLE_NAME"),
             bucket_name=required("DATA_BUCKET_NAME"),
@@ -92,6 +100,7 @@ class Settings:
             validation_budget_seconds=seconds("VALIDATION_BUDGET_SECONDS", 840.0),
             console_client_id=env.get("CONSOLE_USER_POOL_CLIENT_ID", "").strip(),
             console_upload_limit_mb=integer("CONSOLE_UPLOAD_LIMIT_MB", 100, 1),
+            console_mfa=choice("CONSOLE_MFA", "OFF", ("OFF", "OPTIONAL", "ON")),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

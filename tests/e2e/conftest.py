@@ -17,6 +17,7 @@ def local_stack(request):
     with LocalStack(
         stack_name="stock-pipeline-e2e",
         region=request.param,
+        parameters={"ConsoleMfa": "OPTIONAL"},  # the console's users may turn two-factor sign-in on
         function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"},
     ) as stack:
         yield stack

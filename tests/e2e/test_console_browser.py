@@ -9,6 +9,7 @@ import pytest
 
 from loadgen.files import HEADER
 from loadgen.workbooks import product_table_csv, supplier_feed
+from tests.conftest import totp
 from tests.e2e.browser import CHROMIUM, FLAGS, OUTPUT
 from tests.e2e.conftest import upload
 
@@ -124,3 +125,39 @@ def test_sign_in_upload_watch_and_report_in_a_browser(local_stack, browser, data
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("User name").wait_for()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_a_user_turns_two_factor_sign_in_on_and_is_asked_for_the_code_from_then_on(local_stack, browser):
+    """ConsoleMfa=OPTIONAL: the key shown in the console, the app's code to confirm it, then at every sign-in."""
+    idp, pool = local_stack.client("cognito-idp"), local_stack.outputs["ConsoleUserPoolId"]
+    user, password = "two-factor-user", "Two-Factor-Pass1"
+    idp.admin_create_user(UserPoolId=pool, Username=user, MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=password, Permanent=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(local_stack.outputs["ConsoleUrl"])
+
+    def sign_in():
+        page.get_by_label("User name").fill(user)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+
+    sign_in()
+    page.get_by_role("link", name="Two-factor sign-in").click()
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    page.get_by_label("Code the app shows").wait_for()  # shown with the key
+    secret = page.locator("#totp-secret").inner_text()
+    assert page.get_by_role("link", name="Add to an authenticator app").get_attribute("href").startswith("otpauth://")
+    page.get_by_label("Code the app shows").fill(totp(secret))
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text("Two-factor sign-in is on").wait_for()
+    page.screenshot(path=OUTPUT / "console-two-factor.png", full_page=True)
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in()
+    page.get_by_label("Code from your authenticator app").fill("000000" if totp(secret) != "000000" else "111111")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("not the one your authenticator app shows").wait_for()
+    page.get_by_label("Code from your authenticator app").fill(totp(secret))
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Two-factor sign-in").wait_for()  # signed in, back on the page it was on
+    assert page.evaluate("sessionStorage.length") == 1

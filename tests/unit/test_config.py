@@ -15,12 +15,13 @@ def test_settings_come_from_the_template_environment():
 
 def test_every_problem_is_named_at_cold_start():
     with pytest.raises(ConfigError) as error:
-        Settings.from_env({"WRITE_CONCURRENCY": "many", "DEFAULT_RESTOCK_THRESHOLD": "-1"})
+        Settings.from_env({"WRITE_CONCURRENCY": "many", "DEFAULT_RESTOCK_THRESHOLD": "-1", "CONSOLE_MFA": "maybe"})
     message = str(error.value)
     for expected in (
         "STOCK_TABLE_NAME",
         "DATA_BUCKET_NAME",
         "WRITE_CONCURRENCY='many'",
         "DEFAULT_RESTOCK_THRESHOLD=-1",
+        "CONSOLE_MFA='maybe' is not one of OFF, OPTIONAL, ON",
     ):
         assert expected in message

@@ -100,3 +100,11 @@ def test_todays_files_are_waiting_processed_or_failed_newest_first():
         "restock_thresholds/2026/11/26/",
         "supplier_feeds/acme/2026/11/26/",
     ]
+
+
+def test_the_authenticator_key_becomes_an_otpauth_link_apps_read():
+    from stock_pipeline.domain.console import otpauth_uri
+
+    assert otpauth_uri("JBSWY3DPEHPK3PXP", "anna.müller@example.com") == (
+        "otpauth://totp/Stock%20console:anna.m%C3%BCller@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Stock%20console"
+    )

@@ -390,3 +390,14 @@ def test_the_state_machines_name_no_partition():
     """arn:aws is one partition of three (aws-cn, aws-us-gov): the definitions take it from the template."""
     for path in (Path(__file__).parents[2] / "src" / "statemachines").glob("*.asl.json"):
         assert "arn:aws:" not in path.read_text(), path.name
+
+
+def test_two_factor_sign_in_is_a_parameter_off_by_default_with_totp_when_on(resources):
+    parameter = load_template()["Parameters"]["ConsoleMfa"]
+    assert parameter["Default"] == "OFF" and parameter["AllowedValues"] == ["OFF", "OPTIONAL", "ON"]
+    pool = resources["ConsoleUserPool"]["Properties"]
+    assert pool["MfaConfiguration"] == {"Ref": "ConsoleMfa"}
+    assert pool["EnabledMfas"] == {"Fn::If": ["HasConsoleMfa", ["SOFTWARE_TOKEN_MFA"], {"Ref": "AWS::NoValue"}]}
+    assert resources["ConsoleFunction"]["Properties"]["Environment"]["Variables"]["CONSOLE_MFA"] == {
+        "Ref": "ConsoleMfa"
+    }

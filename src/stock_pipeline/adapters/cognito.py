@@ -1,8 +1,9 @@
 """Cognito sign-in for the web console: the user's name and password for the pool's tokens (USER_PASSWORD_AUTH).
 
 The console function asks on the user's behalf, so the browser talks to its own API only (a strict
-Content-Security-Policy) and the app client needs no secret. InitiateAuth and RespondToAuthChallenge with a public
-client are not IAM-authorised calls: the function's role holds no Cognito permission.
+Content-Security-Policy) and the app client needs no secret. InitiateAuth, RespondToAuthChallenge and the
+authenticator-app calls (AssociateSoftwareToken, VerifySoftwareToken, SetUserMFAPreference, authorised by the
+user's session or access token) are not IAM-authorised calls: the function's role holds no Cognito permission.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stock_pipeline.domain.console import otpauth_uri
 from stock_pipeline.domain.errors import PipelineError
 
 
@@ -33,6 +35,67 @@ class ConsoleAuth:
             )
         except ClientError as exc:
             raise _sign_in_error(exc) from exc
+        return self._answer(response, username)
+
+    def mfa_code(self, username: str, code: str, session: str) -> dict[str, Any]:
+        """The code of the user's authenticator app, when Cognito asked for it (SOFTWARE_TOKEN_MFA)."""
+        try:
+            response = self._idp.respond_to_auth_challenge(
+                ClientId=self.client_id,
+                ChallengeName="SOFTWARE_TOKEN_MFA",
+                Session=session,
+                ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": code},
+            )
+        except ClientError as exc:
+            raise _sign_in_error(exc) from exc
+        return self._answer(response, username)
+
+    def mfa_setup(self, username: str, code: str, session: str) -> dict[str, Any]:
+        """The first code of a newly added authenticator app, when two-factor sign-in is required (MFA_SETUP):
+        the app is verified, then the challenge answered with the session the verification returns."""
+        try:
+            verified = self._idp.verify_software_token(Session=session, UserCode=code, FriendlyDeviceName="console")
+            response = self._idp.respond_to_auth_challenge(
+                ClientId=self.client_id,
+                ChallengeName="MFA_SETUP",
+                Session=verified["Session"],
+                ChallengeResponses={"USERNAME": username},
+            )
+        except ClientError as exc:
+            raise _sign_in_error(exc) from exc
+        return self._answer(response, username)
+
+    def start_totp(self, access_token: str, username: str) -> dict[str, str]:
+        """A signed-in user turns two-factor sign-in on (the pool's MFA is OPTIONAL): the key for the app."""
+        try:
+            secret = self._idp.associate_software_token(AccessToken=access_token)["SecretCode"]
+        except ClientError as exc:
+            raise _sign_in_error(exc) from exc
+        return {"secret": secret, "otpauth": otpauth_uri(secret, username)}
+
+    def enable_totp(self, access_token: str, code: str) -> None:
+        """... and confirms it with the app's first code: from the next sign-in on, Cognito asks for a code."""
+        try:
+            self._idp.verify_software_token(AccessToken=access_token, UserCode=code, FriendlyDeviceName="console")
+            self._idp.set_user_mfa_preference(
+                AccessToken=access_token, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+            )
+        except ClientError as exc:
+            raise _sign_in_error(exc) from exc
+
+    def _answer(self, response: dict[str, Any], username: str) -> dict[str, Any]:
+        if response.get("ChallengeName") == "MFA_SETUP":  # required and not set up yet: the key for the app
+            try:
+                associated = self._idp.associate_software_token(Session=response["Session"])
+            except ClientError as exc:
+                raise _sign_in_error(exc) from exc
+            secret = associated["SecretCode"]
+            return {
+                "challenge": "MFA_SETUP",
+                "session": associated.get("Session") or response["Session"],
+                "secret": secret,
+                "otpauth": otpauth_uri(secret, username),
+            }
         return _answer(response)
 
     def new_password(self, username: str, password: str, session: str) -> dict[str, Any]:
@@ -45,14 +108,17 @@ class ConsoleAuth:
             )
         except ClientError as exc:
             raise _sign_in_error(exc) from exc
-        return _answer(response)
+        return self._answer(response, username)
+
+
+ANSWERED = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA")  # and MFA_SETUP, which needs the key first
 
 
 def _answer(response: dict[str, Any]) -> dict[str, Any]:
     if response.get("ChallengeName"):
-        if response["ChallengeName"] != "NEW_PASSWORD_REQUIRED":
+        if response["ChallengeName"] not in ANSWERED:
             raise SignInError(f"this console cannot answer Cognito's {response['ChallengeName']} challenge")
-        return {"challenge": "NEW_PASSWORD_REQUIRED", "session": response.get("Session")}
+        return {"challenge": response["ChallengeName"], "session": response.get("Session")}
     result = response["AuthenticationResult"]
     return {"accessToken": result["AccessToken"], "expiresIn": int(result.get("ExpiresIn", 3600))}
 
@@ -67,4 +133,8 @@ def _sign_in_error(exc: ClientError) -> SignInError:
         return SignInError("an administrator reset this password: ask for a new temporary one")
     if code == "TooManyRequestsException":
         return SignInError("too many attempts: wait a minute")
+    if code in {"CodeMismatchException", "EnableSoftwareTokenMFAException"}:
+        return SignInError("that code is not the one your authenticator app shows now: try the next one")
+    if code in {"ExpiredCodeException", "ResourceNotFoundException"}:
+        return SignInError("the sign-in took too long: start again with your password")
     raise exc

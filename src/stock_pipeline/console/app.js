@@ -6,6 +6,8 @@ const TOKEN = "stockConsoleToken";
 let profiles = { suppliers: [], kinds: [], uploadLimitMB: 0 };
 let filesTimer = null;
 let pendingSession = null;
+let pendingChallenge = null;
+const PAGES = ["upload", "files", "reports", "account"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -46,9 +48,11 @@ async function signIn(event) {
   say("");
   const body = { username: $("username").value.trim(), password: $("password").value };
   if (pendingSession) body.session = pendingSession;
+  if (pendingChallenge) Object.assign(body, { challenge: pendingChallenge, code: $("mfa-code").value.trim() });
   const response = await api("session", { method: "POST", body: JSON.stringify(body) });
   if (!response.ok) {
     say(await problem(response));
+    if (pendingChallenge) $("mfa-code").value = "";
     return;
   }
   const answer = await response.json();
@@ -61,17 +65,54 @@ async function signIn(event) {
     $("password").focus();
     return;
   }
-  pendingSession = null;
+  if (answer.challenge === "SOFTWARE_TOKEN_MFA" || answer.challenge === "MFA_SETUP") {
+    askForCode(answer);
+    return;
+  }
+  resetSignIn();
   sessionStorage.setItem(TOKEN, JSON.stringify({ token: answer.accessToken, expires: Date.now() + answer.expiresIn * 1000 - 60000 }));
-  $("password").value = "";
   await start();
+}
+
+// The password is done: Cognito wants the authenticator app's code (after showing its key, the first time).
+function askForCode(answer) {
+  pendingSession = answer.session;
+  pendingChallenge = answer.challenge;
+  for (const id of ["password", "password-label", "new-password-note"]) $(id).hidden = true;
+  $("password").required = false;
+  $("mfa-setup").hidden = answer.challenge !== "MFA_SETUP";
+  if (answer.secret) showKey("mfa", answer);
+  $("mfa-field").hidden = false;
+  $("mfa-code").required = true;
+  $("mfa-code").value = "";
+  $("mfa-code").focus();
+}
+
+function showKey(prefix, answer) {
+  $(prefix + "-secret").textContent = answer.secret;
+  $(prefix + "-link").href = answer.otpauth;
+}
+
+function resetSignIn() {
+  pendingSession = null;
+  pendingChallenge = null;
+  $("password").value = "";
+  $("password").hidden = false;
+  $("password").required = true;
+  $("password-label").hidden = false;
+  $("password-label").textContent = "Password";
+  $("password").autocomplete = "current-password";
+  $("new-password-note").hidden = true;
+  for (const id of ["mfa-setup", "mfa-field"]) $(id).hidden = true;
+  $("mfa-code").required = false;
 }
 
 function signOut(text) {
   sessionStorage.removeItem(TOKEN);
   clearInterval(filesTimer);
+  resetSignIn();
   $("nav").hidden = true;
-  for (const id of ["upload", "files", "reports"]) $(id).hidden = true;
+  for (const id of PAGES) $(id).hidden = true;
   $("signin").hidden = false;
   say(text || "");
   $("username").focus();
@@ -89,6 +130,7 @@ async function start() {
   fill($("supplier"), profiles.suppliers.map((s) => [s, s]));
   fill($("report-supplier"), profiles.suppliers.map((s) => [s, s]));
   $("limit").textContent = "Up to " + profiles.uploadLimitMB + " MB a file.";
+  $("account-link").hidden = profiles.mfa !== "OPTIONAL";
   kindChanged();
   await loadWarehouses();
   show(location.hash.slice(1) || "upload");
@@ -99,8 +141,8 @@ function fill(select, options) {
 }
 
 function show(page) {
-  if (!["upload", "files", "reports"].includes(page)) page = "upload";
-  for (const id of ["upload", "files", "reports"]) $(id).hidden = id !== page;
+  if (!PAGES.includes(page) || (page === "account" && $("account-link").hidden)) page = "upload";
+  for (const id of PAGES) $(id).hidden = id !== page;
   for (const link of document.querySelectorAll("nav a")) {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -298,10 +340,33 @@ async function report(kind) {
   }
 }
 
+// ------------------------------------------------------------------ two-factor sign-in (ConsoleMfa OPTIONAL)
+
+async function startTotp() {
+  say("");
+  const response = await api("mfa", { method: "POST", body: JSON.stringify({ action: "start" }) });
+  if (!response.ok) return say(await problem(response));
+  showKey("totp", await response.json());
+  $("totp-form").hidden = false;
+  $("totp-code").focus();
+}
+
+async function confirmTotp(event) {
+  event.preventDefault();
+  const code = $("totp-code").value.trim();
+  const response = await api("mfa", { method: "POST", body: JSON.stringify({ action: "verify", code }) });
+  $("totp-code").value = "";
+  if (!response.ok) return say(await problem(response));
+  $("totp-form").hidden = true;
+  say("Two-factor sign-in is on: from your next sign-in the console asks for the app's code.");
+}
+
 // ------------------------------------------------------------------ wiring
 
 document.addEventListener("DOMContentLoaded", () => {
   $("signin-form").addEventListener("submit", signIn);
+  $("totp-start").addEventListener("click", startTotp);
+  $("totp-form").addEventListener("submit", confirmTotp);
   $("sign-out").addEventListener("click", () => signOut("Signed out."));
   $("kind").addEventListener("change", kindChanged);
   $("file").addEventListener("change", (e) => { uploadFiles([...e.target.files]); e.target.value = ""; });

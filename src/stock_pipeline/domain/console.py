@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from stock_pipeline.domain.errors import PipelineError
 
@@ -170,3 +171,13 @@ def file_rows(
             }
         )
     return sorted(rows, key=lambda r: r["uploaded_at"], reverse=True)
+
+
+ISSUER = "Stock console"
+
+
+def otpauth_uri(secret: str, username: str, issuer: str = ISSUER) -> str:
+    """The key as authenticator apps take it from a link or QR code (Google Authenticator's Key Uri Format:
+    otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=...; Cognito's codes are 6 digits every 30 s, SHA-1)."""
+    label = quote(f"{issuer}:{username}", safe=":@")
+    return f"otpauth://totp/{label}?secret={quote(secret, safe='')}&issuer={quote(issuer, safe='')}"

@@ -8,6 +8,7 @@ runs only its own script and style, talks only to this API and, for uploads, to 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from stock_pipeline.domain.supplier_profiles import ProfileError
 from stock_pipeline.observability import logger, tracer
 
 STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+MFA_CODE = re.compile(r"\d{6}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +123,27 @@ def static_file(file: str) -> Response:
 
 @app.post("/console/api/session")
 def sign_in() -> Response:
+    """Password (or a new one for a temporary password), then, when the pool wants it, the authenticator app's
+    code: each step answers with tokens or with the next challenge and its session."""
     body = app.current_event.json_body or {}
     username, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
-    if not username or not password:
+    challenge, code = str(body.get("challenge", "")), str(body.get("code", "")).strip()
+    session = str(body.get("session", ""))
+    if challenge in ("SOFTWARE_TOKEN_MFA", "MFA_SETUP"):
+        if not username or not session or not MFA_CODE.fullmatch(code):
+            return _problem(400, "the 6-digit code from your authenticator app, please")
+    elif not username or not password:
         return _problem(400, "user name and password, please")
+    auth = deps().auth
     try:
-        if body.get("session"):
-            answer = deps().auth.new_password(username, password, str(body["session"]))
+        if challenge == "SOFTWARE_TOKEN_MFA":
+            answer = auth.mfa_code(username, code, session)
+        elif challenge == "MFA_SETUP":
+            answer = auth.mfa_setup(username, code, session)
+        elif session:
+            answer = auth.new_password(username, password, session)
         else:
-            answer = deps().auth.sign_in(username, password)
+            answer = auth.sign_in(username, password)
     except SignInError as exc:
         logger.info("console sign-in refused", extra={"user": username, "reason": str(exc)})
         return _problem(401, str(exc))
@@ -162,9 +176,38 @@ def profiles() -> Response:
         {"name": k.name, "label": k.label, "extensions": k.extensions, "needsSupplier": k.needs_supplier}
         for k in KINDS.values()
     ]
+    settings = deps().settings
     return _json(
-        200, {"suppliers": _suppliers(), "kinds": kinds, "uploadLimitMB": deps().settings.console_upload_limit_mb}
+        200,
+        {
+            "suppliers": _suppliers(),
+            "kinds": kinds,
+            "uploadLimitMB": settings.console_upload_limit_mb,
+            "mfa": settings.console_mfa,
+        },
     )
+
+
+@app.post("/console/api/mfa")
+def two_factor() -> Response:
+    """Turn on two-factor sign-in for the signed-in user (`start`: the key for the app; `verify`: its first code)
+    where the pool leaves it to each user (ConsoleMfa OPTIONAL; ON sets it up at sign-in)."""
+    if deps().settings.console_mfa != "OPTIONAL":
+        return _problem(400, f"two-factor sign-in is {deps().settings.console_mfa} for this console, not optional")
+    body = app.current_event.json_body or {}
+    header = app.current_event.get_header_value("authorization") or ""
+    access_token = header[7:].strip() if header.lower().startswith("bearer ") else header.strip()
+    try:
+        if body.get("action") == "start":
+            return _json(200, deps().auth.start_totp(access_token, _user()))
+        code = str(body.get("code", "")).strip()
+        if body.get("action") != "verify" or not MFA_CODE.fullmatch(code):
+            return _problem(400, 'action "start", or "verify" with the 6-digit code from your authenticator app')
+        deps().auth.enable_totp(access_token, code)
+    except SignInError as exc:
+        return _problem(400, str(exc))
+    logger.info("console two-factor sign-in turned on", extra={"user": _user()})
+    return _json(200, {"enabled": True})
 
 
 @app.post("/console/api/uploads")
