@@ -294,6 +294,9 @@ class LocalStack:
         text = json.dumps({k: v for k, v in template.items()})
         for lid, physical in ids.items():
             text = text.replace(json.dumps({"Ref": lid}), json.dumps(physical)).replace("${" + lid + "}", physical)
+            for name, value in self._precreated[lid].attributes.items():  # GetAtt ConsoleUserPool.Arn, ...
+                text = text.replace(json.dumps({"Fn::GetAtt": [lid, name]}), json.dumps(value))
+                text = text.replace("${" + f"{lid}.{name}" + "}", value)
         replaced = json.loads(text)
         replaced["Resources"] = {lid: r for lid, r in replaced["Resources"].items() if lid not in ids}
         return replaced
@@ -439,6 +442,7 @@ class LocalStack:
             "AWS::SNS::TopicPolicy": self._topic_policy,
             "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::CloudWatch::Dashboard": self._dashboard,
+            "AWS::SSM::Parameter": self._ssm_parameter,
             "AWS::Logs::LogStream": self._log_stream,
             "AWS::SNS::Subscription": self._subscription,
             "AWS::ApiGatewayV2::Api": self._http_api,
@@ -551,6 +555,16 @@ class LocalStack:
         name = props.get("DashboardName") or self._name(lid)
         self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
         return StandIn(name), "stored; its widgets stay empty locally (no metrics are emitted)"
+
+    def _ssm_parameter(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        name = props.get("Name") or self._name(lid)
+        self.client("ssm").put_parameter(
+            Name=name,
+            Value=str(props["Value"]),
+            Type=props.get("Type", "String"),
+            Description=props.get("Description", ""),
+        )
+        return StandIn(name, {"Type": props.get("Type", "String"), "Value": str(props["Value"])}), "value as in AWS"
 
     def _log_stream(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
         self.client("logs").create_log_stream(logGroupName=props["LogGroupName"], logStreamName=props["LogStreamName"])
@@ -892,8 +906,9 @@ def sns_may_send(queue_arn: str, topic_arn: str) -> dict[str, Any]:
 
 
 # Types moto's CloudFormation knows but cannot create here, because they name resources it skips (a dashboard's
-# alarm widget names alarms by ARN): created by the local fillers instead, after those resources.
-_NOT_FOR_MOTO = {"AWS::CloudWatch::Dashboard"}
+# alarm widget names alarms by ARN, a parameter holds the HTTP API's URL): created by the local fillers instead,
+# after those resources.
+_NOT_FOR_MOTO = {"AWS::CloudWatch::Dashboard", "AWS::SSM::Parameter"}
 
 
 def _for_moto(template: dict[str, Any]) -> dict[str, Any]:
@@ -926,6 +941,7 @@ _FILL_ORDER = {
     "AWS::ApplicationAutoScaling::ScalingPolicy": 10,
     "AWS::Scheduler::Schedule": 11,
     "AWS::CloudWatch::Dashboard": 12,
+    "AWS::SSM::Parameter": 12,
     "AWS::Cognito::UserPool": 1,
     "AWS::Cognito::UserPoolClient": 2,
     "AWS::Cognito::UserPoolUser": 3,

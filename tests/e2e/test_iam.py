@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).parents[2] / "src" / "stock_pipeline"
-CLIENT_ATTRIBUTES = {"_ddb": "dynamodb", "_s3": "s3", "_sns": "sns", "_sfn": "states", "_idp": "cognito-idp"}
+CLIENT_ATTRIBUTES = {
+    "_ddb": "dynamodb",
+    "_s3": "s3",
+    "_sns": "sns",
+    "_sfn": "states",
+    "_idp": "cognito-idp",
+    "_ssm": "ssm",
+}
 # boto3 operations whose IAM action is not the operation's name
 ACTIONS = {
     # S3 answers 403 instead of 404 for a missing key unless the caller may list the bucket; the code tells
@@ -35,6 +42,9 @@ ACTIONS = {
     # sign-in with a public app client: Cognito does not authorise these with IAM
     ("cognito-idp", "initiate_auth"): set(),
     ("cognito-idp", "respond_to_auth_challenge"): set(),
+    ("cognito-idp", "associate_software_token"): set(),
+    ("cognito-idp", "verify_software_token"): set(),
+    ("cognito-idp", "set_user_mfa_preference"): set(),
 }
 TRANSACT_KINDS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem"}
 PARTIQL_KINDS = {
@@ -56,6 +66,7 @@ FUNCTIONS = {
     "ValidationFunction": "validate",
     "HistoryFunction": "history",
     "ConsoleFunction": "console",
+    "ConsoleInviteFunction": "invite",
 }
 
 

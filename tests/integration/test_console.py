@@ -198,3 +198,41 @@ def test_s3_refuses_a_sigv2_upload_and_one_signed_for_another_region(stack, buck
     elsewhere = signed(other, signature_version="s3v4")
     answer = requests.post(elsewhere["url"], data=elsewhere["fields"], files={"file": ("f", b"x")}, timeout=30)
     assert answer.status_code == 400 and f"expecting '{stack.region}'".encode() in answer.content
+
+
+def test_the_invitation_names_the_console_and_keeps_cognitos_placeholders(stack):
+    """Cognito's custom message trigger, run as the invitation function (its role reads the URL parameter)."""
+    import copy
+
+    from local_aws.iam.policy import Principal, Request, compile_policy, evaluate
+    from tests.conftest import load_event
+
+    event = load_event("cognito_custom_message_admin_create_user.json")
+    function = stack.functions["ConsoleInviteFunction"]
+    answer = function.invoke(copy.deepcopy(event))["response"]
+    url = stack.client("ssm").get_parameter(Name=f"/{stack.stack_name}/console-url")["Parameter"]["Value"]
+    assert url.startswith("https://") and url.endswith(f".execute-api.{stack.region}.amazonaws.com/console")
+    assert f"Sign in at {url}" in answer["emailMessage"]
+    assert "{username}" in answer["emailMessage"] and "{####}" in answer["emailMessage"]
+    assert "7 days" in answer["emailMessage"] and answer["emailSubject"]
+
+    other = function.invoke({**copy.deepcopy(event), "triggerSource": "CustomMessage_ForgotPassword"})
+    assert other["response"]["emailMessage"] is None  # Cognito's own message
+
+    # Cognito may invoke it, from this pool only
+    policy = json.loads(stack.client("lambda").get_policy(FunctionName=function.name)["Policy"])
+    pool_arn = stack.client("cognito-idp").describe_user_pool(UserPoolId=stack.outputs["ConsoleUserPoolId"])[
+        "UserPool"
+    ]["Arn"]
+    cognito = Principal("cognito-idp.amazonaws.com", "123456789012", "service", service="cognito-idp.amazonaws.com")
+
+    def may(source):
+        request = Request(
+            cognito,
+            "lambda:InvokeFunction",
+            function.arn,
+            {"aws:SourceArn": source, "aws:SourceAccount": "123456789012"},
+        )
+        return evaluate(request, resource_policy=compile_policy(policy)).allowed
+
+    assert may(pool_arn) and not may(pool_arn.rsplit("/", 1)[0] + "/eu-central-1_other")

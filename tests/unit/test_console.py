@@ -108,3 +108,13 @@ def test_the_authenticator_key_becomes_an_otpauth_link_apps_read():
     assert otpauth_uri("JBSWY3DPEHPK3PXP", "anna.müller@example.com") == (
         "otpauth://totp/Stock%20console:anna.m%C3%BCller@example.com?secret=JBSWY3DPEHPK3PXP&issuer=Stock%20console"
     )
+
+
+def test_the_invitation_says_where_as_whom_until_when_and_keeps_both_placeholders():
+    from stock_pipeline.domain.console import invitation
+
+    subject, text = invitation("https://x.example/console", username="{username}", code="{####}", mfa="ON", days=7)
+    assert "Sign in at https://x.example/console" in text and "{username}" in text and "{####}" in text
+    assert "7 days" in text and "authenticator app" in text and len(subject) < 140
+    _, without = invitation(None, username="{username}", code="{####}", mfa="OFF", days=7)
+    assert "ask your administrator for its address" in without and "authenticator" not in without

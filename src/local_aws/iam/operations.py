@@ -487,6 +487,20 @@ def _cognito(op: Operation, request: HttpRequest, region: str, account: str, res
     return [Need(f"cognito-idp:{op.name}", f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}")]
 
 
+def _ssm(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    def arn(name: str) -> str:
+        return name if name.startswith("arn:") else f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
+
+    p = op.params
+    if op.name in ("GetParameter", "PutParameter", "DeleteParameter", "GetParameterHistory"):
+        return [Need(f"ssm:{op.name}", arn(p["Name"]))]
+    if op.name in ("GetParameters", "DeleteParameters"):
+        return [Need(f"ssm:{op.name}", arn(name)) for name in p.get("Names", [])]
+    if op.name == "GetParametersByPath":
+        return [Need("ssm:GetParametersByPath", arn(p["Path"]))]
+    return None
+
+
 _MAPPERS: dict[str, Callable[[Operation, HttpRequest, str, str, Resources], list[Need] | None]] = {
     "s3": _s3,
     "dynamodb": _dynamodb,
@@ -497,4 +511,5 @@ _MAPPERS: dict[str, Callable[[Operation, HttpRequest, str, str, Resources], list
     "firehose": _firehose,
     "logs": _logs,
     "cognito-idp": _cognito,
+    "ssm": _ssm,
 }

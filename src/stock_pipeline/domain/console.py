@@ -181,3 +181,27 @@ def otpauth_uri(secret: str, username: str, issuer: str = ISSUER) -> str:
     otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=...; Cognito's codes are 6 digits every 30 s, SHA-1)."""
     label = quote(f"{issuer}:{username}", safe=":@")
     return f"otpauth://totp/{label}?secret={quote(secret, safe='')}&issuer={quote(issuer, safe='')}"
+
+
+def invitation(console_url: str | None, *, username: str, code: str, mfa: str, days: int) -> tuple[str, str]:
+    """Subject and text of the e-mail Cognito sends a new console user: where to sign in, as whom, with which
+    temporary password and until when (Cognito puts the user name and the password where `username` and `code`
+    stand: "{username}" and "{####}" must both be in the text)."""
+    where = (
+        f"Sign in at {console_url}"
+        if console_url
+        else "Sign in to the stock console (ask your administrator for its address)"
+    )
+    lines = [
+        "You have an account on the Stock Update Pipeline console, where you upload stock files and read reports.",
+        "",
+        f"{where}",
+        f"  user name:          {username}",
+        f"  temporary password: {code}",
+        "",
+        f"The temporary password works for {days} days; at the first sign-in you choose your own.",
+    ]
+    if mfa == "ON":
+        lines.append("The console then asks you to add it to an authenticator app (two-factor sign-in).")
+    lines += ["", "If the password has expired, ask your administrator to send a new one."]
+    return "Your Stock Update Pipeline console account", "\n".join(lines)
