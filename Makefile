@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight report up validate diagram bench cost openapi clean
+.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate diagram bench cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -91,6 +91,9 @@ deploy: $(VENV)/.installed build ## preflight, then sam deploy (--guided until s
 
 report: $(VENV)/.installed ## HTML page of plots from the lake: local stack of make up (ARGS="--stack NAME" for AWS)
 	$(PY) -m stockctl lake-report $(if $(ARGS),$(ARGS),--local)
+
+smoke: $(VENV)/.installed ## prove a stack works end to end and remove what it made: the `make up` stack (ARGS="--stack NAME" for AWS)
+	$(PY) -m stockctl smoke $(if $(ARGS),$(ARGS),--local --wait 60 --poll 0.2)
 
 preflight: $(VENV)/.installed ## check samconfig.toml's pandas layer (region, version, runtime, architecture) in AWS
 	$(PY) -m stockctl preflight $(ARGS)

@@ -9,6 +9,7 @@ python -m stockctl validate --wait                              # start the nigh
 python -m stockctl validate --local --wait                      # ... on the stack of `make up`
 python -m stockctl preflight                                    # check samconfig.toml's layer before `sam deploy`
 python -m stockctl lake-report --local --items a123v5           # HTML page of plots from the lake (`make report`)
+python -m stockctl smoke --stack stock-pipeline                 # prove a deployed stack works (`make smoke`)
 """
 
 from __future__ import annotations
@@ -16,71 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-LOCAL_STATE = Path(".local-stack.json")
-
-
-class ReportsClient:
-    """GET a report with a SigV4-signed request; `pages` follows the `next` tokens."""
-
-    def __init__(self, base_url: str, session: Any, region: str) -> None:
-        self.base_url, self._session, self.region = base_url.rstrip("/"), session, region
-
-    def get(self, path: str, query: dict[str, Any], *, csv: bool = False) -> tuple[int, dict[str, str], bytes]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        params = {k: v for k, v in query.items() if v is not None}
-        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
-        request = AWSRequest(method="GET", url=url, headers={"Accept": "text/csv" if csv else "application/json"})
-        credentials = self._session.get_credentials()
-        if credentials is None:
-            raise SystemExit("no AWS credentials found (profile, environment or role)")
-        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.region).add_auth(request)
-        prepared = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")  # noqa: S310
-        try:
-            with urllib.request.urlopen(prepared, timeout=30) as response:  # noqa: S310 (http(s) URL we built)
-                return response.status, dict(response.headers.items()), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers.items()), error.read()
-
-    def pages(self, path: str, query: dict[str, Any], *, csv: bool = False) -> Iterator[tuple[int, bytes]]:
-        token = None
-        while True:
-            status, headers, body = self.get(path, {**query, "next": token}, csv=csv)
-            yield status, body
-            token = headers.get("X-Next-Token") or headers.get("x-next-token")
-            if status != 200 or not token:
-                return
-
-
-def client_for(args: argparse.Namespace) -> ReportsClient:
-    if args.url:
-        import boto3
-
-        session = boto3.session.Session(region_name=args.region)
-        return ReportsClient(args.url, session, session.region_name)
-    session, outputs, _ = stack_access(args)
-    return ReportsClient(outputs["ReportsApiUrl"], session, session.region_name)
-
-
-def stack_access(args: argparse.Namespace) -> tuple[Any, dict[str, str], str | None]:
-    """(boto3 session, the stack's outputs, endpoint URL or None) for the local or a deployed stack."""
-    import boto3
-
-    if args.local:
-        state = json.loads(Path(args.local).read_text())
-        session = boto3.session.Session(region_name=state["region"], **state["credentials"])
-        return session, state["outputs"], state["endpoint"]
-    session = boto3.session.Session(region_name=args.region)
-    stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
-    return session, {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, None
+from stockctl.stack import LOCAL_STATE, client_for, stack_access
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -188,6 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--config-env", default="default")
     p.add_argument("--region", help="the region you deploy to (default: samconfig's, then your AWS configuration)")
     p.add_argument("--layer", help="a PandasLayerArn to check instead of samconfig's")
+    sm = commands.add_parser("smoke", help="prove a stack works end to end in minutes, and remove what it made")
+    where = sm.add_mutually_exclusive_group()
+    where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
+    sm.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    sm.add_argument("--console-user", help="also upload through the console as this user (SMOKE_CONSOLE_PASSWORD)")
+    sm.add_argument("--wait", type=float, default=180.0, help="seconds each step waits for the pipeline")
+    sm.add_argument("--poll", type=float, default=2.0, help="seconds between looks")
     lr = commands.add_parser("lake-report", help="an HTML page of plots from the lake (stock over time, sales, ...)")
     lr.add_argument("--out", default="reports/stock-report.html")
     lr.add_argument("--items", help="comma-separated item ids for stock over time (default: the busiest three)")
@@ -207,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return preflight.run(Path(args.config), args.config_env, args.region, args.layer)
     if args.command == "validate":
         return validate(args)
+    if args.command == "smoke":
+        from stockctl import smoke
+
+        return smoke.run(args)
     needed = {"items": "warehouse", "total": "item", "stock": "retailer", "supplier": "supplier"}.get(args.report)
     if needed and not getattr(args, needed):
         parser.error(f"report {args.report} needs --{needed}")

@@ -238,7 +238,7 @@ def render_html(data: LakeData, items: list[str], default_threshold: int, *, sou
 
 def run(args: Any) -> int:
     """The `lake-report` command: read the lake of the chosen stack, write the page."""
-    from stockctl.__main__ import stack_access
+    from stockctl.stack import stack_access
 
     session, outputs, endpoint = stack_access(args)
     data = read_lake(session, outputs["DataBucketName"], endpoint)

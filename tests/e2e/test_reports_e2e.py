@@ -7,7 +7,8 @@ import urllib.request
 import boto3
 import pytest
 
-from stockctl.__main__ import ReportsClient, main
+from stockctl.__main__ import main
+from stockctl.stack import ReportsClient
 from tests.e2e.conftest import upload
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from local_aws.stack import LocalStack
 from local_aws.template import ROOT, load_template
 from stock_pipeline.config import Settings
 from stock_pipeline.handlers import reports
-from stockctl.__main__ import ReportsClient
+from stockctl.stack import ReportsClient
 
 
 def template_with(tmp_path: Path, change) -> Path:

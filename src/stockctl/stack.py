@@ -1,0 +1,72 @@
+"""Reaching a stack from the command line: the local one of `make up` (.local-stack.json) or a deployed one (its
+CloudFormation outputs), and its reports API with SigV4-signed requests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+LOCAL_STATE = Path(".local-stack.json")
+
+
+class ReportsClient:
+    """GET a report with a SigV4-signed request; `pages` follows the `next` tokens."""
+
+    def __init__(self, base_url: str, session: Any, region: str) -> None:
+        self.base_url, self._session, self.region = base_url.rstrip("/"), session, region
+
+    def get(self, path: str, query: dict[str, Any], *, csv: bool = False) -> tuple[int, dict[str, str], bytes]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        params = {k: v for k, v in query.items() if v is not None}
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        request = AWSRequest(method="GET", url=url, headers={"Accept": "text/csv" if csv else "application/json"})
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise SystemExit("no AWS credentials found (profile, environment or role)")
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.region).add_auth(request)
+        prepared = urllib.request.Request(url, headers=dict(request.headers.items()), method="GET")  # noqa: S310
+        try:
+            with urllib.request.urlopen(prepared, timeout=30) as response:  # noqa: S310 (http(s) URL we built)
+                return response.status, dict(response.headers.items()), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers.items()), error.read()
+
+    def pages(self, path: str, query: dict[str, Any], *, csv: bool = False) -> Iterator[tuple[int, bytes]]:
+        token = None
+        while True:
+            status, headers, body = self.get(path, {**query, "next": token}, csv=csv)
+            yield status, body
+            token = headers.get("X-Next-Token") or headers.get("x-next-token")
+            if status != 200 or not token:
+                return
+
+
+def client_for(args: argparse.Namespace) -> ReportsClient:
+    if args.url:
+        import boto3
+
+        session = boto3.session.Session(region_name=args.region)
+        return ReportsClient(args.url, session, session.region_name)
+    session, outputs, _ = stack_access(args)
+    return ReportsClient(outputs["ReportsApiUrl"], session, session.region_name)
+
+
+def stack_access(args: argparse.Namespace) -> tuple[Any, dict[str, str], str | None]:
+    """(boto3 session, the stack's outputs, endpoint URL or None) for the local or a deployed stack."""
+    import boto3
+
+    if args.local:
+        state = json.loads(Path(args.local).read_text())
+        session = boto3.session.Session(region_name=state["region"], **state["credentials"])
+        return session, state["outputs"], state["endpoint"]
+    session = boto3.session.Session(region_name=args.region)
+    stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+    return session, {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, None
