@@ -349,7 +349,7 @@ def write_report(stack: LocalStack, path: Path) -> None:
 
 def three_reports(stack: LocalStack) -> list[tuple[str, str]]:
     """Report 1, 2 and 3 through the HTTP API with signed requests, as CSV for a compact print."""
-    from stockctl.__main__ import ReportsClient
+    from stockctl.stack import ReportsClient
 
     client = ReportsClient(stack.outputs["ReportsApiUrl"], stack.session, stack.region)
     asked = [

@@ -47,9 +47,10 @@ def warehouses(queries: Queries, *, limit: int | None, token: str | None, now: i
 def warehouse_items(
     queries: Queries, warehouse: str, *, above: int | None, limit: int | None, token: str | None, now: int
 ) -> Page:
-    """Report 1 (every item of the warehouse) or, with `above`, report 2 (items whose level is greater)."""
-    if not warehouse.strip():
-        raise ReportError("warehouse", "the warehouse name is empty")
+    """Report 1 (every item of the warehouse) or, with `above`, report 2 (items whose level is greater).
+
+    A name is looked up as given: one of blanks only (the document allows any non-empty text) names no warehouse
+    the pipeline records (it trims names), so it is a 404 like any other unknown name."""
     if above is not None and above < 0:
         raise ReportError("min_quantity", f"min_quantity must be 0 or more, not {above}")
     if token is None and not queries.warehouse_known(warehouse):
@@ -70,9 +71,8 @@ def warehouse_items(
 
 
 def item_total(levels: ItemLevels, item_id: str, *, default_threshold: int) -> Page:
-    """Report 3: the item over every warehouse (GSI1), with its restock threshold."""
-    if not item_id.strip():
-        raise ReportError("item_id", "the item id is empty")
+    """Report 3: the item over every warehouse (GSI1), with its restock threshold (an unknown item, blanks only
+    included, is a 404)."""
     found = levels.levels_of_item(item_id)
     threshold = levels.thresholds([item_id]).get(item_id)
     return domain.item_total(item_id, found, threshold, default_threshold)

@@ -148,9 +148,9 @@ def test_a_user_turns_two_factor_sign_in_on_and_is_asked_for_the_code_from_then_
     secret = page.locator("#totp-secret").inner_text()
     assert page.get_by_role("link", name="Add to an authenticator app").get_attribute("href").startswith("otpauth://")
     page.get_by_label("Code the app shows").fill(totp(secret))
+    page.screenshot(path=OUTPUT / "console-two-factor.png", full_page=True)
     page.get_by_role("button", name="Confirm").click()
     page.get_by_text("Two-factor sign-in is on").wait_for()
-    page.screenshot(path=OUTPUT / "console-two-factor.png", full_page=True)
     page.get_by_role("button", name="Sign out").click()
 
     sign_in()

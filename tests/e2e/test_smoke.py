@@ -58,9 +58,8 @@ def test_the_smoke_run_passes_every_step_and_removes_its_data(running, capsys):
 def test_an_alarm_in_alarm_fails_the_run(running, capsys):
     stack, state = running
     cloudwatch = stack.client("cloudwatch")
-    name = next(
-        a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"] if "IngestErrorsAlarm" in a["AlarmName"]
-    )
+    prefix = f"{stack.stack_name}-IngestErrorsAlarm"
+    name = next(a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"])
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="smoke test")
     try:
         assert main(["smoke", "--local", str(state), "--wait", "60", "--poll", "0.1"]) == 1

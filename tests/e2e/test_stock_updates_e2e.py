@@ -164,6 +164,7 @@ def exists(stack, item):
         ),
         "AWS::ApiGatewayV2::Api": lambda: c("apigatewayv2").get_api(ApiId=pid),
         "AWS::Scheduler::Schedule": lambda: c("scheduler").get_schedule(Name=pid),
+        "AWS::SSM::Parameter": lambda: c("ssm").get_parameter(Name=pid)["Parameter"]["Value"],
         "AWS::ApiGatewayV2::Stage": lambda: any(
             stage["StageName"] == pid
             for api in c("apigatewayv2").get_apis()["Items"]

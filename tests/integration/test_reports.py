@@ -169,3 +169,10 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(stack, de
         "'+Thing",
         "-4",
     )
+
+
+@pytest.mark.parametrize("path", ["/warehouses/\u00a0/items", "/items/\u3000/total", "/warehouses/ /items"])
+def test_a_name_of_blanks_only_is_unknown_not_an_error(seeded, report_deps, path):
+    """The document allows any non-empty name; the pipeline records names trimmed, so blanks name nothing."""
+    status, body, _ = get(report_deps, path)
+    assert status == 404 and body["status"] == 404

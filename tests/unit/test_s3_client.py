@@ -38,3 +38,17 @@ def test_every_s3_client_of_the_functions_is_made_by_s3_client():
         if 'client("s3"' in path.read_text() and path.name != "aws.py"
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-1"])
+def test_the_consoles_csp_lets_the_page_post_to_the_regional_bucket_host_only(region):
+    from stock_pipeline.config import Settings
+    from stock_pipeline.handlers.console import build_dependencies, security_headers
+
+    session = boto3.session.Session(aws_access_key_id="AKID", aws_secret_access_key="secret", region_name=region)
+    settings = Settings.from_env(
+        {"STOCK_TABLE_NAME": "t", "DATA_BUCKET_NAME": "stock-data", "CONSOLE_USER_POOL_CLIENT_ID": "client"}
+    )
+    origin = build_dependencies(settings, session).upload_origin
+    assert origin == f"https://stock-data.s3.{region}.amazonaws.com"
+    assert f"connect-src 'self' {origin};" in security_headers(origin)["Content-Security-Policy"]

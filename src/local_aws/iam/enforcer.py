@@ -78,6 +78,7 @@ class Enforcement:
         self.enabled = False
         self._credentials: dict[str, Credential] = {}
         self._policies: dict[str, Policy] = {}
+        self._by_identity: dict[int, tuple[Any, Policy]] = {}
         self._lock = threading.Lock()
         self.refusals: deque[Decision] = deque(maxlen=200)  # the latest refused requests, for tests and `make up`
         self.undelivered: deque[str] = deque(maxlen=200)  # deliveries of AWS services their policies refused
@@ -126,11 +127,17 @@ class Enforcement:
     # ------------------------------------------------------------------ policies (read from moto's backends)
 
     def _compiled(self, name: str, document: Any) -> Policy:
-        text = document if isinstance(document, str) else json.dumps(document, sort_keys=True)
-        policy = self._policies.get(text)
-        if policy is None:
-            policy = self._policies[text] = compile_policy(text, name)
-        return policy
+        """Compiled once per document: text by its value, a dict (moto keeps role, topic and key policies as dicts,
+        replaced whole when they change) by its identity."""
+        if isinstance(document, str):
+            policy = self._policies.get(document)
+            if policy is None:
+                policy = self._policies[document] = compile_policy(document, name)
+            return policy
+        cached = self._by_identity.get(id(document))
+        if cached is None or cached[0] is not document:
+            cached = self._by_identity[id(document)] = (document, compile_policy(document, name))
+        return cached[1]
 
     def _role(self, role_arn: str) -> Any:
         from moto.iam.models import iam_backends

@@ -16,8 +16,9 @@ function token() {
   return saved && saved.expires > Date.now() ? saved.token : null;
 }
 
-function say(text) {
+function say(text, ok) {
   $("message").textContent = text || "";
+  $("message").className = ok ? "ok" : "";
 }
 
 async function api(path, options = {}) {
@@ -358,7 +359,7 @@ async function confirmTotp(event) {
   $("totp-code").value = "";
   if (!response.ok) return say(await problem(response));
   $("totp-form").hidden = true;
-  say("Two-factor sign-in is on: from your next sign-in the console asks for the app's code.");
+  say("Two-factor sign-in is on: from your next sign-in the console asks for the app's code.", true);
 }
 
 // ------------------------------------------------------------------ wiring
