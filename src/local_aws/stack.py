@@ -26,7 +26,7 @@ import boto3
 from local_aws import firehose as local_firehose
 from local_aws import moto_patches
 from local_aws import stepfunctions as local_stepfunctions
-from local_aws.iam import enforcer
+from local_aws.iam import enforcer, moto_state
 from local_aws.iam.operations import Need, kms_needs
 from local_aws.pollers import DynamoDbStreamPoller, InProcessStreams, SqsPoller
 from local_aws.runtime import LocalFunction
@@ -733,7 +733,7 @@ class LocalStack:
             )
 
     def _sqs_poller(self, source: str, function: LocalFunction, props: dict[str, Any]) -> SqsPoller:
-        resources = enforcer.resources(ACCOUNT_ID, self.region)
+        resources = moto_state.resources(ACCOUNT_ID, self.region)
         self._mapping_needs(
             function,
             [
@@ -767,7 +767,7 @@ class LocalStack:
         failure_url = None
         if on_failure and ":sqs:" in on_failure:
             failure_url = self.client("sqs").get_queue_url(QueueName=on_failure.rsplit(":", 1)[-1])["QueueUrl"]
-            resources = enforcer.resources(ACCOUNT_ID, self.region)
+            resources = moto_state.resources(ACCOUNT_ID, self.region)
             needs += [
                 Need("sqs:SendMessage", on_failure),
                 *kms_needs("sqs", resources.queue_key(on_failure), producer=True, region=self.region),
@@ -828,10 +828,10 @@ class LocalStack:
         queue_url = sqs.create_queue(QueueName=f"{self.stack_name}-{name}")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         # as anyone subscribing a queue must: let the topic send to it
-        # (https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html)
-        sqs.set_queue_attributes(
-            QueueUrl=queue_url, Attributes={"Policy": json.dumps(sns_may_send(queue_arn, topic_arn))}
-        )
+        from stockctl.stack import topic_may_send
+
+        policy = json.dumps(topic_may_send(queue_arn, topic_arn))
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": policy})
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         return InboxReader(sqs, queue_url)
 
@@ -887,22 +887,6 @@ class LocalStack:
             },
             "generatedAt": datetime.datetime.now(datetime.UTC).isoformat(),
         }
-
-
-def sns_may_send(queue_arn: str, topic_arn: str) -> dict[str, Any]:
-    """The queue policy an SQS subscriber of a topic needs."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-            }
-        ],
-    }
 
 
 # Types moto's CloudFormation knows but cannot create here, because they name resources it skips (a dashboard's

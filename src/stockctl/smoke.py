@@ -35,18 +35,16 @@ import os
 import random
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stockctl.stack import ReportsClient
+from stockctl.console import PresignedPostRefusedError, call, post_form
+from stockctl.stack import ReportsClient, Target, topic_may_send
 
 T = TypeVar("T")
 DEAD_LETTER_OUTPUTS = (
@@ -61,29 +59,6 @@ HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
 
 class SmokeFailure(Exception):
     """A step's check did not hold: the message says what was expected and what was found."""
-
-
-@dataclass
-class Target:
-    """The stack under test: a session with the caller's credentials, its outputs and where to reach it."""
-
-    session: Any
-    outputs: dict[str, str]
-    endpoint: str | None
-    stack: str
-    region: str
-    console_user: dict[str, str] | None = None
-
-    def client(self, service: str) -> Any:
-        config = Config(retries={"mode": "standard", "max_attempts": 5})
-        if service == "s3":
-            config = config.merge(
-                Config(
-                    signature_version="s3v4",
-                    s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
-                )
-            )
-        return self.session.client(service, endpoint_url=self.endpoint, config=config)
 
 
 @dataclass
@@ -330,19 +305,7 @@ class Smoke:
         self.created.queue_url = url
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         topic = self.target.outputs["RestockTopicArn"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-                }
-            ],
-        }
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(topic_may_send(arn, topic))})
         self.created.subscription = sns.subscribe(
             TopicArn=topic,
             Protocol="sqs",
@@ -378,7 +341,7 @@ class Smoke:
         console = self.target.outputs.get("ConsoleUrl")
         if not self.console_user:
             return "skipped: no --console-user (a console user signs in with a password, not with AWS credentials)"
-        status, answer = _http(
+        status, answer = call(
             f"{console}/api/session", {"username": self.console_user, "password": self.console_password or ""}
         )
         if status != 200:
@@ -389,18 +352,21 @@ class Smoke:
         token = answer["accessToken"]
         stamp = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
         body = f"{HEADER}{stamp}\t{self.warehouse}\t{self.items['c']}\tSmoke console\t7\n".encode()
-        status, target = _http(
+        status, target = call(
             f"{console}/api/uploads", {"kind": "inventory", "filename": f"{self.run}.tsv", "size": len(body)}, token
         )
         if status != 200:
             raise SmokeFailure(f"presign: HTTP {status}: {target.get('detail')}")
-        _post_form(target["url"], target["fields"], body)
+        try:
+            post_form(target["url"], target["fields"], body)
+        except PresignedPostRefusedError as exc:
+            raise SmokeFailure(str(exc)) from exc
         head = self.s3.head_object(Bucket=self.bucket, Key=target["key"])
         self.created.objects.append((target["key"], head.get("VersionId") or "null"))
         self.created.files.append((target["key"], head["ETag"].strip('"'), body))
 
         def processed() -> str | None:
-            status, files = _http(f"{console}/api/files", None, token)
+            status, files = call(f"{console}/api/files", None, token)
             row = (
                 next((f for f in files.get("files", []) if f["key"] == target["key"]), None) if status == 200 else None
             )
@@ -592,45 +558,6 @@ def _pages(get: Callable[..., dict[str, Any]], path: str, query: dict[str, Any] 
         token = page.get("next")
         if not token:
             return rows
-
-
-def _http(url: str, body: dict[str, Any] | None, token: str | None = None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(  # noqa: S310 (the stack's own console URL)
-        url,
-        method="POST" if body is not None else "GET",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
-def _post_form(url: str, fields: dict[str, str], content: bytes) -> None:
-    """The browser's multipart POST of a presigned upload (the file last, as S3 requires)."""
-    boundary = secrets.token_hex(16)
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="upload"\r\n\r\n'.encode()
-        + content
-        + b"\r\n"
-    )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(  # noqa: S310 (the presigned URL S3 gave)
-        url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60):  # noqa: S310
-            return
-    except urllib.error.HTTPError as error:
-        raise SmokeFailure(
-            f"S3 refused the presigned POST: HTTP {error.code}: {error.read()[:300].decode(errors='replace')}"
-        ) from error
 
 
 def table(steps: list[Step]) -> str:

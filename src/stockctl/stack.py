@@ -8,9 +8,12 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+from botocore.config import Config
 
 LOCAL_STATE = Path(".local-stack.json")
 
@@ -70,3 +73,43 @@ def stack_access(args: argparse.Namespace) -> tuple[Any, dict[str, str], str | N
     session = boto3.session.Session(region_name=args.region)
     stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
     return session, {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}, None
+
+
+def topic_may_send(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+    """The queue policy an SQS subscriber of a topic needs (https://docs.aws.amazon.com/sns/latest/dg/
+    subscribe-sqs-queue-to-sns-topic.html): SNS may send, for that topic only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+
+
+@dataclass
+class Target:
+    """The stack under test: a session with the caller's credentials, its outputs and where to reach it."""
+
+    session: Any
+    outputs: dict[str, str]
+    endpoint: str | None
+    stack: str
+    region: str
+    console_user: dict[str, str] | None = None
+
+    def client(self, service: str) -> Any:
+        config = Config(retries={"mode": "standard", "max_attempts": 5})
+        if service == "s3":
+            config = config.merge(
+                Config(
+                    signature_version="s3v4",
+                    s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
+                )
+            )
+        return self.session.client(service, endpoint_url=self.endpoint, config=config)

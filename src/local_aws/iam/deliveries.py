@@ -45,7 +45,7 @@ REGION_NAMES = {
 
 
 def _queue_needs(enforcement: Enforcement, queue_arn: str) -> list[Need]:
-    from local_aws.iam.enforcer import resources
+    from local_aws.iam.moto_state import resources
 
     region = queue_arn.split(":")[3]
     key = resources(enforcement.account, region).queue_key(queue_arn)
@@ -146,7 +146,7 @@ def notify(enforcement: Enforcement, alarm: Any, topic_arn: str, old_state: str)
     """Publish CloudWatch's alarm notification to a topic, as cloudwatch.amazonaws.com."""
     from moto.sns.models import sns_backends
 
-    from local_aws.iam.enforcer import resources
+    from local_aws.iam.moto_state import resources
 
     region = topic_arn.split(":")[3]
     key = resources(enforcement.account, region).topic_key(topic_arn)

@@ -18,22 +18,20 @@ everything, like AdministratorAccess.
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import secrets
 import string
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from local_aws.iam import operations, sigv4
+from local_aws.iam.moto_state import Moto, bucket_region, object_exists, resource_policy_document
 from local_aws.iam.operations import HttpRequest, Need
 from local_aws.iam.policy import ADMINISTRATOR, Decision, Policy, Principal, Request, compile_policy, evaluate
+from local_aws.iam.responses import REASONS, error, http_request, refusal, service_of, unmapped_hint, wrong_region
 
 log = logging.getLogger("local_aws.iam")
 
@@ -185,7 +183,7 @@ class Enforcement:
             decision = self.decide(principal, need, region)
             if not decision.allowed:
                 self.refusals.append(decision)
-                log.warning("IAM refused: %s", _unmapped_hint(decision, need))
+                log.warning("IAM refused: %s", unmapped_hint(decision, need))
                 return decision, need
         return None
 
@@ -213,26 +211,26 @@ class Enforcement:
         """None to let moto answer; else the (status, headers, body) AWS would answer instead."""
         if not self.enabled:
             return None
-        request = _http_request(environ)
+        request = http_request(environ)
         if request.path.startswith("/moto-api") or request.path.endswith("/.well-known/jwks.json"):
             return None
         try:
             signed = sigv4.signed_by(request)
         except sigv4.SignatureError as exc:
-            return _error(_service_of(request), request, exc.code, str(exc), exc.status)
+            return error(service_of(request), request, exc.code, str(exc), exc.status)
         if signed is None:
             return self._unsigned(request)
         credential = self.credential(signed.access_key)
         if credential is None:
             code = "InvalidAccessKeyId" if signed.service == "s3" else "UnrecognizedClientException"
-            return _error(signed.service, request, code, "The security token included in the request is invalid.", 403)
+            return error(signed.service, request, code, "The security token included in the request is invalid.", 403)
         try:
             sigv4.verify(request, signed, credential.secret_key, credential.session_token)
         except sigv4.SignatureError as exc:
-            return _error(signed.service, request, exc.code, str(exc), exc.status)
+            return error(signed.service, request, exc.code, str(exc), exc.status)
         operation = operations.parse(signed.service, request)
         if signed.service == "s3" and operation.bucket and operation.name != "CreateBucket":
-            wrong = _wrong_region(self.account, operation.bucket, signed)
+            wrong = wrong_region(self.account, operation.bucket, signed)
             if wrong is not None:
                 return wrong
         if credential.principal.kind == "admin" or (signed.service, operation.name) in operations.ALWAYS_ALLOWED:
@@ -240,12 +238,12 @@ class Enforcement:
         if (signed.service, operation.name) in operations.UNAUTHENTICATED:
             return None
         needs = operations.needs(
-            operation, request, region=signed.region, account=self.account, resources=_Moto(self.account, signed.region)
+            operation, request, region=signed.region, account=self.account, resources=Moto(self.account, signed.region)
         )
         refused = self.check(credential.principal, needs, signed.region)
         if refused is not None:
             decision, need = refused
-            return _refusal(signed.service, request, decision, need)
+            return refusal(signed.service, request, decision, need)
         if signed.service == "s3" and operation.name in ("GetObject", "HeadObject") and operation.key:
             return self._missing_object(credential.principal, operation, request, signed.region)
         return None
@@ -259,8 +257,8 @@ class Enforcement:
             return None
         if request.method == "POST" and request.headers.get("content-type", "").startswith("multipart/form-data"):
             return None  # a browser upload: its signed policy is checked where S3 reads the form (`check_post`)
-        service = _service_of(request)
-        return _error(
+        service = service_of(request)
+        return error(
             service,
             request,
             "AccessDenied" if service == "s3" else "MissingAuthenticationTokenException",
@@ -281,7 +279,7 @@ class Enforcement:
             return None
         self.refusals.append(decision)
         refused = Decision(False, Request(principal, "s3:ListBucket", listing.resource), decision.reason)
-        return _refusal("s3", request, refused, listing)
+        return refusal("s3", request, refused, listing)
 
     def check_post(self, bucket: str, fields: dict[str, str]) -> tuple[int, str, str] | None:
         """A browser's presigned POST (form fields, lower-case names): a SigV4 policy signature by known
@@ -313,21 +311,12 @@ class Enforcement:
         request = HttpRequest("POST", "", f"/{bucket}", "", {"content-type": "multipart/form-data"}, b"")
         operation = operations.Operation("s3", "PostObject", {}, bucket, key)
         needs = operations.needs(
-            operation, request, region=signed.region, account=self.account, resources=_Moto(self.account, signed.region)
+            operation, request, region=signed.region, account=self.account, resources=Moto(self.account, signed.region)
         )
         refused = self.check(credential.principal, needs, signed.region)
         if refused is not None:
             return 403, "AccessDenied", refused[0].message()
         return None
-
-
-def _unmapped_hint(decision: Decision, need: Need) -> str:
-    if need.context.get("local:unmapped"):
-        return (
-            decision.message()
-            + " (the local stack does not know which resource this call acts on: map it in local_aws/iam/operations.py)"
-        )
-    return decision.message()
 
 
 def base_context(principal: Principal, region: str) -> dict[str, str]:
@@ -352,240 +341,6 @@ def base_context(principal: Principal, region: str) -> dict[str, str]:
     return context
 
 
-# ---------------------------------------------------------------------------------------------- moto's state
-
-
-def resource_policy_document(account: str, arn: str, region: str) -> Any:
-    """The bucket, queue or topic policy of the resource an ARN names (None when it has none)."""
-    if arn.startswith("arn:aws:s3:::"):
-        from moto.s3.models import s3_backends
-
-        bucket = s3_backends[account]["aws"].buckets.get(arn[len("arn:aws:s3:::") :].split("/", 1)[0])
-        return bucket.policy.decode() if bucket is not None and bucket.policy else None
-    if arn.startswith("arn:aws:sqs:"):
-        from moto.sqs.models import sqs_backends
-
-        queue = sqs_backends[account][arn.split(":")[3]].queues.get(arn.rsplit(":", 1)[-1])
-        return queue.policy if queue is not None and queue.policy else None
-    if arn.startswith("arn:aws:sns:"):
-        from moto.sns.models import sns_backends
-
-        topic = sns_backends[account][arn.split(":")[3]].topics.get(arn)
-        return topic._policy_json if topic is not None else None
-    return None
-
-
-def bucket_region(account: str, bucket: str) -> str | None:
-    from moto.s3.models import s3_backends
-
-    found = s3_backends[account]["aws"].buckets.get(bucket)
-    return found.region_name if found is not None else None
-
-
-def object_exists(account: str, bucket: str, key: str, version: str | None) -> bool:
-    from moto.s3.models import FakeKey, s3_backends
-
-    found = s3_backends[account]["aws"].buckets.get(bucket)
-    if found is None:
-        return True  # NoSuchBucket is moto's to answer
-    if version is None:
-        return isinstance(found.keys.get(key), FakeKey)
-    return any(str(v.version_id) == str(version) and isinstance(v, FakeKey) for v in found.keys.getlist(key, []))
-
-
-class _Moto:
-    """operations.Resources read from moto's backends."""
-
-    def __init__(self, account: str, region: str) -> None:
-        self.account, self.region = account, region
-
-    def key_arn(self, key_id: str) -> str | None:
-        if key_id.startswith("arn:aws:kms:") and ":key/" in key_id:
-            return key_id
-        if key_id.startswith("alias/aws/") or ":alias/aws/" in key_id:
-            return f"arn:aws:kms:{self.region}:{self.account}:{key_id.split(':')[-1]}"
-        from moto.kms.models import kms_backends
-
-        region = key_id.split(":")[3] if key_id.startswith("arn:") else self.region
-        backend = kms_backends[self.account][region]
-        name = key_id.split(":")[-1] if key_id.startswith("arn:") else key_id
-        if name.startswith("alias/"):
-            name = backend.get_key_id_from_alias(name) or name
-        key = backend.keys.get(name)
-        return key.arn if key is not None else None
-
-    def bucket_key(self, bucket: str) -> str | None:
-        from moto.s3.models import s3_backends
-
-        found = s3_backends[self.account]["aws"].buckets.get(bucket)
-        rule = ((found.encryption or {}).get("Rule") or {}) if found is not None else {}
-        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
-        if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse"):
-            return default.get("KMSMasterKeyID") or "alias/aws/s3"
-        return None
-
-    def object_key(self, bucket: str, key: str, version: str | None) -> str | None:
-        from moto.s3.models import FakeKey, s3_backends
-
-        found = s3_backends[self.account]["aws"].buckets.get(bucket)
-        if found is None:
-            return None
-        candidates = found.keys.getlist(key, []) if version else [found.keys.get(key)]
-        for item in candidates:
-            if isinstance(item, FakeKey) and (version is None or str(item.version_id) == str(version)):
-                return self.key_arn(item.kms_key_id) if item.kms_key_id else None
-        return None
-
-    def queue_key(self, queue_arn: str) -> str | None:
-        from moto.sqs.models import sqs_backends
-
-        queue = sqs_backends[self.account][queue_arn.split(":")[3]].queues.get(queue_arn.rsplit(":", 1)[-1])
-        return self.key_arn(queue.kms_master_key_id) if queue is not None and queue.kms_master_key_id else None
-
-    def topic_key(self, topic_arn: str) -> str | None:
-        from moto.sns.models import sns_backends
-
-        topic = sns_backends[self.account][topic_arn.split(":")[3]].topics.get(topic_arn)
-        return self.key_arn(topic.kms_master_key_id) if topic is not None and topic.kms_master_key_id else None
-
-    def table_key(self, table_arn: str) -> str | None:
-        from moto.dynamodb.models import dynamodb_backends
-
-        table = dynamodb_backends[self.account][table_arn.split(":")[3]].tables.get(table_arn.rsplit("/", 1)[-1])
-        sse = (table.sse_specification or {}) if table is not None else {}
-        if not sse.get("SSEEnabled") or sse.get("SSEType") != "KMS":
-            return None
-        return self.key_arn(sse.get("KMSMasterKeyId") or "alias/aws/dynamodb")
-
-
-def resources(account: str, region: str) -> operations.Resources:
-    return _Moto(account, region)
-
-
-# ---------------------------------------------------------------------------------------------- HTTP
-
-
-def _http_request(environ: dict[str, Any]) -> HttpRequest:
-    length = environ.get("CONTENT_LENGTH")
-    stream = environ["wsgi.input"]
-    if length:
-        body = stream.read(int(length))
-    elif environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-        body = stream.read()
-    else:
-        body = b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
-    path, _, query = raw.partition("?")
-    if "://" in path:  # an absolute request target
-        path = "/" + path.split("://", 1)[1].split("/", 1)[-1]
-    headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
-    if environ.get("CONTENT_TYPE"):
-        headers["content-type"] = environ["CONTENT_TYPE"]
-    if environ.get("CONTENT_LENGTH"):
-        headers["content-length"] = environ["CONTENT_LENGTH"]
-    return HttpRequest(environ["REQUEST_METHOD"], headers.get("host", ""), path, query, headers, body)
-
-
-def _service_of(request: HttpRequest) -> str:
-    target = request.headers.get("x-amz-target", "")
-    if target:
-        return {"DynamoDB": "dynamodb", "AmazonSQS": "sqs", "AWSStepFunctions": "states"}.get(
-            target.split("_")[0].split(".")[0], "json"
-        )
-    if "Action=" in request.query or request.headers.get("content-type", "").startswith(
-        "application/x-www-form-urlencoded"
-    ):
-        return "sns"
-    return "s3"
-
-
-def _wrong_region(account: str, bucket: str, signed: sigv4.Signed) -> tuple[int, list[tuple[str, str]], bytes] | None:
-    region = bucket_region(account, bucket)
-    if region is None or region == signed.region:
-        return None
-    if signed.style == "header":
-        code, message = (
-            "AuthorizationHeaderMalformed",
-            (f"The authorization header is malformed; the region '{signed.region}' is wrong; expecting '{region}'"),
-        )
-    else:
-        code, message = (
-            "AuthorizationQueryParametersError",
-            (
-                f"Error parsing the X-Amz-Credential parameter; the region '{signed.region}' is wrong; "
-                f"expecting '{region}'"
-            ),
-        )
-    body = _s3_error_xml(code, message, extra=f"<Region>{region}</Region>")
-    return 400, [("Content-Type", "application/xml"), ("x-amz-bucket-region", region)], body
-
-
-def _s3_error_xml(code: str, message: str, *, extra: str = "") -> bytes:
-    from xml.sax.saxutils import escape
-
-    request_id = uuid.uuid4().hex[:16].upper()
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{escape(code)}</Code>'
-        f"<Message>{escape(message)}</Message>{extra}<RequestId>{request_id}</RequestId><HostId>local</HostId></Error>"
-    ).encode()
-
-
-# The code each service answers a refusal with, and its HTTP status.
-_DENIED = {
-    "s3": ("AccessDenied", 403),
-    "sns": ("AuthorizationError", 403),
-    "sqs": ("AccessDenied", 403),
-    "dynamodb": ("AccessDeniedException", 400),
-    "states": ("AccessDeniedException", 400),
-    "kms": ("AccessDeniedException", 400),
-}
-# ... and a refusal of the KMS key behind the data it asked for.
-_KMS_DENIED = {
-    "sqs": (
-        "KmsAccessDenied",
-        400,
-    ),  # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
-    "sns": ("KMSAccessDenied", 400),  # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
-    "s3": ("AccessDenied", 403),
-    "dynamodb": ("AccessDeniedException", 400),
-}
-
-
-def _refusal(
-    service: str, request: HttpRequest, decision: Decision, need: Need
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    table = _KMS_DENIED if need.error == "KMS" else _DENIED
-    code, status = table.get(service, ("AccessDeniedException", 400))
-    return _error(service, request, code, _unmapped_hint(decision, need), status)
-
-
-def _error(
-    service: str, request: HttpRequest, code: str, message: str, status: int
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    request_id = str(uuid.uuid4())
-    if service == "s3" or (not request.headers.get("x-amz-target") and service not in ("sns", "sts", "iam")):
-        body = b"" if request.method == "HEAD" else _s3_error_xml(code, message)
-        return status, [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)], body
-    if request.headers.get("x-amz-target"):
-        payload = {"__type": f"com.amazonaws.{service}#{code}", "message": message}
-        headers = [
-            ("Content-Type", "application/x-amz-json-1.0"),
-            ("x-amzn-RequestId", request_id),
-            ("x-amzn-ErrorType", code),
-            ("x-amzn-query-error", f"{code};Sender"),  # SQS's JSON protocol reports its query-era codes here
-        ]
-        return status, headers, json.dumps(payload).encode()
-    from xml.sax.saxutils import escape
-
-    body = (
-        f'<ErrorResponse xmlns="http://{service}.amazonaws.com/doc/"><Error><Type>Sender</Type><Code>{escape(code)}</Code>'
-        f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-    ).encode()
-    return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
-
-
 # ---------------------------------------------------------------------------------------------- installation
 
 ENFORCEMENT = Enforcement("123456789012")
@@ -606,7 +361,7 @@ def install() -> Enforcement:
         if answer is None:
             return original(self, environ, start_response)
         status, headers, body = answer
-        start_response(f"{status} {_REASONS.get(status, 'Error')}", [*headers, ("Content-Length", str(len(body)))])
+        start_response(f"{status} {REASONS.get(status, 'Error')}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
@@ -615,15 +370,3 @@ def install() -> Enforcement:
     deliveries.install(ENFORCEMENT)
     _installed = True
     return ENFORCEMENT
-
-
-_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
-
-
-def form_fields(querystring: dict[str, list[str]]) -> dict[str, str]:
-    """moto's parsed form (name -> values) as S3 reads a POST's fields: names case-insensitive, first value."""
-    return {name.lower(): values[0] for name, values in querystring.items() if values}
-
-
-def parse_form(body: str) -> dict[str, str]:
-    return {k.lower(): v for k, v in parse_qsl(body, keep_blank_values=True)}

@@ -253,6 +253,15 @@ def _date(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
 
 
+_COMPARISONS = {
+    "Equals": lambda a, e: a == e,
+    "LessThan": lambda a, e: a < e,
+    "LessThanEquals": lambda a, e: a <= e,
+    "GreaterThan": lambda a, e: a > e,
+    "GreaterThanEquals": lambda a, e: a >= e,
+}
+
+
 def _positive(operator: str, actual: str, expected: str) -> bool:
     """The operator without its negation: does this request value match this policy value?"""
     base = operator.replace("Not", "", 1) if operator in _NEGATED else operator
@@ -264,24 +273,12 @@ def _positive(operator: str, actual: str, expected: str) -> bool:
         return bool(_glob(expected).match(actual))
     if base in ("ArnEquals", "ArnLike"):  # both take wildcards per segment (condition operators page)
         return arn_matches(expected, actual)
-    if base.startswith("Numeric"):
-        a, e = _number(actual), _number(expected)
-        return {
-            "NumericEquals": a == e,
-            "NumericLessThan": a < e,
-            "NumericLessThanEquals": a <= e,
-            "NumericGreaterThan": a > e,
-            "NumericGreaterThanEquals": a >= e,
-        }[base]
-    if base.startswith("Date"):
-        a, e = _date(actual), _date(expected)
-        return {
-            "DateEquals": a == e,
-            "DateLessThan": a < e,
-            "DateLessThanEquals": a <= e,
-            "DateGreaterThan": a > e,
-            "DateGreaterThanEquals": a >= e,
-        }[base]
+    if base.startswith(("Numeric", "Date")):
+        kind, comparison = ("Numeric", base[7:]) if base.startswith("Numeric") else ("Date", base[4:])
+        if comparison not in _COMPARISONS:
+            raise UnknownOperatorError(operator)
+        parse = _number if kind == "Numeric" else _date
+        return _COMPARISONS[comparison](parse(actual), parse(expected))
     if base == "Bool":
         return actual.lower() == expected.lower()
     if base == "BinaryEquals":

@@ -39,12 +39,15 @@ class ConsoleAuth:
 
     def mfa_code(self, username: str, code: str, session: str) -> dict[str, Any]:
         """The code of the user's authenticator app, when Cognito asked for it (SOFTWARE_TOKEN_MFA)."""
+        return self._respond("SOFTWARE_TOKEN_MFA", session, username, {"SOFTWARE_TOKEN_MFA_CODE": code})
+
+    def _respond(self, challenge: str, session: str, username: str, answers: dict[str, str]) -> dict[str, Any]:
         try:
             response = self._idp.respond_to_auth_challenge(
                 ClientId=self.client_id,
-                ChallengeName="SOFTWARE_TOKEN_MFA",
+                ChallengeName=challenge,
                 Session=session,
-                ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": code},
+                ChallengeResponses={"USERNAME": username, **answers},
             )
         except ClientError as exc:
             raise _sign_in_error(exc) from exc
@@ -55,15 +58,9 @@ class ConsoleAuth:
         the app is verified, then the challenge answered with the session the verification returns."""
         try:
             verified = self._idp.verify_software_token(Session=session, UserCode=code, FriendlyDeviceName="console")
-            response = self._idp.respond_to_auth_challenge(
-                ClientId=self.client_id,
-                ChallengeName="MFA_SETUP",
-                Session=verified["Session"],
-                ChallengeResponses={"USERNAME": username},
-            )
         except ClientError as exc:
             raise _sign_in_error(exc) from exc
-        return self._answer(response, username)
+        return self._respond("MFA_SETUP", verified["Session"], username, {})
 
     def start_totp(self, access_token: str, username: str) -> dict[str, str]:
         """A signed-in user turns two-factor sign-in on (the pool's MFA is OPTIONAL): the key for the app."""
@@ -99,16 +96,7 @@ class ConsoleAuth:
         return _answer(response)
 
     def new_password(self, username: str, password: str, session: str) -> dict[str, Any]:
-        try:
-            response = self._idp.respond_to_auth_challenge(
-                ClientId=self.client_id,
-                ChallengeName="NEW_PASSWORD_REQUIRED",
-                Session=session,
-                ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": password},
-            )
-        except ClientError as exc:
-            raise _sign_in_error(exc) from exc
-        return self._answer(response, username)
+        return self._respond("NEW_PASSWORD_REQUIRED", session, username, {"NEW_PASSWORD": password})
 
 
 ANSWERED = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA")  # and MFA_SETUP, which needs the key first
