@@ -21,6 +21,10 @@
   not expired, every form field the conditions name equal (or starting with) the signed value, the file's size
   within `content-length-range`; without a policy a private bucket refuses. Those checks are made here, so the
   console's presigned POSTs are tested the way S3 treats them.
+- DynamoDB reads see whole writes: moto applies an update clause by clause to the stored item, in place, while
+  the server's other threads read it, so a Query could return an item with half its attributes (AWS applies a
+  write atomically: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html).
+  The backend's item operations take one lock (moto is bound by the GIL anyway).
 - Bucket policies: moto evaluates them itself on object reads and writes, and reads any statement whose condition
   it cannot evaluate as a deny (the template's deny-unless-TLS statement would refuse every request). local_aws.iam
   evaluates them (with aws:SecureTransport and every other key), so moto's own verdict is left out.
@@ -95,6 +99,7 @@ def install() -> None:
     models.DynamoDBBackend.batch_execute_statement = (  # type: ignore[method-assign]
         lambda self, statements: partiql.batch_execute_statement(self, statements, original_batch)
     )
+    _whole_writes(models.DynamoDBBackend)
     _installed = True
 
 
@@ -328,3 +333,29 @@ def _cognito_checks_totp_codes() -> None:
         return answer
 
     models.CognitoIdpBackend.initiate_auth = initiate_auth  # type: ignore[method-assign]
+
+
+_items = threading.RLock()
+
+
+def _whole_writes(backend: Any) -> None:
+    def locked(method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _items:
+                return method(self, *args, **kwargs)
+
+        return call
+
+    for name in (
+        "put_item",
+        "get_item",
+        "query",
+        "scan",
+        "update_item",
+        "delete_item",
+        "transact_write_items",
+        "execute_statement",
+        "execute_transaction",
+        "batch_execute_statement",
+    ):
+        setattr(backend, name, locked(getattr(backend, name)))
