@@ -212,13 +212,7 @@ class LocalStack:
 
     def session_of(self, logical_id: str) -> Any:
         """A boto3 session with a function's own credentials (its execution role), as the function has them."""
-        function = self.functions[logical_id]
-        session = boto3.session.Session(
-            aws_access_key_id=function.credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=function.credentials["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=function.credentials.get("AWS_SESSION_TOKEN"),
-            region_name=self.region,
-        )
+        session = boto3.session.Session(region_name=self.region, **self.functions[logical_id].client_credentials())
         return _EndpointSession(session, self.endpoint)
 
     def role_client(self, role_arn: str, service: str) -> Any:

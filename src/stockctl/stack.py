@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from botocore.config import Config
-
 LOCAL_STATE = Path(".local-stack.json")
 
 
@@ -104,12 +102,18 @@ class Target:
     console_user: dict[str, str] | None = None
 
     def client(self, service: str) -> Any:
-        config = Config(retries={"mode": "standard", "max_attempts": 5})
-        if service == "s3":
-            config = config.merge(
-                Config(
-                    signature_version="s3v4",
-                    s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
-                )
-            )
-        return self.session.client(service, endpoint_url=self.endpoint, config=config)
+        """Clients as the functions make them (S3: SigV4 at the regional endpoint), aimed at the stack's endpoint."""
+        from stock_pipeline.adapters.aws import client_config, s3_client
+
+        session = _EndpointSession(self.session, self.endpoint)
+        return s3_client(session) if service == "s3" else session.client(service, config=client_config())
+
+
+class _EndpointSession:
+    """A session whose clients go to the local stack's endpoint (None: AWS's)."""
+
+    def __init__(self, session: Any, endpoint: str | None) -> None:
+        self._session, self._endpoint = session, endpoint
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return self._session.client(service, endpoint_url=self._endpoint, **kwargs)

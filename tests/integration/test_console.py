@@ -236,3 +236,18 @@ def test_the_invitation_names_the_console_and_keeps_cognitos_placeholders(stack)
         return evaluate(request, resource_policy=compile_policy(policy)).allowed
 
     assert may(pool_arn) and not may(pool_arn.rsplit("/", 1)[0] + "/eu-central-1_other")
+
+
+@pytest.mark.parametrize("path", ["/api/session", "/api/uploads", "/api/mfa"])
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe"])
+def test_a_body_that_is_no_json_object_is_the_callers_400(console, token, path, body):
+    request = urllib.request.Request(
+        console + path,
+        method="POST",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=30)
+    assert answer.value.code == 400
+    assert "JSON" in json.loads(answer.value.read())["detail"]

@@ -24,48 +24,28 @@ def test_required_two_factor_sign_in_is_set_up_at_the_first_sign_in_and_asked_fo
         == "ON"
     )
 
+    def answer(asked, code):
+        body = {
+            "username": user["username"],
+            "challenge": asked["challenge"],
+            "session": asked["session"],
+            "code": code,
+        }
+        return sign_in(console, body)
+
     status, setup = sign_in(console, user)
     assert status == 200 and setup["challenge"] == "MFA_SETUP" and "accessToken" not in setup
     assert setup["otpauth"].startswith("otpauth://totp/Stock%20console:console-user?secret=")
     wrong = str((int(totp(setup["secret"])) + 1) % 1_000_000).zfill(6)
-    refused = sign_in(
-        console, {"username": user["username"], "challenge": "MFA_SETUP", "session": setup["session"], "code": wrong}
-    )
-    assert refused[0] == 401 and "not the one your authenticator app shows" in refused[1]["detail"]
-    status, tokens = sign_in(
-        console,
-        {
-            "username": user["username"],
-            "challenge": "MFA_SETUP",
-            "session": setup["session"],
-            "code": totp(setup["secret"]),
-        },
-    )
+    status, refused = answer(setup, wrong)
+    assert status == 401 and "not the one your authenticator app shows" in refused["detail"]
+    status, tokens = answer(setup, totp(setup["secret"]))
     assert status == 200 and tokens["accessToken"]
 
     status, asked = sign_in(console, user)
     assert status == 200 and asked["challenge"] == "SOFTWARE_TOKEN_MFA" and "secret" not in asked
-    assert (
-        sign_in(
-            console,
-            {
-                "username": user["username"],
-                "challenge": "SOFTWARE_TOKEN_MFA",
-                "session": asked["session"],
-                "code": "12ab56",
-            },
-        )[0]
-        == 400
-    )
-    status, tokens = sign_in(
-        console,
-        {
-            "username": user["username"],
-            "challenge": "SOFTWARE_TOKEN_MFA",
-            "session": asked["session"],
-            "code": totp(setup["secret"]),
-        },
-    )
+    assert answer(asked, "12ab56")[0] == 400
+    status, tokens = answer(asked, totp(setup["secret"]))
     assert status == 200
     assert call(f"{console}/api/files", token=tokens["accessToken"])[0] == 200
     # turning it on per user is for OPTIONAL: here it is on for everyone already

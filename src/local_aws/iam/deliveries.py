@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from local_aws.iam.operations import Need, kms_needs
+from stock_pipeline.domain.subjects import subject_line
 
 if TYPE_CHECKING:
     from local_aws.iam.enforcer import Enforcement
@@ -168,11 +168,9 @@ def notify(enforcement: Enforcement, alarm: Any, topic_arn: str, old_state: str)
         "OldStateValue": old_state,
         "Trigger": {"MetricName": alarm.metric_name, "Namespace": alarm.namespace, "Threshold": alarm.threshold},
     }
-    subject = f'{alarm.state_value}: "{alarm.name}" in {place}'
-    if len(subject) > 99:  # SNS subjects are under 100 characters
-        subject = subject[:98] + "…"
+    subject = subject_line(f'{alarm.state_value}: "{alarm.name}" in {place}')  # SNS's rules for subjects
     sns_backends[enforcement.account][region].publish(
         message=json.dumps(message), arn=topic_arn, subject=subject, message_attributes={}
     )
-    log.info("alarm %s -> %s (%s)", alarm.name, topic_arn, uuid.uuid4())
+    log.info("alarm %s -> %s", alarm.name, topic_arn)
     return True

@@ -102,6 +102,28 @@ def _problem(status: int, detail: str) -> Response:
     return _json(status, {"title": "Bad request" if status == 400 else "Refused", "status": status, "detail": detail})
 
 
+class BodyError(ValueError):
+    """The request's body is not the JSON object the route takes."""
+
+
+def _body() -> dict[str, Any]:
+    """The JSON object a POST carries: anything else (not JSON, a list, a string) is the caller's 400, not a 500."""
+    try:
+        body = app.current_event.json_body
+    except ValueError as exc:  # json.JSONDecodeError, and a body that is not UTF-8
+        raise BodyError("the request body is not JSON") from exc
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BodyError("the request body must be a JSON object")
+    return body
+
+
+@app.exception_handler(BodyError)
+def _bad_body(exc: BodyError) -> Response:
+    return _problem(400, str(exc))
+
+
 def _asset(name: str) -> str:
     return resources.files("stock_pipeline.console").joinpath(name).read_text(encoding="utf-8")
 
@@ -125,7 +147,7 @@ def static_file(file: str) -> Response:
 def sign_in() -> Response:
     """Password (or a new one for a temporary password), then, when the pool wants it, the authenticator app's
     code: each step answers with tokens or with the next challenge and its session."""
-    body = app.current_event.json_body or {}
+    body = _body()
     username, password = str(body.get("username", "")).strip(), str(body.get("password", ""))
     challenge, code = str(body.get("challenge", "")), str(body.get("code", "")).strip()
     session = str(body.get("session", ""))
@@ -192,9 +214,9 @@ def profiles() -> Response:
 def two_factor() -> Response:
     """Turn on two-factor sign-in for the signed-in user (`start`: the key for the app; `verify`: its first code)
     where the pool leaves it to each user (ConsoleMfa OPTIONAL; ON sets it up at sign-in)."""
+    body = _body()
     if deps().settings.console_mfa != "OPTIONAL":
         return _problem(400, f"two-factor sign-in is {deps().settings.console_mfa} for this console, not optional")
-    body = app.current_event.json_body or {}
     header = app.current_event.get_header_value("authorization") or ""
     access_token = header[7:].strip() if header.lower().startswith("bearer ") else header.strip()
     try:
@@ -213,7 +235,7 @@ def two_factor() -> Response:
 @app.post("/console/api/uploads")
 def upload() -> Response:
     """A presigned POST for one file: the key is ours, the size and content type fixed by the signature."""
-    body = app.current_event.json_body or {}
+    body = _body()
     settings = deps().settings
     limit = settings.console_upload_limit_mb * 1024 * 1024
     try:
