@@ -52,7 +52,7 @@ class SqsPoller:
         if not messages:
             return 0
         self.batches += 1
-        failed = self._invoke(messages)
+        failed = self._invoke(messages, _twins(messages))
         for message in messages:
             if message["MessageId"] in failed:
                 self.sqs.change_message_visibility(
@@ -63,10 +63,19 @@ class SqsPoller:
         self.failed_messages += len(failed)
         return len(messages)
 
-    def _invoke(self, messages: list[dict[str, Any]]) -> set[str]:
+    def _invoke(self, messages: list[dict[str, Any]], twins: list[dict[str, Any]] | None = None) -> set[str]:
+        """Invoke with the batch (and, at the same time, another container with the twins: messages SQS handed
+        to a second poller too); the batch's own answer settles it."""
         everything = {m["MessageId"] for m in messages}
         try:
-            response = self.function.invoke(self.event(messages))
+            if twins:
+                response, twin = self.function.invoke_concurrently([self.event(messages), self.event(twins)])
+                if isinstance(twin, Exception):
+                    log.warning("the concurrent twin invocation of %s failed: %s", self.function.name, twin)
+                if isinstance(response, Exception):
+                    raise response
+            else:
+                response = self.function.invoke(self.event(messages))
         except Exception as exc:  # the function's error: the whole batch is retried
             log.warning("function %s failed on a batch of %d: %s", self.function.name, len(messages), exc)
             self.errors.append(f"{type(exc).__name__}: {exc}")
@@ -107,6 +116,16 @@ class SqsPoller:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _twins(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages an injected fault also delivers to a second, concurrent invocation (local_aws.faults)."""
+    from local_aws import faults
+
+    injector = faults.ACTIVE
+    if injector is None:
+        return []
+    return [m for m in messages if injector.duplicated(m["MessageId"], m["Body"])]
 
 
 def _lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -52,24 +52,25 @@ class LocalFunction:
     role_arn: str = ""
     invocations: int = 0
     errors: int = 0
-    _handler: Callable[[dict[str, Any], Any], Any] | None = field(default=None, repr=False)
+    _handlers: dict[int, Callable[[dict[str, Any], Any], Any]] = field(default_factory=dict, repr=False)
 
-    def _resolve(self) -> Callable[[dict[str, Any], Any], Any]:
-        """The handler module is loaded once per function, like a warm container: its module-level state
-        (clients, cached settings) belongs to this function of this stack and is not shared with another."""
-        if self._handler is None:
+    def _resolve(self, container: int = 0) -> Callable[[dict[str, Any], Any], Any]:
+        """The handler module is loaded once per function and container, like a warm container: its module-level
+        state (clients, cached settings) belongs to this container of this function and is not shared."""
+        if container not in self._handlers:
             module_name, _, attribute = self.handler.rpartition(".")
             if str(self.code_dir) not in sys.path:
                 sys.path.insert(0, str(self.code_dir))
             spec = importlib.util.find_spec(module_name)
             assert spec is not None and spec.loader is not None, f"handler module {module_name} not found"
-            container_spec = importlib.util.spec_from_file_location(f"{module_name}__{self.name}", spec.origin)
+            suffix = f"__{container}" if container else ""
+            container_spec = importlib.util.spec_from_file_location(f"{module_name}__{self.name}{suffix}", spec.origin)
             assert container_spec is not None and container_spec.loader is not None
             module = importlib.util.module_from_spec(container_spec)
             sys.modules[container_spec.name] = module  # dataclasses look their module up there
             container_spec.loader.exec_module(module)
-            self._handler = getattr(module, attribute)
-        return self._handler
+            self._handlers[container] = getattr(module, attribute)
+        return self._handlers[container]
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Synchronous invoke; an exception is the function's error, as Lambda reports it to the poller."""
@@ -77,21 +78,55 @@ class LocalFunction:
             _INVOKE_LOCK,
             _environment({**self.base_environment, **self.credentials, **self.environment, **self._lambda_vars()}),
         ):
-            handler = self._resolve()
-            context = LambdaContext(
-                function_name=self.name,
-                memory_limit_in_mb=self.memory_mb,
-                invoked_function_arn=self.arn,
-                timeout_s=self.timeout_s,
-                log_group_name=f"/aws/lambda/{self.name}",
-                _deadline=time.monotonic() + self.timeout_s,
-            )
-            self.invocations += 1
-            try:
+            return self._run(event, container=0, killable=True)
+
+    def invoke_concurrently(self, events: list[dict[str, Any]]) -> list[Any]:
+        """Each event to its own container, all running at the same time (as when SQS hands one message to two
+        pollers); per event its result or the exception it ended with."""
+        with (
+            _INVOKE_LOCK,
+            _environment({**self.base_environment, **self.credentials, **self.environment, **self._lambda_vars()}),
+        ):
+            for container in range(len(events)):
+                self._resolve(container)
+            outcomes: list[Any] = [None] * len(events)
+
+            def run(n: int) -> None:
+                try:
+                    outcomes[n] = self._run(events[n], container=n, killable=False)
+                except Exception as exc:  # the invocation's error, handed to the caller
+                    outcomes[n] = exc
+
+            threads = [threading.Thread(target=run, args=(n,), name=f"{self.name}-{n}") for n in range(len(events))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return outcomes
+
+    def _run(self, event: dict[str, Any], *, container: int, killable: bool) -> Any:
+        from local_aws import faults
+
+        handler = self._resolve(container)
+        context = LambdaContext(
+            function_name=self.name,
+            memory_limit_in_mb=self.memory_mb,
+            invoked_function_arn=self.arn,
+            timeout_s=self.timeout_s,
+            log_group_name=f"/aws/lambda/{self.name}",
+            _deadline=time.monotonic() + self.timeout_s,
+        )
+        self.invocations += 1
+        injector = faults.ACTIVE
+        try:
+            if injector is None:
                 return handler(event, context)
-            except Exception:
-                self.errors += 1
-                raise
+            access_key = self.credentials.get("AWS_ACCESS_KEY_ID", "")
+            with injector.invocation(self.logical_id, access_key, event, killable=killable):
+                return handler(event, context)
+        except Exception:
+            self.errors += 1
+            raise
 
     def client_credentials(self) -> dict[str, str | None]:
         """Its credentials as boto3 client arguments (to act as the function from a test)."""

@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 
+from local_aws import faults as local_faults
 from local_aws import firehose as local_firehose
 from local_aws import moto_patches
 from local_aws import stepfunctions as local_stepfunctions
@@ -129,6 +130,7 @@ class LocalStack:
         port: int = 0,
         function_environment: dict[str, str] | None = None,
         enforce_iam: bool = True,
+        faults: local_faults.FaultPlan | None = None,
     ) -> None:
         self.stack_name = stack_name
         self.region = region
@@ -138,6 +140,8 @@ class LocalStack:
         self.function_environment = {**LOCAL_FUNCTION_ENVIRONMENT, **(function_environment or {})}
         self.enforce_iam = enforce_iam
         self.iam = enforcer.ENFORCEMENT
+        self.fault_plan = faults
+        self.faults: local_faults.FaultInjector | None = None  # the injector while this stack runs with a plan
         self.role_sessions: dict[str, enforcer.Credential] = {}  # role ARN -> the session its service acts with
         self.endpoint: str | None = None
         self.functions: dict[str, LocalFunction] = {}
@@ -181,11 +185,14 @@ class LocalStack:
         self.firehose = local_firehose.LocalFirehose(self._firehose_s3_client)
         local_firehose.install(self.firehose)
         moto_patches.install()
+        self.faults = local_faults.activate(self.fault_plan)
         self.deploy()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        if self.faults is not None and local_faults.ACTIVE is self.faults:
+            local_faults.activate(None)
         for server in self.http_apis.values():
             server.stop()
         self.http_apis.clear()
@@ -682,6 +689,8 @@ class LocalStack:
             credentials=credential.as_environment(),
             role_arn=config["Role"],
         )
+        if self.faults is not None:  # the calls this function makes are the ones faults are injected into
+            self.faults.register(credential.access_key, lid)
 
     def _runtime_environment(self) -> dict[str, str]:
         env = {
@@ -726,6 +735,14 @@ class LocalStack:
                 f"permissions to {what}: {refused[0].message()}"
             )
 
+    def _mapping_client(self, function: LocalFunction, service: str) -> Any:
+        """The mapping polls with a session of the function's role of its own (Lambda's pollers are not the
+        function: an injected fault or kill of the function never hits them)."""
+        credential = self.iam.assume(function.role_arn, "lambda.amazonaws.com", "event-source-mapping")
+        return boto3.session.Session(region_name=self.region, **credential.as_client_kwargs()).client(
+            service, endpoint_url=self.endpoint
+        )
+
     def _sqs_poller(self, source: str, function: LocalFunction, props: dict[str, Any]) -> SqsPoller:
         resources = moto_state.resources(ACCOUNT_ID, self.region)
         self._mapping_needs(
@@ -736,7 +753,7 @@ class LocalStack:
             ],
             f"call ReceiveMessage on {source}",
         )
-        sqs = self.role_client(function.role_arn, "sqs")
+        sqs = self._mapping_client(function, "sqs")
         return SqsPoller(
             sqs=sqs,
             queue_url=self.client("sqs").get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"],
@@ -769,7 +786,7 @@ class LocalStack:
         self._mapping_needs(function, needs, f"read {source} and send to its on-failure destination")
         return DynamoDbStreamPoller(
             streams=InProcessStreams(ACCOUNT_ID, self.region),
-            sqs=self.role_client(function.role_arn, "sqs"),
+            sqs=self._mapping_client(function, "sqs"),
             stream_arn=source,
             function=function,
             batch_size=int(props.get("BatchSize", 100)),

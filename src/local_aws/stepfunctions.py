@@ -68,7 +68,7 @@ def _invoke(parameters: dict[str, Any], region: str, state_credentials: Any = No
             "FunctionError": "Unhandled",
             "ExecutedVersion": "$LATEST",
             "Payload": {
-                "errorType": type(exc).__name__,
+                "errorType": getattr(exc, "error_type", type(exc).__name__),  # Sandbox.Timedout, ...
                 "errorMessage": str(exc),
                 "stackTrace": traceback.format_tb(exc.__traceback__),
             },
