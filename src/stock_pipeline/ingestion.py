@@ -184,7 +184,9 @@ class Levels(Protocol):
 
     def claim_content(self, *, digest: str, key: str, etag: str, seen_at: str, expires_at: int) -> tuple[str, str]: ...
 
-    def put_thresholds(self, thresholds: list, *, source_key: str, effective_from: str) -> list: ...
+    def put_thresholds(
+        self, thresholds: list, *, source_key: str, effective_from: str, source_file: str = ""
+    ) -> list: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +287,9 @@ def ingest_thresholds(
     """Store the valid entries (a later day's file wins), report the malformed ones, return what changed."""
     thresholds, rejections = parse_thresholds(store.read(ref))
     write_rejections(ref, rejections, writer, rejected_prefix)
-    changed = levels.put_thresholds(thresholds, source_key=ref.key, effective_from=effective_from(ref.key))
+    changed = levels.put_thresholds(
+        thresholds, source_key=ref.key, effective_from=effective_from(ref.key), source_file=f"{ref.key}#{ref.etag}"
+    )
     return ThresholdsReport(key=ref.key, entries=len(thresholds), rejected=len(rejections), changed=changed)
 
 

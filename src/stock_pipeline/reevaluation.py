@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +28,8 @@ class Levels(Protocol):
     def claim_alert(self, warehouse: str, item_id: str, *, threshold: int, alert_id: str) -> bool: ...
 
     def rearm(self, warehouse: str, item_id: str, *, threshold: int) -> bool: ...
+
+    def mark_sent(self, alerts: Iterable[tuple[str, str, str]]) -> None: ...
 
 
 class Publisher(Protocol):
@@ -116,6 +119,7 @@ def evaluate_chunk(
             elif decision is Decision.REARM and levels.rearm(level.warehouse, level.item_id, threshold=change.new):
                 rearmed += 1
     failed = publisher.publish(alerts) if alerts else []
+    levels.mark_sent((a.warehouse, a.item_id, a.alert_id) for a in alerts if a.alert_id not in failed)
     if failed:
         raise RuntimeError(f"SNS did not accept {len(failed)} alerts; the chunk is retried (claims are idempotent)")
     return ChunkResult(items=len(changes), levels=checked, alerts=len(alerts), rearmed=rearmed)

@@ -295,3 +295,72 @@ def test_a_300_character_item_name_and_a_long_key_still_reach_the_inbox(stack, d
     with pytest.raises(ClientError) as refused:
         stack.client("sns").publish(TopicArn=stack.outputs["RestockTopicArn"], Subject="x" * 100, Message="m")
     assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+
+
+def test_a_thresholds_write_applied_twice_reports_its_changes_both_times(deps):
+    """A PutItem whose answer was lost is retried by the SDK (or the file re-delivered after a kill): the second
+    write finds the item it wrote itself and must still report the change (found by `make chaos`: the retry read
+    the new value as the old one, the change vanished and the re-evaluation never ran for the item)."""
+    from stock_pipeline.domain.thresholds import Threshold, ThresholdChange
+
+    entries = [Threshold("t-twice", 40), Threshold("t-twice-2", 8)]
+    args = {"source_key": "restock_thresholds/2021/03/01/x.json", "effective_from": "2021-03-01"}
+    first = deps.levels.put_thresholds(entries, **args, source_file="x.json#e1")
+    again = deps.levels.put_thresholds(entries, **args, source_file="x.json#e1")
+    expected = [ThresholdChange("t-twice", None, 40), ThresholdChange("t-twice-2", None, 8)]
+    assert first == again == expected
+    # another file changes it from there; an older day's file changes nothing
+    later = deps.levels.put_thresholds(
+        [Threshold("t-twice", 50)], **{**args, "effective_from": "2021-03-02"}, source_file="y#e2"
+    )
+    assert later == [ThresholdChange("t-twice", 40, 50)]
+    assert deps.levels.put_thresholds(entries[:1], **args, source_file="x.json#e1") == []
+    assert deps.levels.thresholds(["t-twice"]) == {"t-twice": 50}
+
+
+def test_a_thresholds_file_redelivered_after_a_kill_still_starts_the_reevaluation(stack, deps, s3, bucket):
+    """The interleaving `make chaos` found: the function stored the thresholds and died before it started the
+    workflow; SQS delivers the file again and the re-evaluation must start with the same changes."""
+    key = "restock_thresholds/2021/03/05/restock_thresholds.json"
+    text = thresholds_file(5, ("t-killed", 33))
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=text.encode())["ETag"].strip('"')
+    from stock_pipeline.domain.thresholds import parse_thresholds
+
+    # what the killed attempt did before it died: the thresholds, stored by this very file
+    thresholds, _ = parse_thresholds(text.encode())
+    deps.levels.put_thresholds(thresholds, source_key=key, effective_from="2021-03-05", source_file=f"{key}#{etag}")
+    assert handle(sqs_event_for([(bucket, key, etag)]), None, deps) == {"batchItemFailures": []}
+
+    sfn = stack.client("stepfunctions")
+    name = f"thresholds-{ObjectRef(bucket, key, etag).stem}"
+    runs = sfn.list_executions(stateMachineArn=stack.outputs["ReevaluateStateMachineArn"])["executions"]
+    [run] = [r for r in runs if r["name"] == name]
+    started = json.loads(sfn.describe_execution(executionArn=run["executionArn"])["input"])
+    changes = json.loads(s3.get_object(Bucket=bucket, Key=started["changesKey"])["Body"].read())
+    assert "t-killed" in json.dumps(changes)
+
+
+def test_an_alert_batch_delivered_again_after_its_alerts_went_out_sends_nothing_twice(
+    stack, deps, s3, bucket, inbox, monkeypatch
+):
+    """The interleaving `make chaos` counted duplicates of: the alert function published, then died before it
+    returned, and Lambda handed it the same stream batch again. The claim was its own, so it was taken again and
+    the e-mail went out twice; `alertSent`, recorded after the publish, now stops the second one."""
+    [poller] = [
+        p for p in stack.pollers if isinstance(p, DynamoDbStreamPoller) and p.function.logical_id == "AlertFunction"
+    ]
+    while poller.poll_once():  # earlier tests' records out of the way
+        pass
+    inbox.read()
+    invoke, events = poller.function.invoke, []
+    monkeypatch.setattr(poller.function, "invoke", lambda event: events.append(event) or invoke(event))
+    upload_and_ingest(s3, deps, bucket, key(40), rows("WH-twice", ("y-1", 12)))
+    upload_and_ingest(s3, deps, bucket, key(41), rows("WH-twice", ("y-1", -5)))  # 7: below the default 10
+    while poller.poll_once():
+        pass
+    assert [m["attributes"]["itemId"] for m in inbox.read()] == ["y-1"]
+
+    for event in events:  # the same batches again, as after a kill between the publish and the answer
+        invoke(event)
+    assert inbox.read() == []
+    assert deps.levels.level("WH-twice", "y-1")["belowThreshold"] is True

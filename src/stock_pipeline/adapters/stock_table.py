@@ -422,34 +422,52 @@ class StockLevels:
 
     # ---------------------------------------------------------------- thresholds
 
-    def put_thresholds(self, thresholds: list[Any], *, source_key: str, effective_from: str) -> list[Any]:
-        """Store each threshold unless a file of a later day set it; returns the items whose threshold changed."""
+    def put_thresholds(
+        self, thresholds: list[Any], *, source_key: str, effective_from: str, source_file: str = ""
+    ) -> list[Any]:
+        """Store each threshold unless a file of a later day set it; returns the items whose threshold changed.
+
+        The item keeps what it was before this file (`previousRestockIfBelow`) and which file set it (`sourceFile`,
+        its key and ETag): the same file applied again (a write whose answer was lost and is retried, a file
+        re-delivered after the function died before it started the workflow) reports the same changes, not none.
+        """
 
         def put(threshold: Any) -> ThresholdChange | None:
             try:
-                old = self._ddb.put_item(
+                stored = self._ddb.update_item(
                     TableName=self.name,
-                    Item={
-                        "PK": {"S": f"ITEM#{threshold.item_id}"},
-                        "SK": {"S": "THRESHOLD"},
-                        "entity": {"S": "RestockThreshold"},
-                        "itemId": {"S": threshold.item_id},
-                        "restockIfBelow": {"N": str(threshold.restock_if_below)},
-                        "effectiveFrom": {"S": effective_from},
-                        "sourceKey": {"S": source_key},
+                    Key={"PK": {"S": f"ITEM#{threshold.item_id}"}, "SK": {"S": "THRESHOLD"}},
+                    UpdateExpression=(
+                        "SET previousRestockIfBelow = if_not_exists(restockIfBelow, :none), restockIfBelow = :new, "
+                        "entity = :entity, itemId = :item, effectiveFrom = :day, sourceKey = :key, sourceFile = :file"
+                    ),
+                    ConditionExpression=(
+                        "(attribute_not_exists(PK) OR effectiveFrom <= :day)"
+                        " AND (attribute_not_exists(sourceFile) OR sourceFile <> :file)"
+                    ),
+                    ExpressionAttributeValues={
+                        ":none": {"N": str(NO_THRESHOLD)},
+                        ":new": {"N": str(threshold.restock_if_below)},
+                        ":entity": {"S": "RestockThreshold"},
+                        ":item": {"S": threshold.item_id},
+                        ":day": {"S": effective_from},
+                        ":key": {"S": source_key},
+                        ":file": {"S": source_file or source_key},
                     },
-                    ConditionExpression="attribute_not_exists(PK) OR effectiveFrom <= :day",
-                    ExpressionAttributeValues={":day": {"S": effective_from}},
-                    ReturnValues="ALL_OLD",
-                ).get("Attributes")
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )["Attributes"]
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                stored = exc.response.get("Item") or {}
+                if stored.get("sourceFile", {}).get("S") != (source_file or source_key):
                     return None  # a later day's file already set this item
-                raise
-            previous = int(old["restockIfBelow"]["N"]) if old else None
-            if previous == threshold.restock_if_below:
+            previous = int(stored.get("previousRestockIfBelow", {}).get("N", NO_THRESHOLD))
+            new = int(stored["restockIfBelow"]["N"])
+            if previous == new:
                 return None
-            return ThresholdChange(threshold.item_id, previous, threshold.restock_if_below)
+            return ThresholdChange(threshold.item_id, None if previous == NO_THRESHOLD else previous, new)
 
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="ddb-threshold") as pool:
             return [c for c in pool.map(put, thresholds) if c is not None]
@@ -474,13 +492,15 @@ class StockLevels:
     # ---------------------------------------------------------------- the alert flag
 
     def claim_alert(self, warehouse: str, item_id: str, *, threshold: int, alert_id: str) -> bool:
-        """Set belowThreshold if the level is below now and nobody alerted yet (or this very alert retries)."""
+        """Set belowThreshold if the level is below now and nobody alerted yet (or this very alert retries and
+        has not gone out yet: `alertSent`, set after the publish, keeps a re-delivered batch from sending it again)."""
         return self._conditional_update(
             warehouse,
             item_id,
             "SET belowThreshold = :true, alertId = :id, alertThreshold = :threshold",
             "quantity < :threshold"
-            " AND (attribute_not_exists(belowThreshold) OR belowThreshold = :false OR alertId = :id)",
+            " AND (attribute_not_exists(belowThreshold) OR belowThreshold = :false OR alertId = :id)"
+            " AND (attribute_not_exists(alertSent) OR alertSent <> :id)",
             {
                 ":true": {"BOOL": True},
                 ":false": {"BOOL": False},
@@ -489,12 +509,20 @@ class StockLevels:
             },
         )
 
+    def mark_sent(self, alerts: Iterable[tuple[str, str, str]]) -> None:
+        """Record that these (warehouse, item, alert id) went out: publish, then record. Only a function that dies
+        between the two can e-mail a crossing twice (docs/reliability.md counts how often)."""
+        for warehouse, item_id, alert_id in alerts:
+            self._conditional_update(
+                warehouse, item_id, "SET alertSent = :id", "alertId = :id", {":id": {"S": alert_id}}
+            )
+
     def rearm(self, warehouse: str, item_id: str, *, threshold: int) -> bool:
         """Clear belowThreshold if the level is at or above the threshold now."""
         return self._conditional_update(
             warehouse,
             item_id,
-            "SET belowThreshold = :false REMOVE alertId",
+            "SET belowThreshold = :false REMOVE alertId, alertSent",
             "belowThreshold = :true AND quantity >= :threshold",
             {":true": {"BOOL": True}, ":false": {"BOOL": False}, ":threshold": {"N": str(threshold)}},
         )
@@ -513,6 +541,9 @@ class StockLevels:
                 return False
             raise
         return True
+
+
+NO_THRESHOLD = -1  # previousRestockIfBelow of an item that had none (thresholds are never negative)
 
 
 def _token(ledger_pk: str, chunk: int) -> str:

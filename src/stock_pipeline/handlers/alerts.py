@@ -125,6 +125,7 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
             failed_at = change.sequence
             break
     not_published = deps.publisher.publish(alerts) if alerts else []
+    deps.levels.mark_sent((a.warehouse, a.item_id, a.alert_id) for a in alerts if a.alert_id not in not_published)
     metrics.add_metric(name="RestockAlertsSent", unit=MetricUnit.Count, value=len(alerts) - len(not_published))
     retry_from = [sequence_of[a] for a in not_published] + ([failed_at] if failed_at else [])
     if not retry_from:
