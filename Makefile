@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate diagram bench cost openapi clean
+.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate diagram bench chaos cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -110,6 +110,9 @@ diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (nee
 
 bench: $(VENV)/.installed ## benchmarks (never part of make test)
 	$(PY) -m benchmarks $(ARGS)
+
+chaos: $(VENV)/.installed ## the reference workload clean, then under injected faults; exits 1 on a violated invariant (ARGS="--seed N --rate 0.05")
+	$(PY) -m local_aws.chaos $(ARGS)
 
 cost: $(VENV)/.installed ## dollars per million stock updates from the benchmark figures -> docs/cost.md
 	$(PY) -m benchmarks.cost
