@@ -133,3 +133,39 @@ def test_a_run_that_cannot_evaluate_ends_in_a_clear_error_state(local_stack):
     described = sfn.describe_execution(executionArn=arn)
     assert described["status"] == "FAILED"
     assert described["error"] == "ReevaluationFailed"
+
+
+@pytest.mark.single_region
+def test_a_chunk_whose_function_is_killed_is_retried_and_its_alerts_go_out_once(local_stack, inbox, monkeypatch):
+    """A Lambda timeout or out-of-memory kill of a chunk (Step Functions sees Sandbox.Timedout / Runtime.ExitError):
+    the task's Retry runs the chunk again instead of failing the workflow and losing its alerts (found with the
+    kills of `make chaos`; the chunk's claims make the rerun safe)."""
+    from local_aws.faults import FunctionKilled
+
+    thresholds(local_stack, 19, {"kill-x": 2})  # 6 in stock is not below 2: no alert yet
+    upload(
+        local_stack,
+        "inventory_files/2026/10/20/202610200800_inventory.csv",
+        HEADER + "2026-10-20T08:00:00Z\tKill Hall\tkill-x\tKill Widget\t6\n",
+    )
+    local_stack.drain()
+    inbox.read()
+    function = local_stack.functions["ReevaluateFunction"]
+    invoke, killed = function.invoke, []
+
+    def dies_once(event):
+        if event.get("action") == "evaluate" and not killed:
+            invoke(event)  # the chunk did its work (claims, publish) ...
+            killed.append(event)
+            raise FunctionKilled(function.name, "Sandbox.Timedout", 3)  # ... and its answer was lost
+        return invoke(event)
+
+    monkeypatch.setattr(function, "invoke", dies_once)
+    before = {name for name, _, _ in runs(local_stack)}
+    thresholds(local_stack, 20, {"kill-x": 10})
+    local_stack.drain()
+
+    assert killed
+    [(_, status, output)] = [run for run in runs(local_stack) if run[0] not in before]
+    assert status == "SUCCEEDED", output
+    assert [m["attributes"]["itemId"] for m in inbox.read()] == ["kill-x"]
