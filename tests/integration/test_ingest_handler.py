@@ -7,6 +7,8 @@ import json
 import awswrangler as wr
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from stock_pipeline.handlers.ingest import handle
 from tests.conftest import EVENTS, load_event, sqs_event_for
@@ -183,6 +185,25 @@ def test_an_object_aws_will_not_serve_fails_its_message_and_the_reason_is_logged
     [failure] = [r for r in caplog.records if r.getMessage().startswith("object not ingested")]
     assert failure.key == key and failure.etag == etag
     assert "InvalidObjectState" in str(failure.exc_info[1])
+
+
+def test_an_object_failing_its_last_receive_is_parked_with_its_reason(deps, s3, bucket):
+    """The fifth failure moves the message to the dead-letter queue: the file's outcome says so and why, instead of
+    a log line nobody reads; earlier failures leave no outcome (the next receive may succeed)."""
+    key = "raw/stock-updates/2026/11/23/12/archived.gz"
+    etag = s3.put_object(
+        Bucket=bucket, Key=key, Body=gzip.compress(record("r-parked").encode()), StorageClass="GLACIER"
+    )["ETag"].strip('"')
+    event = sqs_event_for([(bucket, key, etag)])
+    for receives, parked in ((4, False), (5, True)):
+        event["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(receives)
+        with pytest.raises(BatchProcessingError):  # the whole batch failed: Lambda retries it
+            handle(event, None, deps)
+        outcome = deps.outcomes.outcomes([(key, etag)]).get((key, etag))
+        assert (outcome is not None) is parked
+    assert outcome["status"] == "FAILED"
+    assert outcome["summary"].startswith("parked in the dead-letter queue after 5 attempts (")
+    assert "InvalidObjectState" in outcome["summary"]
 
 
 def test_a_vanished_object_is_not_retried_and_gets_a_failed_notice(stack, deps, bucket):

@@ -42,6 +42,9 @@ def test_the_ingest_queue_has_a_dlq_and_the_function_reports_partial_failures(re
     assert event["EventSourceArn"] == {"Fn::GetAtt": ["IngestQueue", "Arn"]}
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert queue["VisibilityTimeout"] >= 6 * load_template()["Globals"]["Function"]["Timeout"]
+    # the function knows the last receive, to record why the object is being parked
+    variables = resources["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert int(variables["MAX_RECEIVES"]) == queue["RedrivePolicy"]["maxReceiveCount"]
 
 
 def test_the_table_streams_both_images_with_recovery_and_kms(resources):

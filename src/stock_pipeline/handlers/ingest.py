@@ -328,6 +328,22 @@ def _product_table(ref: ObjectRef, deps: Dependencies) -> None:
     _record_notice(ref, deps, outcome)
 
 
+def _parked_if_last(ref: ObjectRef, deps: Dependencies, record: SQSRecord, error: Exception) -> None:
+    """On the last receive SQS moves the message to the dead-letter queue after this failure: the file's outcome
+    says so and why, for the console's Files page and `stockctl redrive` (a redriven success overwrites it)."""
+    receives = int(record.attributes.approximate_receive_count or 0)
+    if receives < deps.settings.max_receives:
+        return
+    reason = (
+        f"parked in the dead-letter queue after {receives} attempts ({type(error).__name__}: {error}); "
+        "redrive it once the cause is fixed"
+    )
+    try:
+        _record(ref, deps, "FAILED", reason[:1000], 0)
+    except Exception:  # the original error is what Lambda reports; this one only goes to the log
+        logger.exception("the parked object's outcome could not be recorded", extra={"key": ref.key})
+
+
 def _notices(deps: Dependencies) -> NoticePublisher:
     if deps.notices is None:
         deps.settings.require("feed_status_topic_arn")
@@ -353,7 +369,7 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
         for ref in object_refs(record.body):
             try:
                 process_object(ref, deps)
-            except Exception:
+            except Exception as exc:
                 # The batch utility keeps only the message id: say which object failed and why, every time,
                 # so an object that ends in the DLQ has its reason in the log.
                 logger.exception(
@@ -366,6 +382,7 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
                     },
                 )
                 metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=1)
+                _parked_if_last(ref, deps, record, exc)
                 raise
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
