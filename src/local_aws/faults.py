@@ -83,6 +83,7 @@ class Figures:
     invocations_killed: int = 0
     duplicates_delivered: int = 0
     by_function: Counter[str] = field(default_factory=Counter)
+    killed: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -91,7 +92,8 @@ class Figures:
             "invocations": self.invocations,
             "invocations killed": self.invocations_killed,
             "S3 events delivered twice at once": self.duplicates_delivered,
-            "faults by function": dict(sorted(self.by_function.items())),
+            "call faults by function": dict(sorted(self.by_function.items())),
+            "kills by function": dict(sorted(self.killed.items())),
         }
 
 
@@ -177,7 +179,7 @@ class FaultInjector:
             self._kills.pop(access_key, None)
         with self._lock:
             self.figures.invocations_killed += 1
-            self.figures.by_function[function] += 1
+            self.figures.killed[function] += 1
             self.journal.append(f"{function} killed after {min(kill.calls, after)} call(s): {error_type}")
         raise FunctionKilled(function, error_type, min(kill.calls, after))
 

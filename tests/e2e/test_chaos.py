@@ -50,3 +50,37 @@ def test_a_changed_outcome_is_a_violation(runs):
         "alerts: the same crossings, each e-mailed",
         "history: each change once, no gap",
     }
+
+
+@pytest.mark.single_region
+def test_an_object_parked_in_the_dead_letter_queue_says_why_and_lands_when_redriven(local_stack):
+    """Five failed receives park a file (an archived object S3 will not serve); its outcome names the reason; once
+    the cause is gone (restored), the redrive `make chaos` does lands it like any other."""
+    import gzip
+    import json
+
+    from local_aws.chaos import redrive_ingest
+
+    s3, bucket = local_stack.client("s3"), local_stack.outputs["DataBucketName"]
+    key = "raw/stock-updates/2026/12/01/03/parked.gz"
+    record = {
+        "accountId": 7, "retailerId": "retailer-parked", "channelId": 1, "productId": "p", "articleId": 70,
+        "articleNumber": 1, "lastUpdated": "2026-12-01T03:00:00.000Z", "quantity": 17,
+    }  # fmt: skip
+    s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(json.dumps(record).encode()), StorageClass="GLACIER")
+    local_stack.drain()
+    sqs = local_stack.client("sqs")
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=local_stack.outputs["IngestDeadLetterQueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"
+
+    s3.restore_object(Bucket=bucket, Key=key, RestoreRequest={"Days": 1})
+    [parked] = redrive_ingest(local_stack)
+    assert parked["key"] == key
+    assert parked["reason"].startswith("parked in the dead-letter queue after 5 attempts (InvalidObjectState")
+    item = local_stack.client("dynamodb").get_item(
+        TableName=local_stack.outputs["StockTableName"],
+        Key={"PK": {"S": "RET#retailer-parked#ACC#7"}, "SK": {"S": "ART#70#CH#1"}},
+    )["Item"]
+    assert item["quantity"] == {"N": "17"}

@@ -43,7 +43,8 @@ class Snapshot:
     ebay: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     revise: dict[str, str] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
-    parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    parked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # left in a queue at the end
+    redriven: list[dict[str, Any]] = field(default_factory=list)  # parked objects moved back, with their reasons
 
 
 def snapshot(stack: LocalStack, run: Run) -> Snapshot:
@@ -281,7 +282,10 @@ def _validation(faulted: Snapshot) -> Verdict:
 
 
 def _parked(faulted: Snapshot) -> Verdict:
+    """Anything parked said why, and ends like the rest once redriven (the other invariants are read after it)."""
     parked = {name: messages for name, messages in faulted.parked.items() if messages}
-    examples = [f"{name}: {m['body'][:200]}" for name, messages in parked.items() for m in messages[:2]]
+    examples = [f"left in {name}: {m['body'][:200]}" for name, messages in parked.items() for m in messages[:2]]
+    examples += [f"parked without a reason: {p['key']}" for p in faulted.redriven if not p["reason"]]
     count = sum(len(m) for m in parked.values())
-    return Verdict("nothing parked in a dead-letter queue", not parked, f"{count} parked", examples)
+    detail = f"{len(faulted.redriven)} parked and redriven, {count} left"
+    return Verdict("anything parked says why and, redriven, ends identical", not examples, detail, examples[:5])
