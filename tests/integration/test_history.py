@@ -67,9 +67,9 @@ def failing_once(stack):
             raise TimeoutError("Task timed out after the files were written")
         return result
 
-    function._handler = flaky
+    function._handlers[0] = flaky
     yield calls
-    function._handler = real
+    function._handlers[0] = real
 
 
 def test_a_retried_stream_batch_adds_nothing_twice(stack, s3, bucket, failing_once):
