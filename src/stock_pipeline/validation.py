@@ -76,9 +76,11 @@ class Table(Protocol):
 
     def levels(self, items: list[Item]) -> dict[Item, int | None]: ...
 
-    def baselines(self, items: list[Item]) -> dict[Item, int | None]: ...
+    def baselines(self, items: list[Item], *, run_id: str | None = None) -> dict[Item, int | None]: ...
 
-    def put_baselines(self, levels: Mapping[Item, int], *, run_id: str, validated_at: str) -> None: ...
+    def put_baselines(
+        self, levels: Mapping[Item, int], *, run_id: str, validated_at: str, previous: Mapping[Item, int] | None = None
+    ) -> None: ...
 
     def notified(self, run_id: str) -> bool: ...
 
@@ -267,7 +269,10 @@ def finish_run(
     document, files = _run_document(run, store)
     total = chain(tallies(run, store), len(files))
     items = sorted(total.deltas)
-    expected = expected_levels(total.deltas, {k: v for k, v in table.baselines(items).items() if v is not None})
+    # what the last completed run validated (this run's own rewrite read back as what it replaced: a finish retried
+    # after the function died must not add the run's deltas twice)
+    started_from = {k: v for k, v in table.baselines(items, run_id=run.run_id).items() if v is not None}
+    expected = expected_levels(total.deltas, started_from)
     stored, late = _stored_and_late(run, document, files, items, table=table, store=store, now=now())
     touched_by = {item: [files[n].key for n in sorted(numbers)] for item, numbers in total.touched_by.items()}
     differences = reconcile(expected, stored, late, touched_by)
@@ -285,7 +290,7 @@ def finish_run(
         items_reconciled=len(items),
     )
     key = _write_report(run, report, store)
-    table.put_baselines(expected, run_id=run.run_id, validated_at=finished_at)
+    table.put_baselines(expected, run_id=run.run_id, validated_at=finished_at, previous=started_from)
     table.mark_validated(files, run.run_id)
     if not table.complete(run.run_id, cutoff=document["cutoff"], finished_at=finished_at):
         raise RunLostError(f"run {run.run_id} lost its lock before it could complete")

@@ -39,3 +39,43 @@ def test_uploaded_files_are_validated_by_the_fired_schedule_and_a_manual_run_fin
     printed = capsys.readouterr().out
     assert code == 0
     assert "SUCCEEDED" in printed and "Subject: Stock validation" in printed and "Files: 0" in printed
+
+
+def test_a_validation_whose_function_dies_after_each_step_still_counts_every_transaction_once(local_stack, monkeypatch):
+    """Each of start, check and finish does its work and then loses its answer (a Lambda timeout at the very end):
+    Step Functions retries the step, and the run's tallies, report and e-mail must come out as without the kills
+    (the interleaving `make chaos` could not meet: no seeded run killed the validation function)."""
+    from local_aws.faults import FunctionKilled
+
+    keys = [f"inventory_files/2026/11/26/2026112606000{n}_inventory.csv" for n in (1, 2, 3)]
+    for n, key in enumerate(keys):
+        upload(local_stack, key, HEADER + f"2026-11-26T05:00:00Z\tKiel 2\tw{n}\tWheel\t{n + 1}\n" * (n + 1))
+    local_stack.drain()
+    inbox = local_stack.inbox(local_stack.outputs["ValidationTopicArn"], name="validation-kills")
+    function = local_stack.functions["ValidationFunction"]
+    invoke, killed = function.invoke, []
+
+    def dies_once_per_step(event):
+        result = invoke(event)
+        if event.get("action") not in killed:
+            killed.append(event.get("action"))
+            raise FunctionKilled(function.name, "Sandbox.Timedout", 1)
+        return result
+
+    monkeypatch.setattr(function, "invoke", dies_once_per_step)
+    arn = local_stack.fire_schedule("ValidationSchedule")
+    local_stepfunctions.wait_for_executions()
+
+    assert killed == ["start", "check", "finish"]
+    execution = local_stack.client("stepfunctions").describe_execution(executionArn=arn)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    output = json.loads(execution["output"])
+    assert output["differences"] == 0, output
+    report = json.loads(
+        local_stack.client("s3")
+        .get_object(Bucket=local_stack.outputs["DataBucketName"], Key=output["reportKey"])["Body"]
+        .read()
+    )
+    ours = {f["key"]: f["transactions"] for f in report["files"] if f["key"] in keys}
+    assert ours == {keys[0]: 1, keys[1]: 2, keys[2]: 3}
+    assert len(inbox.read()) == 1  # one e-mail for the run

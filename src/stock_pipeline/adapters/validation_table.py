@@ -172,11 +172,19 @@ class ValidationTable:
         """Stored warehouse levels (None: no level item)."""
         return self._quantities(items, lambda w, i: {"PK": {"S": f"WH#{w}"}, "SK": {"S": f"ITEM#{i}"}})
 
-    def baselines(self, items: Iterable[Item]) -> dict[Item, int | None]:
-        """Levels as the last completed run validated them (None: never validated)."""
-        return self._quantities(items, lambda w, i: {"PK": {"S": f"VALID#WH#{w}"}, "SK": {"S": f"ITEM#{i}"}})
+    def baselines(self, items: Iterable[Item], *, run_id: str | None = None) -> dict[Item, int | None]:
+        """Levels as the last completed run validated them (None: never validated). An item `run_id` itself
+        already rewrote (its finish retried after the function died) reads as the level that run started from."""
+        return self._quantities(
+            items, lambda w, i: {"PK": {"S": f"VALID#WH#{w}"}, "SK": {"S": f"ITEM#{i}"}}, run_id=run_id
+        )
 
-    def put_baselines(self, levels: Mapping[Item, int], *, run_id: str, validated_at: str) -> None:
+    def put_baselines(
+        self, levels: Mapping[Item, int], *, run_id: str, validated_at: str, previous: Mapping[Item, int] | None = None
+    ) -> None:
+        """The new validated levels, each with the one it replaces (`previousQuantity`), so that writing them again
+        for the same run is the same write."""
+        previous = previous or {}
         requests = [
             {
                 "PutRequest": {
@@ -189,6 +197,7 @@ class ValidationTable:
                         "quantity": {"N": str(quantity)},
                         "runId": {"S": run_id},
                         "validatedAt": {"S": validated_at},
+                        **({"previousQuantity": {"N": str(previous[(w, i)])}} if (w, i) in previous else {}),
                     }
                 }
             }
@@ -226,19 +235,28 @@ class ValidationTable:
 
     # ---------------------------------------------------------------- helpers
 
-    def _quantities(self, items: Iterable[Item], key_of: Any) -> dict[Item, int | None]:
+    def _quantities(self, items: Iterable[Item], key_of: Any, *, run_id: str | None = None) -> dict[Item, int | None]:
         wanted = sorted(set(items))
         found: dict[Item, int | None] = dict.fromkeys(wanted)
         by_key = {(key_of(w, i)["PK"]["S"], key_of(w, i)["SK"]["S"]): (w, i) for w, i in wanted}
         for start in range(0, len(wanted), BATCH_KEYS):
             keys = [key_of(w, i) for w, i in wanted[start : start + BATCH_KEYS]]
             request: dict[str, Any] = {
-                self.name: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "PK, SK, quantity"}
+                self.name: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "PK, SK, quantity, runId, previousQuantity",
+                }
             }
             for attempt in range(MAX_ROUNDS):
                 response = self._ddb.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.name, []):
-                    found[by_key[(item["PK"]["S"], item["SK"]["S"])]] = int(item.get("quantity", {}).get("N", "0"))
+                    key = by_key[(item["PK"]["S"], item["SK"]["S"])]
+                    if run_id is not None and item.get("runId", {}).get("S") == run_id:
+                        before = item.get("previousQuantity", {}).get("N")
+                        found[key] = None if before is None else int(before)
+                    else:
+                        found[key] = int(item.get("quantity", {}).get("N", "0"))
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
