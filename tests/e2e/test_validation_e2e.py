@@ -4,6 +4,8 @@ queue, ingest function), the schedule fired as `python -m local_aws fire` does, 
 
 import json
 
+import pytest
+
 from local_aws import stepfunctions as local_stepfunctions
 from local_aws.__main__ import main as local_aws_main
 from stockctl.__main__ import main as stockctl_main
@@ -41,6 +43,7 @@ def test_uploaded_files_are_validated_by_the_fired_schedule_and_a_manual_run_fin
     assert "SUCCEEDED" in printed and "Subject: Stock validation" in printed and "Files: 0" in printed
 
 
+@pytest.mark.single_region
 def test_a_validation_whose_function_dies_after_each_step_still_counts_every_transaction_once(local_stack, monkeypatch):
     """Each of start, check and finish does its work and then loses its answer (a Lambda timeout at the very end):
     Step Functions retries the step, and the run's tallies, report and e-mail must come out as without the kills
