@@ -154,9 +154,9 @@ class FaultInjector:
     # ------------------------------------------------------------------ invocations
 
     @contextmanager
-    def invocation(self, function: str, access_key: str, event: Any, *, killable: bool = True) -> Iterator[None]:
+    def invocation(self, function: str, access_key: str, *, killable: bool = True) -> Iterator[None]:
         """Around one invocation: plans its kill; raises FunctionKilled when it was killed (its answer is lost)."""
-        identity = "invocation"
+        identity = "invocation"  # the n-th invocation of the function is what decides
         n = self._occurrence(f"invoke {function}")
         with self._lock:
             self.figures.invocations += 1
@@ -183,7 +183,7 @@ class FaultInjector:
             self.journal.append(f"{function} killed after {min(kill.calls, after)} call(s): {error_type}")
         raise FunctionKilled(function, error_type, min(kill.calls, after))
 
-    def duplicated(self, message_id: str, body: str) -> bool:
+    def duplicated(self, body: str) -> bool:
         """Is this S3 event message (also) delivered to a second, concurrent invocation?"""
         if not _is_s3_event(body):
             return False

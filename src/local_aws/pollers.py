@@ -125,7 +125,7 @@ def _twins(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     injector = faults.ACTIVE
     if injector is None:
         return []
-    return [m for m in messages if injector.duplicated(m["MessageId"], m["Body"])]
+    return [m for m in messages if injector.duplicated(m["Body"])]
 
 
 def _lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:

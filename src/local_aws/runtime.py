@@ -122,7 +122,7 @@ class LocalFunction:
             if injector is None:
                 return handler(event, context)
             access_key = self.credentials.get("AWS_ACCESS_KEY_ID", "")
-            with injector.invocation(self.logical_id, access_key, event, killable=killable):
+            with injector.invocation(self.logical_id, access_key, killable=killable):
                 return handler(event, context)
         except Exception:
             self.errors += 1

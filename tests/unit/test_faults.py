@@ -98,7 +98,7 @@ def test_a_killed_invocation_stops_reaching_aws_and_loses_its_answer():
     reached = []
 
     def work() -> None:
-        with injector.invocation("fn", KEY, {"Records": [1]}):
+        with injector.invocation("fn", KEY):
             for n in range(30):
                 with contextlib.suppress(InvocationKilled):  # the handler's own error handling, as it may do
                     injector.send(request("dynamodb", n), reached.append)
@@ -111,14 +111,14 @@ def test_a_killed_invocation_stops_reaching_aws_and_loses_its_answer():
     # the next invocation is not killed by the previous one's state
     injector_clean = FaultInjector(FaultPlan(calls=0.0, kills=0.0))
     injector_clean.register(KEY, "fn")
-    with injector_clean.invocation("fn", KEY, {}):
+    with injector_clean.invocation("fn", KEY):
         assert injector_clean.send(request("dynamodb", 1), lambda r: "sent") == "sent"
 
 
 def test_only_s3_events_are_delivered_twice():
     injector = FaultInjector(FaultPlan(duplicates=1.0))
     s3_event = json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {}}]})
-    assert injector.duplicated("m1", s3_event)
-    assert not injector.duplicated("m2", json.dumps({"Records": [{"eventSource": "aws:dynamodb"}]}))
-    assert not injector.duplicated("m3", "not json")
+    assert injector.duplicated(s3_event)
+    assert not injector.duplicated(json.dumps({"Records": [{"eventSource": "aws:dynamodb"}]}))
+    assert not injector.duplicated("not json")
     assert injector.figures.duplicates_delivered == 1
