@@ -29,7 +29,7 @@ class Levels(Protocol):
 
     def rearm(self, warehouse: str, item_id: str, *, threshold: int) -> bool: ...
 
-    def mark_sent(self, alerts: Iterable[tuple[str, str, str]]) -> None: ...
+    def mark_sent(self, alerts: Iterable[tuple[str, str, str]]) -> list[str]: ...
 
 
 class Publisher(Protocol):
@@ -119,6 +119,7 @@ def evaluate_chunk(
             elif decision is Decision.REARM and levels.rearm(level.warehouse, level.item_id, threshold=change.new):
                 rearmed += 1
     failed = publisher.publish(alerts) if alerts else []
+    # best effort: an alert not recorded as sent matters only if this chunk runs again, which a success prevents
     levels.mark_sent((a.warehouse, a.item_id, a.alert_id) for a in alerts if a.alert_id not in failed)
     if failed:
         raise RuntimeError(f"SNS did not accept {len(failed)} alerts; the chunk is retried (claims are idempotent)")

@@ -364,3 +364,15 @@ def test_an_alert_batch_delivered_again_after_its_alerts_went_out_sends_nothing_
         invoke(event)
     assert inbox.read() == []
     assert deps.levels.level("WH-twice", "y-1")["belowThreshold"] is True
+
+
+def test_recording_an_alert_as_sent_is_best_effort(deps, monkeypatch):
+    """The e-mail is out when `alertSent` is written: a failing write is reported back, never raised (raising would
+    fail the batch and send every alert of it again)."""
+    from botocore.exceptions import ClientError
+
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+
+    monkeypatch.setattr(deps.levels._ddb, "update_item", throttled)
+    assert deps.levels.mark_sent([("WH-x", "i-1", "a-1"), ("WH-x", "i-2", "a-2")]) == ["a-1", "a-2"]

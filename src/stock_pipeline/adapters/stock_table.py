@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from stock_pipeline.domain.snapshots import SnapshotColumns
 from stock_pipeline.domain.thresholds import ThresholdChange
@@ -509,13 +509,19 @@ class StockLevels:
             },
         )
 
-    def mark_sent(self, alerts: Iterable[tuple[str, str, str]]) -> None:
+    def mark_sent(self, alerts: Iterable[tuple[str, str, str]]) -> list[str]:
         """Record that these (warehouse, item, alert id) went out: publish, then record. Only a function that dies
-        between the two can e-mail a crossing twice (docs/reliability.md counts how often)."""
+        between the two can e-mail a crossing twice (docs/reliability.md counts how often). Best effort: the alert
+        ids it could not record are returned, not raised, as failing the batch now would send them all again."""
+        unrecorded = []
         for warehouse, item_id, alert_id in alerts:
-            self._conditional_update(
-                warehouse, item_id, "SET alertSent = :id", "alertId = :id", {":id": {"S": alert_id}}
-            )
+            try:
+                self._conditional_update(
+                    warehouse, item_id, "SET alertSent = :id", "alertId = :id", {":id": {"S": alert_id}}
+                )
+            except (ClientError, BotoCoreError):
+                unrecorded.append(alert_id)
+        return unrecorded
 
     def rearm(self, warehouse: str, item_id: str, *, threshold: int) -> bool:
         """Clear belowThreshold if the level is at or above the threshold now."""

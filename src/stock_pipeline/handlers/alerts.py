@@ -125,7 +125,12 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
             failed_at = change.sequence
             break
     not_published = deps.publisher.publish(alerts) if alerts else []
-    deps.levels.mark_sent((a.warehouse, a.item_id, a.alert_id) for a in alerts if a.alert_id not in not_published)
+    unrecorded = deps.levels.mark_sent(
+        (a.warehouse, a.item_id, a.alert_id) for a in alerts if a.alert_id not in not_published
+    )
+    if unrecorded:  # sent, but a re-delivery of this batch would send them again
+        logger.warning("alerts sent but not recorded as sent", extra={"alerts": unrecorded})
+        metrics.add_metric(name="AlertsNotRecordedSent", unit=MetricUnit.Count, value=len(unrecorded))
     metrics.add_metric(name="RestockAlertsSent", unit=MetricUnit.Count, value=len(alerts) - len(not_published))
     retry_from = [sequence_of[a] for a in not_published] + ([failed_at] if failed_at else [])
     if not retry_from:
