@@ -29,6 +29,14 @@ class Settings:
     console_client_id: str = ""
     console_upload_limit_mb: int = 100
     console_mfa: str = "OFF"  # OFF | OPTIONAL | ON (the user pool's MfaConfiguration)
+    alert_delivery: str = "immediate"  # immediate | digest | both (the AlertDelivery parameter)
+    forecast_window_days: int = 28
+    digest_when_empty: str = "skip"  # skip | line
+    console_url: str = ""
+
+    @property
+    def immediate_alerts(self) -> bool:
+        return self.alert_delivery in ("immediate", "both")
 
     def require(self, *names: str) -> Settings:
         """A function that needs more than the common settings names them at cold start."""
@@ -103,6 +111,10 @@ class Settings:
             console_client_id=env.get("CONSOLE_USER_POOL_CLIENT_ID", "").strip(),
             console_upload_limit_mb=integer("CONSOLE_UPLOAD_LIMIT_MB", 100, 1),
             console_mfa=choice("CONSOLE_MFA", "OFF", ("OFF", "OPTIONAL", "ON")),
+            alert_delivery=choice("ALERT_DELIVERY", "immediate", ("immediate", "digest", "both")),
+            forecast_window_days=integer("FORECAST_WINDOW_DAYS", 28, 1),
+            digest_when_empty=choice("DIGEST_WHEN_EMPTY", "skip", ("skip", "line")),
+            console_url=env.get("CONSOLE_URL", "").strip(),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

@@ -114,6 +114,8 @@ def evaluate_chunk(
                         level.quantity,
                         change.new,
                         cause,
+                        float(item["dailySales"]) if item.get("dailySales") is not None else None,
+                        item.get("salesWindowDays"),
                     )
                 )
             elif decision is Decision.REARM and levels.rearm(level.warehouse, level.item_id, threshold=change.new):

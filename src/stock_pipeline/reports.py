@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from stock_pipeline.adapters.stock_table import QueryPage
 from stock_pipeline.domain import reports as domain
+from stock_pipeline.domain.forecast import STOCKOUT_COLUMNS, stockout_order, stockout_rows
 from stock_pipeline.domain.reports import NotFoundError, Page, Query, ReportError
 
 
@@ -18,11 +19,15 @@ class Queries(Protocol):
 
     def warehouse_known(self, warehouse: str) -> bool: ...
 
+    def warehouse_names(self) -> list[str]: ...
+
     def levels(self, warehouse: str, *, above: int | None, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
 
     def articles(self, retailer: str, account: int, *, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
 
     def supplier_stock(self, supplier: str, *, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
+
+    def selling(self, warehouse: str, *, limit: int, start: dict[str, Any] | None) -> QueryPage: ...
 
 
 class ItemLevels(Protocol):
@@ -108,6 +113,63 @@ def supplier_stock(queries: Queries, supplier: str, *, limit: int | None, token:
         now,
     )
     return Page(page.columns, page.rows, page.next_token, {"supplier": supplier}, page.read_capacity)
+
+
+MAX_WITHIN_DAYS = 366
+SELLING_PAGE = 1000
+
+
+def stockouts(
+    queries: Queries, *, within_days: int, warehouse: str | None, limit: int | None, token: str | None, now: int
+) -> Page:
+    """Levels expected to reach zero within `within_days` at their daily sales, fewest days of cover first.
+
+    The cover depends on the level of now, so no index is sorted by it: the report reads the levels that sell
+    (GSI3, one warehouse or each registered one), never the levels without sales or the lake, sorts, and pages by
+    position in that order (the token holds the last row's cover, warehouse and item)."""
+    if not 0 <= within_days <= MAX_WITHIN_DAYS:
+        raise ReportError("within_days", f"within_days must be between 0 and {MAX_WITHIN_DAYS}, not {within_days}")
+    size = domain.limit_from(limit)
+    scope = warehouse if warehouse is not None else "*"
+    query = Query("stockouts", {"within_days": within_days, "warehouse": warehouse}, "scope", scope)
+    after = None
+    if token:
+        key = domain.decode_token(token, query, now=now)
+        try:
+            after = (float(key["cover"]["N"]), key["warehouse"]["S"], key["item"]["S"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError("next", "the next token does not belong to this report") from exc
+    elif warehouse is not None and not queries.warehouse_known(warehouse):
+        raise NotFoundError(f"no stock has been recorded for warehouse {warehouse!r}")
+    names = [warehouse] if warehouse is not None else queries.warehouse_names()
+    levels: list[dict[str, Any]] = []
+    capacity = 0.0
+    for name in names:
+        start = None
+        while True:
+            page = queries.selling(name, limit=SELLING_PAGE, start=start)
+            levels.extend(page.items)
+            capacity += page.read_capacity
+            if not page.last_key:
+                break
+            start = page.last_key
+    rows = stockout_rows(levels, within_days=within_days)
+    remaining = [row for row in rows if after is None or stockout_order(row) > after]
+    shown = remaining[:size]
+    next_token = None
+    if len(remaining) > size:
+        last = shown[-1]
+        position = {
+            "scope": {"S": scope},
+            "cover": {"N": repr(float(last["days_of_cover"]))},
+            "warehouse": {"S": str(last["warehouse"])},
+            "item": {"S": str(last["item_id"])},
+        }
+        next_token = domain.encode_token(position, query, now=now)
+    summary: dict[str, Any] = {"within_days": within_days, "matching": len(rows)}
+    if warehouse is not None:
+        summary["warehouse"] = warehouse
+    return Page(STOCKOUT_COLUMNS, shown, next_token, summary, capacity)
 
 
 def _paged(

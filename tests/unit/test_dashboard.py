@@ -124,6 +124,7 @@ def test_every_dead_letter_queue_firehose_freshness_and_the_ingest_backlog_alarm
         "HistoryFailureQueue",
         "NotificationDeadLetterQueue",
         "ValidationScheduleDeadLetterQueue",
+        "ForecastScheduleDeadLetterQueue",
     }
     for queue in queues:
         assert json.dumps({"Fn::GetAtt": [queue, "QueueName"]}) in watched, f"no alarm on {queue}"

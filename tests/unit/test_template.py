@@ -52,11 +52,16 @@ def test_the_table_streams_both_images_with_recovery_and_kms(resources):
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEType"] == "KMS"
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1", "GSI2"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1", "GSI2", "GSI3"]
     # report 2's index: sparse (only warehouse levels carry GSI2PK), sorted by the quantity itself
     gsi2 = table["GlobalSecondaryIndexes"][1]
     assert [k["AttributeName"] for k in gsi2["KeySchema"]] == ["GSI2PK", "quantity"]
     assert {"AttributeName": "quantity", "AttributeType": "N"} in table["AttributeDefinitions"]
+    # the stock-outs report's index: sparse (only levels with a sales rate carry GSI3PK), with what cover needs
+    gsi3 = table["GlobalSecondaryIndexes"][2]
+    assert [k["AttributeName"] for k in gsi3["KeySchema"]] == ["GSI3PK", "itemId"]
+    assert {"quantity", "dailySales"} <= set(gsi3["Projection"]["NonKeyAttributes"])
+    assert "dailySales" in gsi2["Projection"]["NonKeyAttributes"]  # report 2's rows carry the cover too
 
 
 def test_the_bucket_is_private_versioned_kms_encrypted_and_tls_only(resources):
@@ -115,9 +120,14 @@ def test_on_demand_by_default_and_auto_scaling_only_for_provisioned(resources):
     assert table["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned"
     assert all(i["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned" for i in table["GlobalSecondaryIndexes"])
     scaling = {lid: r for lid, r in resources.items() if r["Type"].startswith("AWS::ApplicationAutoScaling::")}
-    assert len(scaling) == 12  # read and write, target and policy, for the table and each index
+    assert len(scaling) == 16  # read and write, target and policy, for the table and each index
     targets = {r["Properties"]["ResourceId"]["Fn::Sub"] for r in scaling.values() if "ResourceId" in r["Properties"]}
-    assert targets == {"table/${StockTable}", "table/${StockTable}/index/GSI1", "table/${StockTable}/index/GSI2"}
+    assert targets == {
+        "table/${StockTable}",
+        "table/${StockTable}/index/GSI1",
+        "table/${StockTable}/index/GSI2",
+        "table/${StockTable}/index/GSI3",
+    }
     assert all(r["Condition"] == "IsProvisioned" for r in scaling.values())
     dimensions = {
         r["Properties"]["ScalableDimension"] for r in scaling.values() if "ScalableDimension" in r["Properties"]

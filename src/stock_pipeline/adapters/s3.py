@@ -86,9 +86,11 @@ class ObjectStore:
                 return None
             raise
 
-    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+    def list_keys(self, bucket: str, prefix: str, *, start_after: str | None = None) -> list[str]:
+        """Keys under `prefix` (after `start_after`: S3 lists in key order, so a date partition skips the older)."""
         keys: list[str] = []
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        extra = {"StartAfter": start_after} if start_after else {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **extra):
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return keys
 

@@ -9,13 +9,17 @@ from stock_pipeline.domain.alerts import RestockAlert, message, subject
 
 
 class AlertPublisher:
-    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+    def __init__(self, sns_client: Any, topic_arn: str, *, immediate: bool = True) -> None:
         self._sns = sns_client
         self.topic_arn = topic_arn
+        # AlertDelivery=digest: crossings are still claimed (once per crossing) but e-mailed by the daily digest
+        self.immediate = immediate
 
     def publish(self, alerts: list[RestockAlert]) -> list[str]:
         """PublishBatch in tens; returns the alert ids SNS did not accept (the caller retries them)."""
         failed: list[str] = []
+        if not self.immediate:
+            return failed
         for start in range(0, len(alerts), 10):
             batch = alerts[start : start + 10]
             entries = [

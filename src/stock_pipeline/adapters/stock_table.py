@@ -263,7 +263,8 @@ class StockLevels:
                             "ADD quantity :change "
                             "SET itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, "
                             "GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, updatedAt = :at, "
-                            "lastSourceKey = :source, lastSourceLines = :lines"
+                            "lastSourceKey = :source, lastSourceLines = :lines, "
+                            "firstSeenAt = if_not_exists(firstSeenAt, :at)"
                         ),
                         "ExpressionAttributeValues": {
                             ":change": {"N": str(change.change)},
@@ -717,6 +718,17 @@ class StockQueries:
     def warehouses(self, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
         return self._page(limit, start, KeyConditionExpression="PK = :pk", values={":pk": WAREHOUSE_REGISTRY})
 
+    def warehouse_names(self) -> list[str]:
+        """Every warehouse of the registry (the jobs and reports that span warehouses go one by one)."""
+        names: list[str] = []
+        start = None
+        while True:
+            page = self.warehouses(limit=1000, start=start)
+            names.extend(str(item["warehouse"]) for item in page.items)
+            if not page.last_key:
+                return names
+            start = page.last_key
+
     def warehouse_known(self, warehouse: str) -> bool:
         key = {"PK": {"S": WAREHOUSE_REGISTRY}, "SK": {"S": f"WH#{warehouse}"}}
         return "Item" in self._ddb.get_item(TableName=self.name, Key=key, ProjectionExpression="PK")
@@ -737,6 +749,16 @@ class StockQueries:
             IndexName="GSI2",
             KeyConditionExpression="GSI2PK = :pk AND quantity > :above",
             values={":pk": f"WH#{warehouse}", ":above": above},
+        )
+
+    def selling(self, warehouse: str, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        """The warehouse's levels that have a sales rate (GSI3, sparse: the forecast job keeps it to those)."""
+        return self._page(
+            limit,
+            start,
+            IndexName="GSI3",
+            KeyConditionExpression="GSI3PK = :pk",
+            values={":pk": f"SELLING#{warehouse}"},
         )
 
     def articles(self, retailer: str, account: int, *, limit: int, start: dict[str, Any] | None) -> QueryPage:

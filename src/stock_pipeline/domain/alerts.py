@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from stock_pipeline.domain.forecast import days_of_cover
 from stock_pipeline.domain.subjects import subject_line
 
 
@@ -26,6 +27,8 @@ class LevelState:
     quantity: int
     below_threshold: bool
     source_key: str | None = None
+    daily_sales: float | None = None  # the forecast job's rate, when the level has one
+    window_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,12 @@ class RestockAlert:
     quantity: int
     threshold: int
     source_key: str | None
+    daily_sales: float | None = None
+    window_days: int | None = None
+
+    @property
+    def cover(self) -> float | None:
+        return days_of_cover(self.quantity, self.daily_sales) if self.daily_sales else None
 
 
 def decide(level: LevelState, threshold: int) -> Decision:
@@ -53,6 +62,16 @@ def subject(alert: RestockAlert) -> str:
     return subject_line(f"Restock {name} at {alert.warehouse}: {alert.quantity} left (below {alert.threshold})")
 
 
+def forecast_lines(alert: RestockAlert) -> list[str]:
+    """The sales rate and days of cover when the forecast job has a rate for the level; nothing made up otherwise."""
+    if not alert.daily_sales:
+        return ["Daily sales:    not known yet (no sales in the forecast window)"]
+    window = f" (last {alert.window_days} days)" if alert.window_days else ""
+    cover = alert.cover
+    lasts = "none left" if cover == 0 else f"about {cover:g} days at the current rate"
+    return [f"Daily sales:    {alert.daily_sales:g} a day{window}", f"Days of cover:  {lasts}"]
+
+
 def message(alert: RestockAlert) -> str:
     """The e-mail body: everything purchasing needs to act, and where the change came from."""
     return "\n".join(
@@ -65,6 +84,7 @@ def message(alert: RestockAlert) -> str:
             f"Item name:      {alert.item_name}",
             f"Current level:  {alert.quantity}",
             f"Threshold:      {alert.threshold} (restock if below)",
+            *forecast_lines(alert),
             f"Caused by file: {alert.source_key or 'unknown'}",
             "",
             "You get one alert per crossing; the next one comes after the level is back at or above the threshold.",

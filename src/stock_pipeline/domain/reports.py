@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from stock_pipeline.domain.forecast import level_forecast
+
 TOKEN_VERSION = 1
 TOKEN_MAX_AGE_S = 24 * 3600
 MAX_LIMIT = 1000
@@ -110,7 +112,16 @@ def limit_from(raw: int | None) -> int:
 
 # ---------------------------------------------------------------------------- row shapes
 
-LEVEL_COLUMNS = ("warehouse", "item_id", "item_name", "quantity", "below_threshold", "updated_at")
+LEVEL_COLUMNS = (
+    "warehouse",
+    "item_id",
+    "item_name",
+    "quantity",
+    "below_threshold",
+    "updated_at",
+    "daily_sales",
+    "days_of_cover",
+)
 WAREHOUSE_COLUMNS = ("warehouse", "seen_at")
 ARTICLE_COLUMNS = (
     "retailer_id",
@@ -123,10 +134,11 @@ ARTICLE_COLUMNS = (
     "last_updated",
 )
 SUPPLIER_COLUMNS = ("supplier", "custom_label", "quantity", "quantity_delta", "part_numbers", "updated_at")
-TOTAL_COLUMNS = ("warehouse", "quantity", "below_threshold", "updated_at")
+TOTAL_COLUMNS = ("warehouse", "quantity", "below_threshold", "updated_at", "daily_sales", "days_of_cover")
 
 
 def level_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    daily, cover = level_forecast(item)
     return {
         "warehouse": item.get("warehouse"),
         "item_id": item.get("itemId"),
@@ -134,6 +146,8 @@ def level_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "quantity": item.get("quantity"),
         "below_threshold": bool(item.get("belowThreshold", False)),
         "updated_at": item.get("updatedAt"),
+        "daily_sales": daily,
+        "days_of_cover": cover,
     }
 
 
@@ -175,6 +189,7 @@ def item_total(item_id: str, levels: Iterable[Mapping[str, Any]], threshold: int
                 "quantity": level.get("quantity"),
                 "below_threshold": bool(level.get("belowThreshold", False)),
                 "updated_at": level.get("updatedAt"),
+                **dict(zip(("daily_sales", "days_of_cover"), level_forecast(level), strict=True)),
             }
             for level in levels
         ),

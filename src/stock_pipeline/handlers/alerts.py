@@ -30,7 +30,11 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     return Dependencies(
         settings=settings,
         levels=StockLevels(session.client("dynamodb", config=client_config()), settings.table_name),
-        publisher=AlertPublisher(session.client("sns", config=client_config()), settings.restock_topic_arn),
+        publisher=AlertPublisher(
+            session.client("sns", config=client_config()),
+            settings.restock_topic_arn,
+            immediate=settings.immediate_alerts,
+        ),
     )
 
 
@@ -67,10 +71,20 @@ def level_changes(event: dict[str, Any]) -> list[_Change]:
                     quantity=int(image.get("quantity", 0)),
                     below_threshold=bool(image.get("belowThreshold", False)),
                     source_key=image.get("lastSourceKey"),
+                    daily_sales=_number(image.get("dailySales")),
+                    window_days=_integer(image.get("salesWindowDays")),
                 ),
             )
         )
     return changes
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _integer(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependencies) -> dict[str, Any]:
@@ -113,6 +127,8 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
                         level.quantity,
                         threshold,
                         level.source_key,
+                        level.daily_sales,
+                        level.window_days,
                     )
                 )
                 sequence_of[change.event_id] = change.sequence
@@ -131,7 +147,10 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
     if unrecorded:  # sent, but a re-delivery of this batch would send them again
         logger.warning("alerts sent but not recorded as sent", extra={"alerts": unrecorded})
         metrics.add_metric(name="AlertsNotRecordedSent", unit=MetricUnit.Count, value=len(unrecorded))
-    metrics.add_metric(name="RestockAlertsSent", unit=MetricUnit.Count, value=len(alerts) - len(not_published))
+    if deps.publisher.immediate:
+        metrics.add_metric(name="RestockAlertsSent", unit=MetricUnit.Count, value=len(alerts) - len(not_published))
+    else:  # AlertDelivery=digest: claimed once per crossing, e-mailed by the daily digest
+        metrics.add_metric(name="RestockAlertsLeftToDigest", unit=MetricUnit.Count, value=len(alerts))
     retry_from = [sequence_of[a] for a in not_published] + ([failed_at] if failed_at else [])
     if not retry_from:
         return {"batchItemFailures": []}

@@ -32,7 +32,9 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     return Dependencies(
         store=ObjectStore(s3_client(session)),
         levels=StockLevels(session.client("dynamodb", config=config), settings.table_name),
-        publisher=AlertPublisher(session.client("sns", config=config), settings.restock_topic_arn),
+        publisher=AlertPublisher(
+            session.client("sns", config=config), settings.restock_topic_arn, immediate=settings.immediate_alerts
+        ),
     )
 
 

@@ -66,6 +66,8 @@ class Level(BaseModel):
     quantity: int
     below_threshold: bool
     updated_at: str | None = None
+    daily_sales: float | None = Field(None, description="units sold a day over the forecast window; null: no sales")
+    days_of_cover: float | None = Field(None, description="days the level lasts at that rate; null: no sales rate")
 
 
 class Levels(BaseModel):
@@ -92,6 +94,8 @@ class WarehouseLevel(BaseModel):
     quantity: int
     below_threshold: bool
     updated_at: str | None = None
+    daily_sales: float | None = Field(None, description="units sold a day over the forecast window; null: no sales")
+    days_of_cover: float | None = Field(None, description="days the level lasts at that rate; null: no sales rate")
 
 
 class ItemTotal(BaseModel):
@@ -137,6 +141,26 @@ class SupplierStock(BaseModel):
     supplier: str
     count: int
     items: list[SupplierSku]
+    next: str | None = None
+
+
+class Stockout(BaseModel):
+    warehouse: str
+    item_id: str
+    item_name: str | None = None
+    quantity: int
+    daily_sales: float = Field(description="units sold a day over the forecast window")
+    days_of_cover: float = Field(description="days the level lasts at that rate (0: none left)")
+    below_threshold: bool
+    forecast_at: str | None = Field(None, description="when the rate was computed (UTC)")
+
+
+class Stockouts(BaseModel):
+    within_days: int
+    warehouse: str | None = None
+    matching: int = Field(description="levels expected to run out within the days, on every page")
+    count: int
+    items: list[Stockout]
     next: str | None = None
 
 
@@ -234,6 +258,26 @@ def get_supplier_stock(
     format: FORMAT = None,
 ) -> Any:  # JSON or CSV: the models are documented in `responses`
     page = reports.supplier_stock(deps().queries, unquote(supplier), limit=limit, token=next, now=_now())
+    return _answer(page, format)
+
+
+@app.get(
+    "/forecast/stockouts",
+    summary="Levels expected to run out within N days at their daily sales, fewest days of cover first",
+    responses=_responses(Stockouts),
+)
+def get_stockouts(
+    within_days: Annotated[
+        int, Query(ge=0, le=reports.MAX_WITHIN_DAYS, description="days ahead (0 lists the levels already out)")
+    ] = 7,
+    warehouse: Annotated[str | None, Query(min_length=1, description="one warehouse; all without it")] = None,
+    limit: LIMIT = None,
+    next: NEXT = None,
+    format: FORMAT = None,
+) -> Any:  # JSON or CSV: the models are documented in `responses`
+    page = reports.stockouts(
+        deps().queries, within_days=within_days, warehouse=warehouse, limit=limit, token=next, now=_now()
+    )
     return _answer(page, format)
 
 
