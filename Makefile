@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate diagram bench chaos cost openapi clean
+.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate forecast diagram bench chaos cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -103,6 +103,9 @@ up: $(VENV)/.installed ## run the local stack in the foreground; writes .local-s
 
 validate: $(VENV)/.installed ## start the nightly validation now and print its e-mail (local stack of make up; ARGS="--stack NAME" for AWS)
 	$(PY) -m stockctl validate --wait $(if $(ARGS),$(ARGS),--local --poll 0.5)
+
+forecast: $(VENV)/.installed ## compute the sales rates now (ARGS="--digest" sends today's digest; ARGS="--stack NAME" for AWS)
+	$(PY) -m stockctl forecast --wait $(if $(filter --stack%,$(ARGS)),$(ARGS),--local --poll 0.5 $(ARGS))
 
 diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
 	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz; }

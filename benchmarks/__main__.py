@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import ebay, history, local_iam, reports, stock_updates, validation, xlsx_reader
+from benchmarks import ebay, forecast, history, local_iam, reports, stock_updates, validation, xlsx_reader
 from benchmarks.common import RESULTS, write_section
 
 SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
@@ -18,6 +18,7 @@ SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "history": history.run,
     "ebay": ebay.run,
     "local-iam": local_iam.run,
+    "forecast": forecast.run,
 }
 
 

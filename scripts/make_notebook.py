@@ -176,7 +176,8 @@ cells += [
         "## Stock history, sales and levels below threshold\n\n`curated/stock_history/` holds every change of a "
         "stored level from the table's stream (old, new, delta, cause; Glue table `stock_history`, saved queries "
         "`stock-history-of-item`, `stock-over-time-per-item`, `sales-per-item-per-day`). These are the figures of "
-        "`make report`, drawn by the same functions (`stockctl.lake_report`)."
+        "`make report`, drawn by the same functions (`stockctl.lake_report`); the days of cover come from the newest "
+        "forecast run (`curated/daily_rates/`, Glue table `daily_rates`; `python -m stockctl forecast` computes one)."
     ),
     nbf.v4.new_code_cell(
         """import sys
@@ -197,6 +198,7 @@ lake_report.levels(lake.history).tail()"""
             "Units sold per day",
             "Rejected rows per day",
             "Levels below their restock threshold",
+            "Days of cover (newest forecast, lowest 20)",
         )
     ],
 ]

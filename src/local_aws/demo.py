@@ -115,6 +115,19 @@ def nightly_validation(stack: LocalStack) -> tuple[str, dict[str, Any], list[dic
     return execution["status"], json.loads(execution.get("output") or "{}"), inbox.read()
 
 
+def nightly_forecast(stack: LocalStack) -> tuple[dict[str, Any], str]:
+    """The 04:30 UTC schedule, fired now: sales rates onto the levels; then the stock-outs report of the week."""
+    from local_aws import stepfunctions as local_stepfunctions
+    from stockctl.stack import ReportsClient
+
+    arn = stack.fire_schedule("ForecastSchedule")
+    local_stepfunctions.wait_for_executions()
+    execution = stack.client("stepfunctions").describe_execution(executionArn=arn)
+    client = ReportsClient(stack.outputs["ReportsApiUrl"], stack.session, stack.region)
+    _, _, body = client.get("/forecast/stockouts", {"within_days": 7, "limit": 10}, csv=True)
+    return {"status": execution["status"], **json.loads(execution.get("output") or "{}")}, body.decode()
+
+
 def stock_table(stack: LocalStack) -> Any:
     import pandas as pd
 
@@ -236,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ebay_notices, ebay_changed, revise_lines = ebay_listings(stack)
         answers = three_reports(stack)
         validation_status, validation, validation_emails = nightly_validation(stack)
+        rates, stockouts = nightly_forecast(stack)
         history_title, history = item_history(stack)
         write_report(stack, Path(args.report))
         console = (stack.outputs["ConsoleUrl"], dict(stack.console_credentials or {}))
@@ -286,14 +300,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     for email in validation_emails:
         print(f"  Subject: {email['subject']}\n    " + email["message"].replace("\n", "\n    "))
+    print(
+        f"\nNightly forecast (the 04:30 UTC schedule, fired now): {rates['status']}, {rates.get('selling', 0)} of "
+        f"{rates.get('levels', 0)} levels selling, rates in {rates.get('lake', '')}"
+    )
+    print("  GET /forecast/stockouts?within_days=7 (fewest days of cover first, first 10):")
+    print("    " + stockouts.strip().replace("\n", "\n    "))
     print(f"\n{history_title}")
     print(history.to_string(index=False))
-    print(f"\nHTML report (stock over time, sales, rejected rows, levels below threshold): {args.report}")
+    print(
+        f"\nHTML report (stock over time, sales, rejected rows, levels below threshold, days of cover): {args.report}"
+    )
     print(
         f"\nWeb console (while a local stack runs; `make up` keeps one running and prints its own): {console[0]}, "
         f"user {console[1].get('username')}, password {console[1].get('password')}"
     )
     result["history"] = history
+    result["forecast"] = {**rates, "stockouts": stockouts}
     result["validation"] = {"status": validation_status, **validation, "emails": validation_emails}
     result["feed_notices"] = feed_notices
     result["sample"] = sample

@@ -366,7 +366,11 @@ class LocalStack:
             self.inventory.append(Inventory(lid, rtype, "local", stand_in.physical_resource_id, note))
         for lid, resource in active.items():
             if resource["Type"] == "AWS::Lambda::Function":
-                self._register_function(lid, created[lid], code_dir)
+                # moto created the function before the resources filled in here existed (the HTTP API): a value
+                # naming one (the console's URL) is resolved again now, as CloudFormation would have
+                template_env = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+                resolved = clean_json(template_env, resource_map) if template_env else {}
+                self._register_function(lid, created[lid], code_dir, resolved)
         for lid, resource in active.items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
                 self._executable_state_machine(lid, created[lid], clean_json(resource["Properties"], resource_map))
@@ -667,11 +671,12 @@ class LocalStack:
 
     # ------------------------------------------------------------------ functions and their event sources
 
-    def _register_function(self, lid: str, name: str, code_dir: Path) -> None:
+    def _register_function(self, lid: str, name: str, code_dir: Path, resolved: dict[str, Any] | None = None) -> None:
         config = self.client("lambda").get_function_configuration(FunctionName=name)
         # The template's Environment, then local overrides (e.g. a quieter log level for the demo).
         # Lambda's environment values are strings (moto hands back Number parameters as numbers).
         variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+        variables.update({k: str(v) for k, v in (resolved or {}).items() if "${" in variables.get(k, "")})
         environment = {**variables, **self.function_environment}
         # Lambda runs the function with a session of its execution role (the trust policy must let Lambda assume it:
         # https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html), session name = function

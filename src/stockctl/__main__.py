@@ -7,6 +7,9 @@ python -m stockctl report stock --retailer retailer-7 --account 42 --all
 python -m stockctl report supplier --supplier acme
 python -m stockctl validate --wait                              # start the nightly validation now, print its e-mail
 python -m stockctl validate --local --wait                      # ... on the stack of `make up`
+python -m stockctl report stockouts --within-days 7 --warehouse "Berlin 1"
+python -m stockctl forecast --wait                              # compute the sales rates now (as at 04:30 UTC)
+python -m stockctl forecast --digest --wait                     # send today's digest now (AlertDelivery digest|both)
 python -m stockctl preflight                                    # check samconfig.toml's layer before `sam deploy`
 python -m stockctl lake-report --local --items a123v5           # HTML page of plots from the lake (`make report`)
 python -m stockctl smoke --stack stock-pipeline                 # prove a deployed stack works (`make smoke`)
@@ -28,22 +31,13 @@ from stockctl.stack import LOCAL_STATE, client_for, stack_access
 def validate(args: argparse.Namespace) -> int:
     """Start the validation workflow as the schedule does (trigger "manual"); with --wait, follow it to the end
     and print the summary it e-mailed. A run already in progress makes this one end as SKIPPED, checking nothing."""
-    import time
-    from datetime import UTC, datetime
 
     session, outputs, endpoint = stack_access(args)
     sfn = session.client("stepfunctions", endpoint_url=endpoint)
-    name = args.name or f"manual-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    arn = sfn.start_execution(
-        stateMachineArn=outputs["ValidationStateMachineArn"], name=name, input=json.dumps({"trigger": "manual"})
-    )["executionArn"]
-    print(f"started {arn}", flush=True)
-    if not args.wait:
+    execution = _start(sfn, outputs["ValidationStateMachineArn"], args, {"trigger": "manual"})
+    if execution is None:
         return 0
-    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(args.poll)
     output = json.loads(execution.get("output") or "{}")
-    print(f"{execution['status']}: {json.dumps(output, ensure_ascii=False)}")
     key = output.get("reportKey") or _failed_report_key(execution)
     if key:
         from stock_pipeline.domain.validation import summary
@@ -57,6 +51,37 @@ def validate(args: argparse.Namespace) -> int:
             subject, message = summary(report, f"s3://{outputs['DataBucketName']}/{key}")
             print(f"\nSubject: {subject}\n\n{message}")
     return 0 if execution["status"] == "SUCCEEDED" else 1
+
+
+def _start(sfn: Any, machine: str, args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Start a workflow as its schedule does; with --wait, follow it and print its status and output."""
+    import time
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)  # to the millisecond: two starts in one second are two executions, not a clash
+    name = args.name or f"manual-{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z"
+    arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))["executionArn"]
+    print(f"started {arn}", flush=True)
+    if not args.wait:
+        return None
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        time.sleep(args.poll)
+    print(f"{execution['status']}: {execution.get('output') or execution.get('cause') or ''}")
+    return execution
+
+
+def forecast(args: argparse.Namespace) -> int:
+    """Compute the sales rates now (or, with --digest, send the day's digest): the forecast workflow as its
+    schedules start it. A digest already sent today is SKIPPED (one a day)."""
+    session, outputs, endpoint = stack_access(args)
+    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    execution = _start(
+        sfn,
+        outputs["ForecastStateMachineArn"],
+        args,
+        {"job": "digest" if args.digest else "rates", "trigger": "manual"},
+    )
+    return 0 if execution is None or execution["status"] == "SUCCEEDED" else 1
 
 
 def _failed_report_key(execution: dict[str, Any]) -> str | None:
@@ -76,6 +101,9 @@ def route(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         return f"/items/{quote(args.item, safe='')}/total", {}
     if args.report == "stock":
         return f"/stock/{quote(args.retailer, safe='')}/{args.account}", paging
+    if args.report == "stockouts":
+        extra = {"warehouse": args.warehouse} if args.warehouse else {}
+        return "/forecast/stockouts", {**paging, "within_days": args.within_days, **extra}
     return f"/suppliers/{quote(args.supplier, safe='')}/stock", paging
 
 
@@ -96,13 +124,25 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workflow_start(command: argparse.ArgumentParser) -> None:
+    """The options of a command that starts a workflow as its schedule does (`_start`)."""
+    command.add_argument("--wait", action="store_true", help="follow the run to its end and print its result")
+    command.add_argument("--name", help="execution name (default manual-<UTC time>)")
+    command.add_argument("--poll", type=float, default=5.0, help="seconds between status checks with --wait")
+    where = command.add_mutually_exclusive_group()
+    where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
+    command.add_argument("--region", help="AWS region (default: your AWS configuration)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m stockctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
     r = commands.add_parser("report", help="read a report from the reports API")
-    r.add_argument("report", choices=["warehouses", "items", "total", "stock", "supplier"])
+    r.add_argument("report", choices=["warehouses", "items", "total", "stock", "supplier", "stockouts"])
+    r.add_argument("--within-days", type=int, default=7, help="stockouts: levels running out within these days")
     r.add_argument("--warehouse")
     r.add_argument("--above", type=int, help="items: only levels strictly greater (report 2)")
     r.add_argument("--item")
@@ -118,13 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.add_argument("--stack", default="stock-pipeline", help="read ReportsApiUrl from this stack (default)")
     r.add_argument("--region", help="AWS region (default: your AWS configuration)")
     v = commands.add_parser("validate", help="start the nightly validation now (as the 03:00 UTC schedule does)")
-    v.add_argument("--wait", action="store_true", help="follow the run to its end and print its summary")
-    v.add_argument("--name", help="execution name (default manual-<UTC time>)")
-    v.add_argument("--poll", type=float, default=5.0, help="seconds between status checks with --wait")
-    where = v.add_mutually_exclusive_group()
-    where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
-    where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
-    v.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    _workflow_start(v)
+    f = commands.add_parser("forecast", help="compute the sales rates now (as at 04:30 UTC), or send the digest")
+    f.add_argument("--digest", action="store_true", help="send today's digest instead (once a day)")
+    _workflow_start(f)
     p = commands.add_parser("preflight", help="check the deploy parameters AWS checks only at function creation")
     p.add_argument("--config", default="samconfig.toml", help="the samconfig file `sam deploy` reads")
     p.add_argument("--config-env", default="default")
@@ -157,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return preflight.run(Path(args.config), args.config_env, args.region, args.layer)
     if args.command == "validate":
         return validate(args)
+    if args.command == "forecast":
+        return forecast(args)
     if args.command == "smoke":
         from stockctl import smoke
 

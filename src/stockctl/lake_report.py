@@ -1,8 +1,9 @@
 """`make report`: an HTML page of plots from the lake of the local or a deployed stack.
 
 Stock over time for chosen items (curated/stock_history/), units sold per day (the negative inventory
-transactions), rejected rows per day (rejected/) and the levels below their restock threshold now (the newest level
-and threshold in the history). The notebook draws the same figures with the same functions.
+transactions), rejected rows per day (rejected/), the levels below their restock threshold now (the newest level
+and threshold in the history) and the lowest days of cover of the newest forecast (curated/daily_rates/). The
+notebook draws the same figures with the same functions.
 
 python -m stockctl lake-report --local --out reports/stock-report.html --items a123v5,b456
 python -m stockctl lake-report --stack stock-pipeline --days 14
@@ -15,13 +16,14 @@ import datetime as dt
 import html
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 HISTORY, TRANSACTIONS, REJECTED = "curated/stock_history/", "curated/inventory_transactions/", "rejected/"
+RATES = "curated/daily_rates/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class LakeData:
     history: pd.DataFrame
     transactions: pd.DataFrame
     rejected: pd.DataFrame  # one row per rejected-rows file: day, rows
+    rates: pd.DataFrame = field(default_factory=pd.DataFrame)  # the forecast runs (daily_rates), dt per run
 
 
 def read_lake(session: Any, bucket: str, endpoint: str | None = None) -> LakeData:
@@ -52,7 +55,9 @@ def read_lake(session: Any, bucket: str, endpoint: str | None = None) -> LakeDat
         for obj in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
             files.append({"day": obj["LastModified"].date(), "rows": sum(1 for line in body.splitlines() if line)})
-    return LakeData(parquet(HISTORY), parquet(TRANSACTIONS), pd.DataFrame(files, columns=["day", "rows"]))
+    return LakeData(
+        parquet(HISTORY), parquet(TRANSACTIONS), pd.DataFrame(files, columns=["day", "rows"]), parquet(RATES)
+    )
 
 
 # ---------------------------------------------------------------- the figures' data (pure, pandas)
@@ -120,11 +125,21 @@ def below_threshold(history: pd.DataFrame, default_threshold: int) -> pd.DataFra
     return below.sort_values(["level", "warehouse", "item_id"])[columns].reset_index(drop=True)
 
 
+def lowest_cover(rates: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The newest forecast run's levels with the fewest days of cover (levels without sales have none)."""
+    if rates.empty:
+        return pd.DataFrame(columns=["days_of_cover"])
+    days = rates["dt"].astype(str)
+    newest = rates[days == days.max()].dropna(subset=["days_of_cover"])
+    shown = newest.sort_values(["days_of_cover", "warehouse", "item_id"]).head(n)
+    return shown.set_index(shown["item_id"] + " @ " + shown["warehouse"])[["days_of_cover"]]
+
+
 # ---------------------------------------------------------------- drawing
 
 
 def figures(data: LakeData, items: list[str], default_threshold: int) -> dict[str, Any]:
-    """The four matplotlib figures of the page (and of the notebook), keyed by title."""
+    """The five matplotlib figures of the page (and of the notebook), keyed by title."""
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure  # no pyplot: no backend state, the same figures in a notebook or a script
     from matplotlib.ticker import MaxNLocator
@@ -169,6 +184,14 @@ def figures(data: LakeData, items: list[str], default_threshold: int) -> dict[st
         "barh",
         "",
         "no level is below its threshold",
+    )
+    cover = lowest_cover(data.rates)
+    figure(
+        "Days of cover (newest forecast, lowest 20)",
+        cover.iloc[::-1] if len(cover) else pd.DataFrame(),
+        "barh",
+        "",
+        "no forecast yet (python -m stockctl forecast)",
     )
     return drawn
 

@@ -1,4 +1,4 @@
-"""`make report` on the local stack: the HTML page renders in a real headless browser with its four plots."""
+"""`make report` on the local stack: the HTML page renders in a real headless browser with its five plots."""
 
 import json
 import re
@@ -43,18 +43,21 @@ def test_the_report_page_shows_stock_over_time_sales_rejections_and_levels_below
     local_stack.drain()
     state = tmp_path / "local-stack.json"
     state.write_text(json.dumps(local_stack.describe()))
+    # and the nightly forecast (started by hand): rep-1 sold 17 since the 24th
+    assert stockctl(["forecast", "--local", str(state), "--wait", "--poll", "0.05"]) == 0
 
     # When the report is made from the local stack's lake
     out = tmp_path / "report.html"
     assert stockctl(["lake-report", "--local", str(state), "--out", str(out), "--items", "rep-1,rep-2"]) == 0
 
-    # Then the page holds the four plots, and the browser decodes and draws every one of them
+    # Then the page holds the five plots, and the browser decodes and draws every one of them
     page = out.read_text()
-    assert page.count('<img class="plot"') == 4
-    for title in ("Stock over time", "Units sold per day", "Rejected rows per day", "Levels below their restock"):
+    assert page.count('<img class="plot"') == 5
+    titles = ("Stock over time", "Units sold per day", "Rejected rows per day", "Levels below their restock", "Days of")
+    for title in titles:
         assert title in page
     dom = rendered_dom(out.as_uri(), tmp_path / "profile")
-    assert re.search(r'<body data-plots="4"', dom), dom[:500]
+    assert re.search(r'<body data-plots="5"', dom), dom[:500]
     # and the table of levels below threshold names rep-1 at 23 under 25 (rep-2, 12 above the default 10, is not)
     below = dom.split("Levels below their restock threshold</h2>", 1)[1]
     assert re.search(r"<td>Report Hall</td>\s*<td>rep-1</td>\s*<td>23</td>\s*<td>25</td>", below)

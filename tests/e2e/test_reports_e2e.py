@@ -95,5 +95,5 @@ def test_the_cli_reads_a_report_from_the_local_stack(stocked, tmp_path, capsys):
 
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0
-    assert lines[0] == "warehouse,item_id,item_name,quantity,below_threshold,updated_at"
+    assert lines[0] == "warehouse,item_id,item_name,quantity,below_threshold,updated_at,daily_sales,days_of_cover"
     assert sorted(int(line.split(",")[3]) for line in lines[1:]) == [246, 247, 248, 249]

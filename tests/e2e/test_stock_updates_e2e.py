@@ -243,8 +243,8 @@ def test_the_notebook_runs_against_the_local_stack(local_stack, tmp_path):
         if cell.cell_type == "code"
         and any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for o in cell.outputs)
     ]
-    # latest stock, levels, movements, thresholds, supplier stock, rejected rows; then the four of `make report`
-    assert len(plots) == 10, plots
+    # latest stock, levels, movements, thresholds, supplier stock, rejected rows; then the five of `make report`
+    assert len(plots) == 11, plots
     assert "nothing rejected yet" not in outputs and "no supplier feeds yet" not in outputs
 
 
@@ -316,7 +316,11 @@ def test_make_demo_prints_the_summary(tmp_path):
     assert "[FAILED] Supplier feed FAILED: globex" in completed.stdout
     history = completed.stdout.split("History of ", 1)[1].split("\n\n", 1)[0].splitlines()
     assert "old_value" in history[1] and len(history) >= 4  # the title, the header, at least two changes
-    assert report.read_text().count('<img class="plot"') == 4
+    assert report.read_text().count('<img class="plot"') == 5
+    assert re.search(
+        r"Nightly forecast \(the 04:30 UTC schedule, fired now\): SUCCEEDED, [1-9]\d* of", completed.stdout
+    )
+    assert "warehouse,item_id,item_name,quantity,daily_sales,days_of_cover" in completed.stdout
     assert "6 eBay tables (store x supplier) generated" in completed.stdout
     assert re.search(
         r"Web console .*: http://127\.0\.0\.1:\d+/console, user console-user, password \S+", completed.stdout

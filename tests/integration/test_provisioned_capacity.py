@@ -21,12 +21,12 @@ def test_the_table_and_its_index_start_at_the_minimum_capacity(ddb, table_name):
 
     assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
     indexes = [i["ProvisionedThroughput"] for i in table["GlobalSecondaryIndexes"]]
-    assert len(indexes) == 2
+    assert len(indexes) == 3
     for throughput in (table["ProvisionedThroughput"], *indexes):
         assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (3, 7)
 
 
-def test_auto_scaling_tracks_the_target_utilisation_on_table_and_both_indexes_reads_and_writes(stack, table_name):
+def test_auto_scaling_tracks_the_target_utilisation_on_table_and_every_index_reads_and_writes(stack, table_name):
     scaling = stack.client("application-autoscaling")
 
     targets = scaling.describe_scalable_targets(ServiceNamespace="dynamodb")["ScalableTargets"]
@@ -40,6 +40,8 @@ def test_auto_scaling_tracks_the_target_utilisation_on_table_and_both_indexes_re
         (f"table/{table_name}/index/GSI1", "dynamodb:index:ReadCapacityUnits"): (3, 300),
         (f"table/{table_name}/index/GSI2", "dynamodb:index:WriteCapacityUnits"): (7, 900),
         (f"table/{table_name}/index/GSI2", "dynamodb:index:ReadCapacityUnits"): (3, 300),
+        (f"table/{table_name}/index/GSI3", "dynamodb:index:WriteCapacityUnits"): (7, 900),
+        (f"table/{table_name}/index/GSI3", "dynamodb:index:ReadCapacityUnits"): (3, 300),
     }
     tracked = {
         (
@@ -55,9 +57,11 @@ def test_auto_scaling_tracks_the_target_utilisation_on_table_and_both_indexes_re
         (f"table/{table_name}/index/GSI1", "DynamoDBReadCapacityUtilization"): 65.0,
         (f"table/{table_name}/index/GSI2", "DynamoDBWriteCapacityUtilization"): 65.0,
         (f"table/{table_name}/index/GSI2", "DynamoDBReadCapacityUtilization"): 65.0,
+        (f"table/{table_name}/index/GSI3", "DynamoDBWriteCapacityUtilization"): 65.0,
+        (f"table/{table_name}/index/GSI3", "DynamoDBReadCapacityUtilization"): 65.0,
     }
     created = {i.logical_id: i.how for i in stack.inventory if i.type.startswith("AWS::ApplicationAutoScaling::")}
-    assert len(created) == 12
+    assert len(created) == 16
     assert set(created.values()) == {"local"}
 
 

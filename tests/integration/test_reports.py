@@ -110,6 +110,8 @@ def test_csv_for_spreadsheets_by_accept_header_or_format(seeded, report_deps):
             "quantity": "7",
             "below_threshold": rows[0]["below_threshold"],
             "updated_at": rows[0]["updated_at"],
+            "daily_sales": "",  # no forecast has run: no rate, no cover (empty cells, not 0)
+            "days_of_cover": "",
         }
     ]
     assert get(report_deps, "/items/item-05/total", {"format": "csv"})[1].startswith("warehouse,quantity,")

@@ -33,6 +33,9 @@ FILES = {
 }
 
 
+FORECAST_AT = "2026-11-26T00:00:00Z"
+
+
 def saved_queries():
     resources = load_template()["Resources"]
     return {
@@ -98,6 +101,10 @@ def lake(stack, deps, s3, bucket, tmp_path_factory):
     store = put(s3, bucket, "reference/store/listings.csv", listings.encode())
     assert ingest(sqs_event_for([(bucket, *store)]), None, deps) == {"batchItemFailures": []}
     stack.drain()  # the stream's consumers: the history under curated/stock_history/
+    # the nightly forecast as of the next midnight: its rates onto the levels and into curated/daily_rates/
+    rates = stack.functions["ForecastFunction"].invoke({"job": "rates", "input": {"scheduledTime": FORECAST_AT}})
+    assert rates["lake"].endswith("/curated/daily_rates/dt=2026-11-26/rates.snappy.parquet")
+    stack.drain()
     root = tmp_path_factory.mktemp("lake")
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
@@ -112,7 +119,16 @@ def db(lake):
     """The Glue tables as DuckDB views over the same files: names, columns and partitions as Athena sees them."""
     con = duckdb.connect()
     parquet = "hive_partitioning=true, hive_types_autocast=false, union_by_name=true"
-    for table in ("inventory_transactions", "stock_latest", "supplier_stock", "stock_history", "store", "ebay"):
+    tables = (
+        "inventory_transactions",
+        "stock_latest",
+        "supplier_stock",
+        "stock_history",
+        "store",
+        "ebay",
+        "daily_rates",
+    )
+    for table in tables:
         con.execute(
             f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{lake}/curated/{table}/**/*.parquet', {parquet})"
         )
@@ -157,6 +173,7 @@ PARAMETERS = {
     "stock-over-time-per-item": ("a1", "2020-01-01", "2099-12-31"),
     "sales-per-item-per-day": ("2026-11-24", "2026-11-25"),
     "ebay-listings-changed-today": ("Store S", datetime.datetime.now(datetime.UTC).date().isoformat()),
+    "stockouts-forecast": ("2026-11-26", 7),
 }
 
 
@@ -250,3 +267,26 @@ def test_the_ebay_listings_of_a_store_upload_are_in_sql_with_the_supplier_quanti
     assert {(r["item_id"], r["quantity"]) for r in rows} == {
         (500 + n, stock[f"SKU-{n:06d}"]) for n in range(5) if stock[f"SKU-{n:06d}"] != 0
     }
+
+
+def test_the_stockouts_forecast_in_sql_agrees_with_the_report_and_the_rates_with_the_sales(db, api):
+    """The run's partition holds the rates the level items got; with no change since, the saved query and the
+    stock-outs report list the same levels in the same order."""
+    queries, _, _ = api
+    page = reports.stockouts(queries, within_days=7, warehouse=None, limit=1000, token=None, now=0)
+    from_api = [(r["warehouse"], r["item_id"], r["quantity"], r["days_of_cover"]) for r in page.rows]
+    from_sql = [
+        (r["warehouse"], r["item_id"], r["quantity"], r["days_of_cover"])
+        for r in run(db, "stockouts-forecast", "2026-11-26", 7)
+    ]
+    assert from_sql == from_api == [("Berlin 1", "b2", 7, 2.8), ("Berlin 1", "a1", 23, 6.6), ("Borkum 1", "a1", 7, 7.0)]
+    rates = {
+        (r["warehouse"], r["item_id"]): (r["units_sold"], r["observed_days"], r["daily_sales"]) for r in run_rows(db)
+    }
+    assert rates[("Berlin 1", "a1")] == (7, 2, 3.5) and rates[("Berlin 1", "c3")] == (0, 1, 0.0)
+
+
+def run_rows(db):
+    cursor = db.execute("SELECT * FROM daily_rates WHERE dt = '2026-11-26'")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

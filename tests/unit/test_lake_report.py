@@ -2,7 +2,15 @@
 
 import pandas as pd
 
-from stockctl.lake_report import LakeData, below_threshold, busiest_items, render_html, sales_per_day, stock_over_time
+from stockctl.lake_report import (
+    LakeData,
+    below_threshold,
+    busiest_items,
+    lowest_cover,
+    render_html,
+    sales_per_day,
+    stock_over_time,
+)
 
 T = pd.Timestamp("2026-11-26T08:00:00Z")
 
@@ -65,5 +73,18 @@ def test_sales_are_the_negative_changes_per_day_and_warehouse():
 def test_an_empty_lake_still_makes_a_page_that_says_so():
     empty = LakeData(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(columns=["day", "rows"]))
     page = render_html(empty, [], 10, source="nowhere")
-    assert page.count('<img class="plot"') == 4
+    assert page.count('<img class="plot"') == 5
     assert "No level is below its threshold." in page and "Items: none yet" in page
+
+
+def test_the_lowest_covers_come_from_the_newest_forecast_run_without_levels_that_do_not_sell():
+    rates = pd.DataFrame(
+        [
+            {"dt": "2026-12-05", "warehouse": "Berlin 1", "item_id": "a", "days_of_cover": 0.5},  # an older run
+            {"dt": "2026-12-06", "warehouse": "Berlin 1", "item_id": "a", "days_of_cover": 4.0},
+            {"dt": "2026-12-06", "warehouse": "Berlin 1", "item_id": "b", "days_of_cover": 1.5},
+            {"dt": "2026-12-06", "warehouse": "Berlin 1", "item_id": "c", "days_of_cover": None},  # no sales
+        ]
+    )
+    assert lowest_cover(rates)["days_of_cover"].to_dict() == {"b @ Berlin 1": 1.5, "a @ Berlin 1": 4.0}
+    assert lowest_cover(pd.DataFrame()).empty

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -68,30 +69,40 @@ def daily_rates(
         .group_by(["warehouse", "item_id"])
         .aggregate([("sold", "sum"), ("timestamp", "min")])
     )
-    known = first_seen or {}
-    firsts = [
-        min(first, known.get((warehouse, item), first))
-        for warehouse, item, first in zip(
-            grouped["warehouse"].to_pylist(),
-            grouped["item_id"].to_pylist(),
-            grouped["timestamp_min"].to_pylist(),
-            strict=True,
+    micros = pa.timestamp("us", tz="UTC")
+    if first_seen:
+        known = pa.table(
+            {
+                "warehouse": pa.array([key[0] for key in first_seen], pa.string()),
+                "item_id": pa.array([key[1] for key in first_seen], pa.string()),
+                "known_since": pa.array(list(first_seen.values()), micros),
+            }
         )
-    ]
-    observed = [min(window_days, max(1, math.ceil((as_of - first).total_seconds() / 86_400))) for first in firsts]
+        grouped = grouped.join(known, ["warehouse", "item_id"], join_type="left outer")
+    first = _epoch_us(grouped["timestamp_min"])
+    if "known_since" in grouped.column_names:
+        first = np.minimum(first, _epoch_us(grouped["known_since"], missing=np.iinfo(np.int64).max))
+    now_us = int(as_of.timestamp() * 1_000_000)
+    observed = pa.array(np.clip(np.ceil((now_us - first) / 86_400e6), 1, window_days).astype(np.int64))
     units = grouped["sold_sum"].cast(pa.int64())
-    rates = pc.divide(units.cast(pa.float64()), pa.array(observed, pa.float64()))
+    rates = pc.divide(units.cast(pa.float64()), observed.cast(pa.float64()))
     table = pa.table(
         {
             "warehouse": grouped["warehouse"],
             "item_id": grouped["item_id"],
             "units_sold": units,
-            "observed_days": pa.array(observed, pa.int64()),
+            "observed_days": observed,
             "daily_sales": rates,
         },
         schema=RATES_SCHEMA,
     )
     return table.sort_by([("warehouse", "ascending"), ("item_id", "ascending")])
+
+
+def _epoch_us(column: pa.ChunkedArray, *, missing: int = 0) -> np.ndarray:
+    """Microseconds since the epoch (whatever the column's unit), nulls as `missing`."""
+    values = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return pc.fill_null(values, missing).to_numpy()
 
 
 def days_of_cover(level: int, daily_sales: float | None) -> float | None:
