@@ -61,6 +61,7 @@ def install() -> None:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
     _cache_table_reads(models, Table)
+    _s3_events_name_the_caller()
     from werkzeug.serving import WSGIRequestHandler
 
     WSGIRequestHandler.protocol_version = "HTTP/1.1"
@@ -226,6 +227,25 @@ def _running_item_size() -> None:
     limited.__setitem__ = setitem  # type: ignore[method-assign]
     for name in ("__delitem__", "pop", "popitem", "clear", "update", "setdefault"):
         setattr(limited, name, forget(getattr(dict, name)))
+
+
+def _s3_events_name_the_caller() -> None:
+    """S3's event records carry userIdentity.principalId, the principal whose request caused the event
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html); moto's leave
+    it out. The enforcer notes each request's principal in the serving thread, which also sends the event."""
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+
+    def event(*args: Any, **kwargs: Any) -> Any:
+        from local_aws.iam.enforcer import CALLER, principal_id
+
+        made = original(*args, **kwargs)
+        for record in made["Records"]:
+            record["userIdentity"] = {"principalId": principal_id(getattr(CALLER, "principal", None))}
+        return made
+
+    notifications._get_s3_event = event
 
 
 def _enforce_post_policy() -> None:

@@ -256,6 +256,7 @@ def ingest_inventory_file(
             source_key=ref.key,
             processed_at=processed_at,
             expires_at=expires_at,
+            changed_by=ref.uploaded_by or "",
         ):
             applied += 1
     return InventoryReport(

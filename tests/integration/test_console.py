@@ -1,10 +1,12 @@
 """The web console's API on the local stack: JWT-only data routes, sign-in, presigned uploads S3 holds to their
 policy, and today's files with what became of them."""
 
+import io
 import json
 import urllib.error
 import urllib.request
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 
@@ -251,3 +253,40 @@ def test_a_body_that_is_no_json_object_is_the_callers_400(console, token, path, 
         urllib.request.urlopen(request, timeout=30)
     assert answer.value.code == 400
     assert "JSON" in json.loads(answer.value.read())["detail"]
+
+
+def test_an_upload_names_who_made_it_in_its_outcome_its_levels_and_their_history(stack, console, token, s3, bucket):
+    """The presigned POST carries the signed-in user as object metadata its policy holds fixed; the ingest function
+    carries it into the file's outcome, the level (lastChangedBy) and the history's changed_by."""
+    user = stack.console_credentials["username"]
+    rows = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2026-12-06T08:00:00Z\tWho Hall\tw-1\tCup\t9\n"
+    status, target = presign(console, token, kind="inventory", filename="who.tsv", size=len(rows))
+    assert status == 200 and target["fields"]["x-amz-meta-uploaded-by"] == user
+    forged = {**target["fields"], "x-amz-meta-uploaded-by": "someone-else"}
+    refused = requests.post(target["url"], data=forged, files={"file": ("who.tsv", rows.encode())}, timeout=30)
+    assert refused.status_code == 403  # the browser cannot name another user
+    sent = requests.post(target["url"], data=target["fields"], files={"file": ("who.tsv", rows.encode())}, timeout=30)
+    assert sent.status_code == 204
+    direct = "inventory_files/2026/12/06/20261206090000_inventory.csv"
+    s3.put_object(Bucket=bucket, Key=direct, Body=rows.replace("w-1", "w-2").encode())
+    stack.drain()
+
+    files = {f["key"]: f for f in json.loads(call(f"{console}/api/files", token=token)[2])["files"]}
+    assert files[target["key"]]["uploaded_by"] == user
+    assert files[direct]["uploaded_by"]  # straight to S3: the principal the notification names
+    ddb = stack.client("dynamodb")
+    level = ddb.get_item(
+        TableName=stack.outputs["StockTableName"], Key={"PK": {"S": "WH#Who Hall"}, "SK": {"S": "ITEM#w-1"}}
+    )["Item"]
+    assert level["lastChangedBy"] == {"S": user}
+    history = [
+        row
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/stock_history/")
+        for obj in page.get("Contents", [])
+        for row in pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())).to_pylist()
+        if row["warehouse"] == "Who Hall"
+    ]
+    assert {(r["item_id"], r["delta"], r["changed_by"]) for r in history} == {
+        ("w-1", 9, user),
+        ("w-2", 9, files[direct]["uploaded_by"]),
+    }

@@ -60,6 +60,25 @@ class Credential:
         }
 
 
+# The principal of the request this thread is serving (the moto server answers each request in one thread): what
+# S3's event notifications name as the event's userIdentity.
+CALLER = threading.local()
+
+
+def principal_id(principal: Principal | None) -> str:
+    """The principalId S3 puts in an event's userIdentity: "AWS:<role id>:<session>" for a role session, "AWS:<user
+    id>" otherwise (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html);
+    the ids are derived from the ARNs, stable across runs."""
+    import hashlib
+
+    if principal is None:
+        return "AWS:AIDALOCALUNKNOWN"
+    if principal.kind == "role" and principal.role_arn:
+        role_id = "AROA" + hashlib.sha256(principal.role_arn.encode()).hexdigest()[:17].upper()
+        return f"AWS:{role_id}:{principal.arn.rsplit('/', 1)[-1]}"
+    return "AWS:AIDA" + hashlib.sha256(principal.arn.encode()).hexdigest()[:17].upper()
+
+
 class AccessDeniedError(Exception):
     """A refused request made in-process (a poller, a state machine's task, a schedule, a delivery)."""
 
@@ -209,6 +228,7 @@ class Enforcement:
 
     def screen(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] | None:
         """None to let moto answer; else the (status, headers, body) AWS would answer instead."""
+        CALLER.principal = None  # this thread served another request before: not its caller
         if not self.enabled:
             return None
         request = http_request(environ)
@@ -228,6 +248,7 @@ class Enforcement:
             sigv4.verify(request, signed, credential.secret_key, credential.session_token)
         except sigv4.SignatureError as exc:
             return error(signed.service, request, exc.code, str(exc), exc.status)
+        CALLER.principal = credential.principal
         is_admin = credential.principal.kind == "admin"
         if is_admin and signed.service != "s3":
             return None  # allowed everything; S3 still checks the credential's Region against the bucket's
@@ -298,6 +319,7 @@ class Enforcement:
             sigv4.verify_post(fields, signed, credential.secret_key, credential.session_token)
         except sigv4.SignatureError as exc:
             return exc.status, exc.code, str(exc)
+        CALLER.principal = credential.principal
         region = bucket_region(self.account, bucket)
         if region and region != signed.region:
             return (

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError
 
@@ -40,16 +42,39 @@ class ObjectStore:
         return True
 
     def presigned_post(
-        self, bucket: str, key: str, *, content_type: str, max_bytes: int, expires_s: int = 300
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str,
+        max_bytes: int,
+        expires_s: int = 300,
+        metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A browser upload to exactly `key`, of this content type, 1 byte to max_bytes: S3 refuses anything else."""
+        """A browser upload to exactly `key`, of this content type, 1 byte to max_bytes, with exactly this user
+        metadata (each field an `eq` condition of the signed policy): S3 refuses anything else."""
+        fields = {"Content-Type": content_type}
+        fields.update({f"x-amz-meta-{name}": quote(value, safe="@._-+") for name, value in (metadata or {}).items()})
         return self._s3.generate_presigned_post(
             Bucket=bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            Fields=fields,
+            Conditions=[*({name: value} for name, value in fields.items()), ["content-length-range", 1, max_bytes]],
             ExpiresIn=expires_s,
         )
+
+    def uploaded_by(self, ref: ObjectRef) -> str | None:
+        """The uploaded-by metadata a console upload carries (None for other objects, or one gone since)."""
+        kwargs: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
+        if ref.version_id and ref.version_id != "null":
+            kwargs["VersionId"] = ref.version_id
+        try:
+            value = self._s3.head_object(**kwargs).get("Metadata", {}).get("uploaded-by")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "NoSuchVersion", "404"}:
+                return None
+            raise
+        return unquote(value) if value else None
 
     def presigned_get(self, bucket: str, key: str, *, download_name: str, expires_s: int = 300) -> str:
         return self._s3.generate_presigned_url(

@@ -231,6 +231,7 @@ class StockLevels:
         source_key: str,
         processed_at: str,
         expires_at: int,
+        changed_by: str = "",
     ) -> bool:
         """Apply one chunk of level changes together with its ledger entry, all or nothing.
 
@@ -264,7 +265,7 @@ class StockLevels:
                             "SET itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, "
                             "GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, updatedAt = :at, "
                             "lastSourceKey = :source, lastSourceLines = :lines, "
-                            "firstSeenAt = if_not_exists(firstSeenAt, :at)"
+                            "firstSeenAt = if_not_exists(firstSeenAt, :at), lastChangedBy = :who"
                         ),
                         "ExpressionAttributeValues": {
                             ":change": {"N": str(change.change)},
@@ -278,6 +279,7 @@ class StockLevels:
                             ":at": {"S": processed_at},
                             ":source": {"S": source_key},
                             ":lines": {"S": change.lines or ""},
+                            ":who": {"S": changed_by or "unknown"},
                         },
                     }
                 }
@@ -678,6 +680,8 @@ class FileOutcomes:
         }
         if outcome.get("rejected_key"):
             item["rejectedKey"] = {"S": str(outcome["rejected_key"])}
+        if outcome.get("uploaded_by"):
+            item["uploadedBy"] = {"S": str(outcome["uploaded_by"])}
         self._ddb.put_item(TableName=self.name, Item=item)
 
     def outcomes(self, files: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -215,9 +215,9 @@ function fileRow(file) {
     button.addEventListener("click", () => downloadRejected(file.rejected_key));
     rejected.append(button);
   }
-  row.append(cell(file.name, file.key), cell(file.kind), cell(file.uploaded_at.slice(11, 19)), status,
-    cell(file.summary || "waiting to be processed"), rejected);
-  label(row, ["File", "Kind", "Uploaded", "Status", "Details", "Rejected rows"]);
+  row.append(cell(file.name, file.key), cell(file.kind), cell(file.uploaded_at.slice(11, 19)),
+    cell(file.uploaded_by || ""), status, cell(file.summary || "waiting to be processed"), rejected);
+  label(row, ["File", "Kind", "Uploaded", "By", "Status", "Details", "Rejected rows"]);
   return row;
 }
 

@@ -168,6 +168,7 @@ def file_rows(
                 "summary": None if outcome is None else outcome.get("summary"),
                 "rejected": 0 if outcome is None else int(outcome.get("rejected") or 0),
                 "rejected_key": None if outcome is None else outcome.get("rejectedKey"),
+                "uploaded_by": None if outcome is None else outcome.get("uploadedBy"),
             }
         )
     return sorted(rows, key=lambda r: r["uploaded_at"], reverse=True)

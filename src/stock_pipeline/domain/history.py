@@ -35,6 +35,7 @@ HISTORY_SCHEMA = pa.schema(
         ("delta", pa.int64()),
         ("source_key", pa.string()),
         ("source_lines", pa.string()),
+        ("changed_by", pa.string()),  # who made the change: the console user or S3 principal of the file
         ("updated_at", pa.string()),
         ("event_id", pa.string()),
         ("sequence", pa.string()),
@@ -116,6 +117,7 @@ def history_rows(changes: Iterable[StreamChange]) -> pa.Table:
             "source_key": image.get("lastSourceKey") or image.get("sourceKey"),
             "source_lines": image.get("lastSourceLines")
             or (str(image["sourceLine"]) if image.get("sourceLine") is not None else None),
+            "changed_by": image.get("lastChangedBy"),
             "updated_at": image.get(entity.updated),
             "event_id": change.event_id,
             "sequence": change.sequence.zfill(SEQUENCE_WIDTH),

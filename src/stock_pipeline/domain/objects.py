@@ -29,6 +29,9 @@ class ObjectRef:
     version_id: str | None = None
     size: int | None = None
     event_time: str | None = None  # when S3 received it (ISO-8601), from the notification
+    # who put it there: the console's signed-in user (the object's uploaded-by metadata, fixed by the presigned
+    # POST's policy) or, for an upload straight to S3, the principal the notification names
+    uploaded_by: str | None = None
 
     @property
     def stem(self) -> str:

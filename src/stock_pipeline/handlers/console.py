@@ -253,7 +253,11 @@ def upload() -> Response:
     except (UploadError, ValueError) as exc:
         return _problem(400, str(exc))
     post = deps().store.presigned_post(
-        settings.bucket_name, target.key, content_type=target.content_type, max_bytes=limit
+        settings.bucket_name,
+        target.key,
+        content_type=target.content_type,
+        max_bytes=limit,
+        metadata={"uploaded-by": _user()},  # from the verified token; the signed policy holds it to this value
     )
     logger.info("console upload signed", extra={"user": _user(), "key": target.key, "size": size})
     return _json(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -115,6 +115,9 @@ def object_refs(body: str) -> list[ObjectRef]:
                 version_id=obj.version_id,
                 size=obj.size,
                 event_time=record.raw_event.get("eventTime"),
+                # S3 names the uploading principal by id (e.g. AWS:AIDA...); a console upload names its user in
+                # the object's metadata instead (`uploader`)
+                uploaded_by=(record.raw_event.get("userIdentity") or {}).get("principalId"),
             )
         )
     return refs
@@ -131,6 +134,7 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
         metrics.add_metric(name="FolderMarkersSkipped", unit=MetricUnit.Count, value=1)
         return
     try:
+        ref = uploader(ref, deps)
         if ref.key.startswith(STOCK_UPDATES_PREFIX):
             _stock_updates(ref, deps)
         elif ref.key.startswith(INVENTORY_PREFIX) and is_inventory_key(ref.key):
@@ -151,6 +155,14 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
         _unprocessed(ref, deps, f"the object was deleted before it could be read ({exc})", metric="ObjectsGone")
     except UnreadableObjectError as exc:  # retrying cannot fix the content: say why, once, instead of the DLQ
         _unprocessed(ref, deps, f"unreadable: {exc}", metric="ObjectsUnreadable")
+
+
+def uploader(ref: ObjectRef, deps: Dependencies) -> ObjectRef:
+    """Who uploaded a file people upload: the console's user from the object's metadata, else the principal of
+    the event. Firehose objects (thousands a day, written by the delivery role) are not asked."""
+    if ref.key.startswith(STOCK_UPDATES_PREFIX):
+        return ref
+    return replace(ref, uploaded_by=deps.store.uploaded_by(ref) or ref.uploaded_by)
 
 
 def _unprocessed(ref: ObjectRef, deps: Dependencies, reason: str, *, metric: str) -> None:
@@ -279,6 +291,7 @@ def _record(ref: ObjectRef, deps: Dependencies, status: str, summary: str, rejec
         "summary": summary,
         "rejected": rejected,
         "rejected_key": rejected_key(deps.settings.rejected_prefix, ref) if rejected else None,
+        "uploaded_by": ref.uploaded_by,
     }
     deps.outcomes.record(
         ref.key, ref.etag, outcome, at=now.isoformat(), expires_at=int((now + timedelta(days=OUTCOME_DAYS)).timestamp())
