@@ -70,6 +70,8 @@ class Table(Protocol):
 
     def arrivals(self, start: str, end: str | None = None) -> list[tuple[ArrivedFile, str | None]]: ...
 
+    def movements(self, start: str, end: str | None = None) -> dict[Item, int]: ...
+
     def mark_validated(self, files: list[ArrivedFile], run_id: str) -> None: ...
 
     def ledger_chunks(self, key: str, etag: str) -> set[int]: ...
@@ -268,11 +270,16 @@ def finish_run(
     the cursor and free the lock, then e-mail the summary. Every step may be repeated by a retry."""
     document, files = _run_document(run, store)
     total = chain(tallies(run, store), len(files))
-    items = sorted(total.deltas)
+    # the console's adjustments and transfers since the last run's cutoff change levels too (no file carries them)
+    moved = table.movements(document.get("previousCursor") or "0", document["cutoff"])
+    deltas = dict(total.deltas)
+    for item, delta in moved.items():
+        deltas[item] = deltas.get(item, 0) + delta
+    items = sorted(deltas)
     # what the last completed run validated (this run's own rewrite read back as what it replaced: a finish retried
     # after the function died must not add the run's deltas twice)
     started_from = {k: v for k, v in table.baselines(items, run_id=run.run_id).items() if v is not None}
-    expected = expected_levels(total.deltas, started_from)
+    expected = expected_levels(deltas, started_from)
     stored, late = _stored_and_late(run, document, files, items, table=table, store=store, now=now())
     touched_by = {item: [files[n].key for n in sorted(numbers)] for item, numbers in total.touched_by.items()}
     differences = reconcile(expected, stored, late, touched_by)
@@ -325,16 +332,17 @@ def _stored_and_late(
     in_run = {(f.key, f.etag) for f in files}
     start, _ = run_window(document.get("previousCursor"), parse_utc(document["cutoff"]))
 
-    def applied() -> dict[ArrivedFile, frozenset[int]]:
+    def applied() -> tuple[dict[ArrivedFile, frozenset[int]], dict[Item, int]]:
         outside = [f for f, validated in table.arrivals(start) if (f.key, f.etag) not in in_run and validated is None]
-        return {f: frozenset(table.ledger_chunks(f.key, f.etag)) for f in outside}
+        chunks = {f: frozenset(table.ledger_chunks(f.key, f.etag)) for f in outside}
+        return chunks, table.movements(document["cutoff"])  # movements after the cutoff, like late files
 
     for _ in range(SNAPSHOT_ATTEMPTS):  # after the last attempt the figures stand as read (a busy table)
-        before = applied()
+        before, moved_after = applied()
         stored = table.levels(items)
-        if applied() == before:
+        if applied() == (before, moved_after):
             break
-    late: dict[Item, int] = {}
+    late: dict[Item, int] = {item: delta for item, delta in moved_after.items() if item in set(items)}
     for f, chunks in before.items():
         if not chunks:
             continue

@@ -53,6 +53,8 @@ API_ROUTES = [
     ("GET", "/api/rejected?key=rejected/x.rejected.jsonl"),
     ("GET", "/api/reports/warehouses"),
     ("GET", "/api/reports/items/a1/total"),
+    ("POST", "/api/adjustments"),
+    ("POST", "/api/transfers"),
 ]
 
 

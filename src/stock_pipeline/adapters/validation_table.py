@@ -12,6 +12,7 @@ validated levels, and the reads a run needs (ledger chunks, stored levels), all 
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterable, Mapping
@@ -147,6 +148,23 @@ class ValidationTable:
             )
             found.append((arrived, item.get("validatedBy")))
         return found
+
+    def movements(self, start: str, end: str | None = None) -> dict[tuple[str, str], int]:
+        """What the console's adjustments and transfers applied in [start, end) (end None: to now), per level:
+        the movement register (`MOVEMENTS` / `<at>#<id>`), written in each movement's own transaction."""
+        if end is None:
+            condition, values = "PK = :pk AND SK >= :start", {":start": {"S": start}}
+        else:
+            condition, values = "PK = :pk AND SK BETWEEN :start AND :end", {":start": {"S": start}, ":end": {"S": end}}
+        deltas: dict[tuple[str, str], int] = {}
+        for item in self._query(
+            KeyConditionExpression=condition, ExpressionAttributeValues={":pk": {"S": "MOVEMENTS"}, **values}
+        ):
+            if end is not None and item["SK"] >= end:  # BETWEEN includes `end`; the window does not
+                continue
+            for warehouse, item_id, delta in json.loads(item["deltas"]):
+                deltas[(warehouse, item_id)] = deltas.get((warehouse, item_id), 0) + int(delta)
+        return deltas
 
     def mark_validated(self, files: Iterable[ArrivedFile], run_id: str) -> None:
         for f in files:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -22,11 +22,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.cognito import ConsoleAuth, SignInError
+from stock_pipeline.adapters.movements import BelowZeroError, Movements
 from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.stock_table import FileOutcomes
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.console import KINDS, UploadError, file_rows, todays_prefixes, upload_target
+from stock_pipeline.domain.movements import MovementError, adjustment_from, transfer_from
 from stock_pipeline.domain.supplier_profiles import ProfileError
 from stock_pipeline.observability import logger, tracer
 
@@ -41,6 +43,7 @@ class Dependencies:
     profiles: ProfileStore
     outcomes: FileOutcomes
     auth: ConsoleAuth
+    movements: Movements
     upload_origin: str  # where browsers POST their files (the bucket's endpoint), for the CSP's connect-src
 
 
@@ -55,6 +58,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         profiles=ProfileStore(store, settings.bucket_name, settings.supplier_profiles_key),
         outcomes=FileOutcomes(session.client("dynamodb", config=client_config()), settings.table_name),
         auth=ConsoleAuth(session.client("cognito-idp", config=client_config()), settings.console_client_id),
+        movements=Movements(session.client("dynamodb", config=client_config()), settings.table_name),
         upload_origin=f"{parts.scheme}://{parts.netloc}",
     )
 
@@ -300,6 +304,35 @@ def rejected_rows() -> Response:
     name = key.rsplit("/", 1)[-1]
     url = deps().store.presigned_get(deps().settings.bucket_name, key, download_name=name)
     return _json(200, {"url": url})
+
+
+@app.post("/console/api/adjustments")
+def adjust() -> Response:
+    """A signed change of one level with its reason (damaged, lost, found, correction), by the signed-in user."""
+    try:
+        applied = deps().movements.adjust(adjustment_from(_body(), user=_user()), at=_now_text())
+    except MovementError as exc:
+        return _problem(400, str(exc))
+    logger.info("stock adjusted", extra={"user": _user(), **asdict(applied)})
+    return _json(200, asdict(applied))
+
+
+@app.post("/console/api/transfers")
+def transfer() -> Response:
+    """Stock from one warehouse to another, both levels in one transaction; one that would take the source below
+    zero is refused (409, with the level) unless sent again with confirm."""
+    try:
+        applied = deps().movements.transfer(transfer_from(_body(), user=_user()), at=_now_text())
+    except BelowZeroError as exc:
+        return _json(409, {"title": "Would go below zero", "status": 409, "detail": str(exc), "level": exc.level})
+    except MovementError as exc:
+        return _problem(400, str(exc))
+    logger.info("stock transferred", extra={"user": _user(), **asdict(applied)})
+    return _json(200, asdict(applied))
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @app.not_found

@@ -1,0 +1,162 @@
+"""Adjustments and transfers through the console's API on the local stack (JWT, the console role's IAM): each
+applied once whatever the browser resends, a transfer's two levels together or not at all, a transfer below zero
+refused with the level unless confirmed, and the history naming what and who."""
+
+import io
+import json
+import uuid
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.integration.test_console import call
+
+HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+
+
+@pytest.fixture(scope="module")
+def console(stack):
+    return stack.outputs["ConsoleUrl"]
+
+
+@pytest.fixture(scope="module")
+def token(stack, console):
+    status, _, body = call(f"{console}/api/session", "POST", stack.console_credentials)
+    assert status == 200
+    return json.loads(body)["accessToken"]
+
+
+@pytest.fixture(scope="module")
+def stocked(stack, bucket, s3):
+    rows = "".join(f"2026-12-06T08:00:00Z\tNord {w}\tm-1\tMug\t{q}\n" for w, q in (("A", 10), ("C", 4)))
+    s3.put_object(Bucket=bucket, Key="inventory_files/2026/12/06/20261206080000_inventory.csv", Body=HEADER + rows)
+    stack.drain()
+    return stack
+
+
+def post(console, token, path, body):
+    status, _, answer = call(f"{console}/api/{path}", "POST", body, token=token)
+    return status, json.loads(answer)
+
+
+def level(stack, warehouse, item="m-1"):
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.outputs["StockTableName"], Key={"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item}"}}
+    )
+    return item.get("Item")
+
+
+def test_an_adjustment_needs_a_reason_and_is_applied_once_however_often_it_is_sent(stocked, console, token):
+    body = {"movement_id": uuid.uuid4().hex, "warehouse": "Nord A", "item_id": "m-1", "change": -3, "reason": "damaged"}
+    assert post(console, token, "adjustments", {**body, "reason": "stolen"})[0] == 400
+    assert post(console, token, "adjustments", {**body, "change": "3"})[0] == 400
+    assert post(console, token, "adjustments", {**body, "item_id": "nothing-here"}) == (
+        400,
+        {"title": "Bad request", "status": 400, "detail": "no stock of nothing-here in Nord A to adjust"},
+    )
+    first = post(console, token, "adjustments", body)
+    again = post(console, token, "adjustments", body)  # the browser resent it (a timeout, a double click)
+    assert first == (200, {"movement_id": body["movement_id"], "status": "APPLIED", "levels": {"Nord A": 7}})
+    assert again[1]["status"] == "ALREADY_APPLIED" and again[1]["levels"] == {"Nord A": 7}
+    stored = level(stocked, "Nord A")
+    user = stocked.console_credentials["username"]
+    assert stored["lastChangedBy"] == {"S": user}
+    assert stored["lastSourceKey"]["S"] == f"adjustment {body['movement_id']} (damaged) by {user}"
+
+
+def test_a_transfer_moves_both_levels_together_and_refuses_to_go_below_zero_unless_confirmed(stocked, console, token):
+    move = {"movement_id": uuid.uuid4().hex, "from": "Nord C", "to": "Nord B", "item_id": "m-1", "quantity": 6}
+    status, refused = post(console, token, "transfers", move)
+    assert status == 409 and refused["level"] == 4 and "Nord C holds 4 of m-1" in refused["detail"]
+    assert level(stocked, "Nord B") is None and level(stocked, "Nord C")["quantity"] == {"N": "4"}  # neither moved
+    assert post(console, token, "transfers", {**move, "to": "Nord C"})[0] == 400
+
+    status, applied = post(console, token, "transfers", {**move, "confirm": True})
+    assert status == 200 and applied["levels"] == {"Nord C": -2, "Nord B": 6}
+    assert post(console, token, "transfers", {**move, "confirm": True})[1]["status"] == "ALREADY_APPLIED"
+    created = level(stocked, "Nord B")
+    assert created["itemName"] == {"S": "Mug"} and created["GSI2PK"] == {"S": "WH#Nord B"}
+    ledger = stocked.client("dynamodb").get_item(
+        TableName=stocked.outputs["StockTableName"],
+        Key={"PK": {"S": f"MOVE#{move['movement_id']}"}, "SK": {"S": "MOVE"}},
+    )["Item"]
+    assert ledger["confirmed"] == {"BOOL": True} and ledger["kind"] == {"S": "transfer"}
+    # the new warehouse is in the registry, so the reports know it
+    status, _, body = call(f"{console}/api/reports/warehouses/Nord%20B/items", token=token)
+    assert status == 200 and json.loads(body)["items"][0]["quantity"] == 6
+
+
+def test_the_history_shows_each_movement_once_with_who_made_it(stocked, console, token, s3, bucket):
+    stocked.drain()
+    rows = [
+        row
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/stock_history/")
+        for obj in page.get("Contents", [])
+        for row in pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())).to_pylist()
+        if row["entity"] == "warehouse_level" and row["warehouse"].startswith("Nord ")
+    ]
+    user = stocked.console_credentials["username"]
+    moves = sorted(
+        (r["warehouse"], r["delta"], r["source_key"].split(" ", 1)[0], r["changed_by"])
+        for r in rows
+        if not r["source_key"].startswith("inventory_files/")
+    )
+    assert moves == [
+        ("Nord A", -3, "adjustment", user),
+        ("Nord B", 6, "transfer", user),
+        ("Nord C", -6, "transfer", user),
+    ]
+
+
+def validate(stack):
+    from local_aws import stepfunctions as local_stepfunctions
+
+    arn = stack.fire_schedule("ValidationSchedule")
+    local_stepfunctions.wait_for_executions()
+    execution = stack.client("stepfunctions").describe_execution(executionArn=arn)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    return json.loads(execution["output"])
+
+
+def test_movements_and_a_file_at_the_same_time_count_once_and_the_validation_reconciles_them(
+    stocked, console, token, s3, bucket
+):
+    s3.put_object(
+        Bucket=bucket,
+        Key="inventory_files/2026/12/06/20261206081000_inventory.csv",
+        Body=HEADER + "2026-12-06T08:10:00Z\tSüd X\ts-1\tSpoon\t20\n",
+    )
+    stocked.drain()
+    assert validate(stocked)["differences"] == 0  # the baseline: 20
+
+    adjustment = {
+        "movement_id": uuid.uuid4().hex,
+        "warehouse": "Süd X",
+        "item_id": "s-1",
+        "change": -2,
+        "reason": "lost",
+    }
+    move = {"movement_id": uuid.uuid4().hex, "from": "Süd X", "to": "Süd Y", "item_id": "s-1", "quantity": 5}
+    sale = HEADER + "2026-12-06T08:20:00Z\tSüd X\ts-1\tSpoon\t-4\n"
+    work = [
+        lambda: post(console, token, "adjustments", adjustment),
+        lambda: post(console, token, "transfers", move),
+        lambda: s3.put_object(Bucket=bucket, Key="inventory_files/2026/12/06/20261206082000_inventory.csv", Body=sale),
+        lambda: post(console, token, "adjustments", adjustment),  # each movement sent twice, as a browser may
+        lambda: post(console, token, "transfers", move),
+    ]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(work)) as pool:
+        done = [f.result() for f in [pool.submit(job) for job in work]]
+    assert sorted(d[1]["status"] for d in done if isinstance(d, tuple)) == [
+        "ALREADY_APPLIED",
+        "ALREADY_APPLIED",
+        "APPLIED",
+        "APPLIED",
+    ]
+    stocked.drain()
+    assert level(stocked, "Süd X", "s-1")["quantity"] == {"N": "9"}  # 20 - 2 - 5 - 4, each once
+    assert level(stocked, "Süd Y", "s-1")["quantity"] == {"N": "5"}
+    checked = validate(stocked)
+    assert checked["differences"] == 0 and checked["files"] == 1, checked

@@ -1,0 +1,53 @@
+"""Adjustment and transfer requests as the console sends them: what is refused, and why, before any write."""
+
+import pytest
+
+from stock_pipeline.domain.movements import MovementError, adjustment_from, below_zero_message, transfer_from
+
+ID = "b1946ac92492d2347c6235b4d2611184"
+
+
+def test_an_adjustment_takes_a_signed_whole_change_and_one_of_the_four_reasons():
+    made = adjustment_from(
+        {"movement_id": ID, "warehouse": " Berlin 1 ", "item_id": "a1", "change": -3, "reason": "damaged"}, user="ana"
+    )
+    assert (made.warehouse, made.change, made.reason, made.user) == ("Berlin 1", -3, "damaged", "ana")
+    assert made.cause == f"adjustment {ID} (damaged) by ana"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"change": 0}, "changes nothing"),
+        ({"change": 2.5}, "whole number"),
+        ({"change": True}, "whole number"),
+        ({"change": "3"}, "whole number"),
+        ({"change": 10**10}, "at most"),
+        ({"reason": "stolen"}, "reason: one of damaged, lost, found, correction"),
+        ({"warehouse": "   "}, "warehouse: a non-empty text"),
+        ({"item_id": "a\x00b"}, "no control characters"),
+        ({"movement_id": "short"}, "movement_id"),
+        ({"movement_id": "../../etc"}, "movement_id"),
+    ],
+)
+def test_an_adjustment_that_cannot_be_applied_as_asked_is_refused_with_the_field_to_fix(change, message):
+    body = {"movement_id": ID, "warehouse": "Berlin 1", "item_id": "a1", "change": -3, "reason": "lost", **change}
+    with pytest.raises(MovementError, match=message):
+        adjustment_from(body, user="ana")
+
+
+def test_a_transfer_moves_a_positive_quantity_between_two_warehouses_confirmed_or_not():
+    body = {"movement_id": ID, "from": "A", "to": "B", "item_id": "a1", "quantity": 4}
+    made = transfer_from(body, user="ana")
+    assert (made.source, made.target, made.quantity, made.confirmed) == ("A", "B", 4, False)
+    assert transfer_from({**body, "confirm": True}, user="ana").confirmed
+    for wrong, message in (
+        ({"quantity": 0}, "more than 0"),
+        ({"to": "A"}, "another warehouse"),
+        ({"confirm": "yes"}, "true or false"),
+    ):
+        with pytest.raises(MovementError, match=message):
+            transfer_from({**body, **wrong}, user="ana")
+    assert below_zero_message(made, 3) == (
+        "A holds 3 of a1: moving 4 would leave -1. Send it again with confirm to go ahead (recorded as confirmed)."
+    )
