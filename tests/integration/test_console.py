@@ -55,6 +55,7 @@ API_ROUTES = [
     ("GET", "/api/reports/items/a1/total"),
     ("POST", "/api/adjustments"),
     ("POST", "/api/transfers"),
+    ("POST", "/api/stocktakes"),
 ]
 
 

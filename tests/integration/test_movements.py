@@ -160,3 +160,95 @@ def test_movements_and_a_file_at_the_same_time_count_once_and_the_validation_rec
     assert level(stocked, "Süd Y", "s-1")["quantity"] == {"N": "5"}
     checked = validate(stocked)
     assert checked["differences"] == 0 and checked["files"] == 1, checked
+
+
+def test_a_stocktake_sets_the_counted_levels_once_and_the_history_shows_counted_and_previous(
+    stocked, console, token, s3, bucket
+):
+    s3.put_object(
+        Bucket=bucket,
+        Key="inventory_files/2026/12/06/20261206083000_inventory.csv",
+        Body=HEADER
+        + "2026-12-06T08:30:00Z\tInventur 1\tt-1\tTape\t12\n2026-12-06T08:30:00Z\tInventur 1\tt-2\tTag\t3\n",
+    )
+    stocked.drain()
+    take = {
+        "movement_id": uuid.uuid4().hex,
+        "counts": [
+            {"warehouse": "Inventur 1", "item_id": "t-1", "counted": 9},  # 3 missing
+            {"warehouse": "Inventur 1", "item_id": "t-2", "counted": 3},  # as recorded
+            {"warehouse": "Inventur 2", "item_id": "t-1", "counted": 4},  # found where none was recorded
+        ],
+    }
+    assert post(console, token, "stocktakes", {**take, "counts": [{**take["counts"][0], "counted": -1}]})[0] == 400
+    assert post(console, token, "stocktakes", {**take, "counts": take["counts"] * 2})[0] == 400  # counted twice
+    status, applied = post(console, token, "stocktakes", take)
+    assert status == 200 and applied["status"] == "APPLIED"
+    assert applied["levels"] == {"Inventur 1 / t-1": 9, "Inventur 1 / t-2": 3, "Inventur 2 / t-1": 4}
+    assert post(console, token, "stocktakes", take)[1]["status"] == "ALREADY_APPLIED"
+    # a sale after the count applies on top of it
+    s3.put_object(
+        Bucket=bucket,
+        Key="inventory_files/2026/12/06/20261206090000_inventory.csv",
+        Body=HEADER + "2026-12-06T09:00:00Z\tInventur 1\tt-1\tTape\t-2\n",
+    )
+    stocked.drain()
+    assert level(stocked, "Inventur 1", "t-1")["quantity"] == {"N": "7"}
+    user = stocked.console_credentials["username"]
+    rows = [
+        row
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/stock_history/")
+        for obj in page.get("Contents", [])
+        for row in pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())).to_pylist()
+        if row["entity"] == "warehouse_level" and (row["source_key"] or "").startswith("stocktake")
+    ]
+    assert sorted((r["warehouse"], r["item_id"], r["old_value"], r["new_value"], r["changed_by"]) for r in rows) == [
+        ("Inventur 1", "t-1", 12, 9, user),
+        ("Inventur 2", "t-1", None, 4, user),
+    ]  # t-2 was right: its level did not change, so no history row
+    assert all(f"by {user}: counted" in r["source_key"] for r in rows)
+    assert validate(stocked)["differences"] == 0
+
+
+def test_a_count_raced_by_a_file_is_taken_against_the_level_the_file_left(stocked, monkeypatch):
+    """The interleaving the condition guards: the level changes between the stocktake's read and its write. The
+    transaction fails on `quantity = previous`, the count reads again, and the recorded difference is against the
+    level the file left (so the validation's sum stays right)."""
+    from stock_pipeline.adapters.movements import Movements
+    from stock_pipeline.adapters.validation_table import ValidationTable
+    from stock_pipeline.domain.movements import stocktake_from
+
+    ddb, table = stocked.client("dynamodb"), stocked.outputs["StockTableName"]
+    movements = Movements(ddb, table)
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "PK": {"S": "WH#Race 1"},
+            "SK": {"S": "ITEM#r-1"},
+            "entity": {"S": "StockLevel"},
+            "quantity": {"N": "10"},
+        },
+    )
+    read, raced = movements._level, []
+
+    def read_then_a_file_lands(warehouse, item_id):
+        found = read(warehouse, item_id)
+        if not raced:
+            raced.append(True)
+            ddb.update_item(
+                TableName=table,
+                Key={"PK": {"S": "WH#Race 1"}, "SK": {"S": "ITEM#r-1"}},
+                UpdateExpression="ADD quantity :five",
+                ExpressionAttributeValues={":five": {"N": "5"}},
+            )
+        return found
+
+    monkeypatch.setattr(movements, "_level", read_then_a_file_lands)
+    take = stocktake_from(
+        {"movement_id": uuid.uuid4().hex, "counts": [{"warehouse": "Race 1", "item_id": "r-1", "counted": 12}]},
+        user="ana",
+    )
+    applied = movements.stocktake(take, at="2026-12-06T10:00:00.000000Z")
+    assert applied.status == "APPLIED" and applied.levels == {"Race 1 / r-1": 12}
+    moved = ValidationTable(ddb, table).movements("2026-12-06T09:59:00", "2026-12-06T10:01:00")
+    assert moved == {("Race 1", "r-1"): -3}  # 12 counted against the 15 the file left, not the 10 first read

@@ -51,3 +51,22 @@ def test_a_transfer_moves_a_positive_quantity_between_two_warehouses_confirmed_o
     assert below_zero_message(made, 3) == (
         "A holds 3 of a1: moving 4 would leave -1. Send it again with confirm to go ahead (recorded as confirmed)."
     )
+
+
+def test_a_stocktake_takes_up_to_ninety_distinct_non_negative_counts():
+    from stock_pipeline.domain.movements import stocktake_from
+
+    row = {"warehouse": "A", "item_id": "a1", "counted": 3}
+    take = stocktake_from({"movement_id": ID, "counts": [row, {**row, "item_id": "a2", "counted": 0}]}, user="ana")
+    assert [c.counted for c in take.counts] == [3, 0]
+    assert take.cause(take.counts[0], 5) == f"stocktake {ID} by ana: counted 3, was 5"
+    assert take.cause(take.counts[0], None).endswith("counted 3, no level")
+    for counts, message in (
+        ([], "a list"),
+        ([row, row], "counted twice"),
+        ([{**row, "counted": -1}], "row 1: counted: 0 or more"),
+        ([row, "x"], "row 2: an object"),
+        ([{**row, "item_id": f"i{n}"} for n in range(91)], "at most 90"),
+    ):
+        with pytest.raises(MovementError, match=message):
+            stocktake_from({"movement_id": ID, "counts": counts}, user="ana")

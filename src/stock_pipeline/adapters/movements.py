@@ -11,7 +11,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stock_pipeline.adapters.stock_table import WAREHOUSE_REGISTRY, _plain
-from stock_pipeline.domain.movements import Adjustment, MovementError, Transfer, below_zero_message
+from stock_pipeline.domain.movements import (
+    Adjustment,
+    MovementError,
+    Stocktake,
+    Transfer,
+    below_zero_message,
+)
+
+STOCKTAKE_ATTEMPTS = 5
 
 MOVEMENTS = "MOVEMENTS"  # the movement register: what the nightly validation adds to the files' deltas
 REGISTER_DAYS = 35
@@ -132,18 +140,7 @@ class Movements:
                     },
                 }
             },
-            {
-                "Put": {
-                    "TableName": self.name,
-                    "Item": {
-                        "PK": {"S": WAREHOUSE_REGISTRY},
-                        "SK": {"S": f"WH#{t.target}"},
-                        "entity": {"S": "Warehouse"},
-                        "warehouse": {"S": t.target},
-                        "seenAt": {"S": at},
-                    },
-                }
-            },
+            _registry(t.target, at, self.name),
         ]
         actions.append(
             self._register(t.movement_id, at, [(t.source, t.item_id, -t.quantity), (t.target, t.item_id, t.quantity)])
@@ -156,6 +153,86 @@ class Movements:
             status,
             {t.source: self._quantity(t.source, t.item_id), t.target: self._quantity(t.target, t.item_id)},
         )
+
+    def stocktake(self, take: Stocktake, *, at: str) -> Applied:
+        """Each count becomes the level, in one transaction, on the condition that no level changed since it was
+        read (a file applied in between makes the transaction fail and the count is taken against the new level):
+        the difference is the count against the level at the moment it is applied, counted once."""
+        for _ in range(STOCKTAKE_ATTEMPTS):
+            current = {(c.warehouse, c.item_id): self._level(c.warehouse, c.item_id) for c in take.counts}
+            if self._applied(take.movement_id):
+                break
+            actions = [self._ledger(take.movement_id, "stocktake", take.user, at, {"rows": len(take.counts)})]
+            deltas, created_in = [], set()
+            for count in take.counts:
+                old = current[(count.warehouse, count.item_id)]
+                previous = None if old is None else int(old.get("quantity") or 0)
+                deltas.append((count.warehouse, count.item_id, count.counted - (previous or 0)))
+                actions.append(self._count(count, previous, take.cause(count, previous), take.user, at))
+                if old is None and count.warehouse not in created_in:  # a new level: its warehouse registered
+                    created_in.add(count.warehouse)  # (once: a transaction takes one action per item)
+                    actions.append(_registry(count.warehouse, at, self.name))
+            actions.append(self._register(take.movement_id, at, deltas))
+            try:
+                self._ddb.transact_write_items(TransactItems=actions)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if codes and codes[0] == "ConditionalCheckFailed":
+                    break  # applied by an earlier request with this id
+                if "ConditionalCheckFailed" in codes[1:]:
+                    continue  # a level changed since it was read: count against the new level
+                raise
+            return Applied(take.movement_id, "APPLIED", self._levels_of(take))
+        else:
+            raise MovementError("the counted levels kept changing while the count was applied: send it again")
+        return Applied(take.movement_id, "ALREADY_APPLIED", self._levels_of(take))
+
+    def _count(self, count: Any, previous: int | None, cause: str, user: str, at: str) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":counted": {"N": str(count.counted)},
+            ":at": {"S": at},
+            ":cause": {"S": cause},
+            ":none": {"S": ""},
+            ":who": {"S": user},
+        }
+        update = (
+            "SET quantity = :counted, updatedAt = :at, lastSourceKey = :cause, lastSourceLines = :none, "
+            "lastChangedBy = :who"
+        )
+        if previous is None:
+            condition = "attribute_not_exists(PK)"
+            update += (
+                ", itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, GSI1PK = :gsi1pk, "
+                "GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, firstSeenAt = :at"
+            )
+            values.update(
+                {
+                    ":name": {"S": ""},
+                    ":warehouse": {"S": count.warehouse},
+                    ":item": {"S": count.item_id},
+                    ":entity": {"S": "StockLevel"},
+                    ":gsi1pk": {"S": f"ITEM#{count.item_id}"},
+                    ":gsi1sk": {"S": f"WH#{count.warehouse}"},
+                    ":gsi2pk": {"S": f"WH#{count.warehouse}"},
+                }
+            )
+        else:
+            condition = "quantity = :previous"
+            values[":previous"] = {"N": str(previous)}
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": _level_key(count.warehouse, count.item_id),
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _levels_of(self, take: Stocktake) -> dict[str, int | None]:
+        return {f"{c.warehouse} / {c.item_id}": self._quantity(c.warehouse, c.item_id) for c in take.counts}
 
     # ------------------------------------------------------------------------------------------------ helpers
 
@@ -237,3 +314,19 @@ class Movements:
 
 def _level_key(warehouse: str, item_id: str) -> dict[str, Any]:
     return {"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item_id}"}}
+
+
+def _registry(warehouse: str, at: str, table: str) -> dict[str, Any]:
+    """The warehouse in the registry the reports list (an idempotent Put in the movement's transaction)."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": {
+                "PK": {"S": WAREHOUSE_REGISTRY},
+                "SK": {"S": f"WH#{warehouse}"},
+                "entity": {"S": "Warehouse"},
+                "warehouse": {"S": warehouse},
+                "seenAt": {"S": at},
+            },
+        }
+    }

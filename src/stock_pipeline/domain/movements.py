@@ -51,6 +51,29 @@ class Transfer:
         return f"transfer {self.movement_id} of {self.quantity} from {self.source} to {self.target} by {self.user}"
 
 
+MAX_COUNT_ROWS = 90  # one DynamoDB transaction holds 100 actions: the rows, the ledger and the register
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    warehouse: str
+    item_id: str
+    counted: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stocktake:
+    """Absolute levels as counted: each becomes the difference to the level at the moment it is applied."""
+
+    movement_id: str
+    counts: tuple[Count, ...]
+    user: str
+
+    def cause(self, count: Count, previous: int | None) -> str:
+        was = "no level" if previous is None else f"was {previous}"
+        return f"stocktake {self.movement_id} by {self.user}: counted {count.counted}, {was}"
+
+
 def _text(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -105,3 +128,25 @@ def below_zero_message(transfer: Transfer, level: int) -> str:
         f"{transfer.source} holds {level} of {transfer.item_id}: moving {transfer.quantity} would leave "
         f"{level - transfer.quantity}. Send it again with confirm to go ahead (recorded as confirmed)."
     )
+
+
+def stocktake_from(body: Mapping[str, Any], *, user: str) -> Stocktake:
+    rows = body.get("counts")
+    if not isinstance(rows, list) or not rows:
+        raise MovementError("counts: a list of {warehouse, item_id, counted}, please")
+    if len(rows) > MAX_COUNT_ROWS:
+        raise MovementError(f"counts: at most {MAX_COUNT_ROWS} rows in one stocktake (send the rest in another)")
+    counts: dict[tuple[str, str], Count] = {}
+    for n, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise MovementError(f"counts row {n}: an object with warehouse, item_id and counted")
+        try:
+            count = Count(_text(row, "warehouse"), _text(row, "item_id"), _integer(row, "counted"))
+        except MovementError as exc:
+            raise MovementError(f"counts row {n}: {exc}") from exc
+        if count.counted < 0:
+            raise MovementError(f"counts row {n}: counted: 0 or more (a count cannot be negative)")
+        if (count.warehouse, count.item_id) in counts:
+            raise MovementError(f"counts row {n}: {count.item_id} in {count.warehouse} is counted twice")
+        counts[(count.warehouse, count.item_id)] = count
+    return Stocktake(_movement_id(body), tuple(counts.values()), user)

@@ -28,7 +28,7 @@ from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.stock_table import FileOutcomes
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.console import KINDS, UploadError, file_rows, todays_prefixes, upload_target
-from stock_pipeline.domain.movements import MovementError, adjustment_from, transfer_from
+from stock_pipeline.domain.movements import MovementError, adjustment_from, stocktake_from, transfer_from
 from stock_pipeline.domain.supplier_profiles import ProfileError
 from stock_pipeline.observability import logger, tracer
 
@@ -328,6 +328,17 @@ def transfer() -> Response:
     except MovementError as exc:
         return _problem(400, str(exc))
     logger.info("stock transferred", extra={"user": _user(), **asdict(applied)})
+    return _json(200, asdict(applied))
+
+
+@app.post("/console/api/stocktakes")
+def stocktake() -> Response:
+    """Counted levels (several at once): each becomes the level, the difference recorded with who counted."""
+    try:
+        applied = deps().movements.stocktake(stocktake_from(_body(), user=_user()), at=_now_text())
+    except MovementError as exc:
+        return _problem(400, str(exc))
+    logger.info("stocktake applied", extra={"user": _user(), **asdict(applied)})
     return _json(200, asdict(applied))
 
 
