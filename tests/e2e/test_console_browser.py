@@ -100,7 +100,7 @@ def test_sign_in_upload_watch_and_report_in_a_browser(local_stack, browser, data
 
     # Reports: a warehouse's items, those above a quantity, below threshold, and the CSV
     page.get_by_role("link", name="Reports").click()
-    page.get_by_label("Warehouse").select_option("Console Hall")
+    page.locator("#reports").get_by_label("Warehouse").select_option("Console Hall")
     page.get_by_role("button", name="Show items").click()
     page.get_by_text("Items in Console Hall (2)").wait_for()
     page.get_by_label("Only quantities above").fill("10")
@@ -161,3 +161,61 @@ def test_a_user_turns_two_factor_sign_in_on_and_is_asked_for_the_code_from_then_
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Two-factor sign-in").wait_for()  # signed in, back on the page it was on
     assert page.evaluate("sessionStorage.length") == 1
+
+
+def test_count_adjust_and_transfer_in_a_browser(local_stack, browser):
+    """A stocktake of two items, an adjustment, and a transfer that would go below zero, confirmed on a second
+    click; the levels in the table say each happened once."""
+    upload(
+        local_stack,
+        "inventory_files/2026/11/26/20261126073000_inventory.csv",
+        HEADER + "2026-11-26T07:30:00Z\tCount Hall\tcnt-1\tCount Shirt\t10\n"
+        "2026-11-26T07:30:00Z\tCount Hall\tcnt-2\tCount Mug\t5\n",
+    )
+    local_stack.drain()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(local_stack.outputs["ConsoleUrl"])
+    page.get_by_label("User name").fill(local_stack.console_credentials["username"])
+    page.get_by_label("Password").fill(local_stack.console_credentials["password"])
+    page.get_by_label("Password").press("Enter")
+    page.get_by_role("heading", name="Upload files").wait_for()
+    page.get_by_role("link", name="Count & move").click()
+    stock = page.locator("#stock")
+
+    rows = stock.locator("#count-rows tr")
+    for n, (item, counted) in enumerate((("cnt-1", "8"), ("cnt-2", "6"))):
+        if n:
+            stock.get_by_role("button", name="Another row").click()
+        rows.nth(n).get_by_label("Warehouse").fill("Count Hall")
+        rows.nth(n).get_by_label("Item id").fill(item)
+        rows.nth(n).get_by_label("Counted").fill(counted)
+    stock.get_by_role("button", name="Record the count").click()
+    stock.get_by_text("stocktake applied").wait_for()
+
+    form = stock.locator("#adjust-form")
+    form.get_by_label("Warehouse").fill("Count Hall")
+    form.get_by_label("Item id").fill("cnt-1")
+    form.get_by_label("Change").fill("-1")
+    form.get_by_label("Reason").select_option("damaged")
+    form.get_by_role("button", name="Adjust").click()
+    stock.get_by_text("adjustment applied").wait_for()
+
+    form = stock.locator("#transfer-form")
+    form.get_by_label("From warehouse").fill("Count Hall")
+    form.get_by_label("To warehouse").fill("Count Annex")
+    form.get_by_label("Item id").fill("cnt-2")
+    form.get_by_label("Quantity").fill("9")
+    form.get_by_role("button", name="Transfer", exact=True).click()
+    page.get_by_text("Count Hall holds 6 of cnt-2: moving 9 would leave -3").wait_for()
+    form.get_by_role("button", name="Transfer anyway (below zero)").click()
+    stock.get_by_text("transfer applied").wait_for()
+    assert not form.get_by_role("button", name="Transfer anyway (below zero)").is_visible()  # asked once, not again
+    page.screenshot(path=OUTPUT / "console-count-and-move.png", full_page=True)
+
+    ddb, table = local_stack.client("dynamodb"), local_stack.outputs["StockTableName"]
+
+    def level(warehouse, item):
+        key = {"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item}"}}
+        return int(ddb.get_item(TableName=table, Key=key)["Item"]["quantity"]["N"])
+
+    assert (level("Count Hall", "cnt-1"), level("Count Hall", "cnt-2"), level("Count Annex", "cnt-2")) == (7, -3, 9)

@@ -7,7 +7,8 @@ let profiles = { suppliers: [], kinds: [], uploadLimitMB: 0 };
 let filesTimer = null;
 let pendingSession = null;
 let pendingChallenge = null;
-const PAGES = ["upload", "files", "reports", "account"];
+const PAGES = ["upload", "files", "stock", "reports", "account"];
+const pendingMovements = {};  // form -> the movement id of a submission not yet answered (a resend reuses it)
 
 const $ = (id) => document.getElementById(id);
 
@@ -362,6 +363,82 @@ async function confirmTotp(event) {
   say("Two-factor sign-in is on: from your next sign-in the console asks for the app's code.", true);
 }
 
+// ------------------------------------------------------------------ count and move
+
+function countRow() {
+  const row = document.createElement("tr");
+  for (const [name, type] of [["warehouse", "text"], ["item_id", "text"], ["counted", "number"]]) {
+    const input = document.createElement("input");
+    input.name = name;
+    input.type = type;
+    input.required = true;
+    if (type === "number") { input.min = "0"; input.step = "1"; }
+    const label = document.createElement("label");  // a real label (screen readers, clicking it)
+    const text = document.createElement("span");
+    text.className = "visually-hidden";
+    text.textContent = { warehouse: "Warehouse", item_id: "Item id", counted: "Counted" }[name];
+    label.append(text, input);
+    const td = document.createElement("td");
+    td.append(label);
+    row.append(td);
+  }
+  $("count-rows").append(row);
+}
+
+function movementId(form) {
+  // one id per submission: sent again after a timeout, the same id is applied once
+  if (!pendingMovements[form]) pendingMovements[form] = crypto.randomUUID().replaceAll("-", "");
+  return pendingMovements[form];
+}
+
+async function move(form, path, body) {
+  const response = await api(path, { method: "POST", body: JSON.stringify(Object.assign({ movement_id: movementId(form) }, body)) });
+  const answer = await response.json().catch(() => ({}));
+  if (response.status === 409) {
+    say(answer.detail);
+    $("transfer-confirm").hidden = false;
+    return null;
+  }
+  if (!response.ok) { say(answer.detail || response.statusText); delete pendingMovements[form]; return null; }
+  delete pendingMovements[form];
+  const levels = Object.entries(answer.levels).map(([where, level]) => where + ": " + level).join(", ");
+  const item = document.createElement("li");
+  item.textContent = path.replace(/s$/, "") + " " + answer.status.toLowerCase().replace("_", " ") + " - " + levels;
+  $("stock-results").prepend(item);
+  say("Recorded: " + levels, true);
+  return answer;
+}
+
+async function recordCount(event) {
+  event.preventDefault();
+  const counts = [...$("count-rows").rows].map((row) => {
+    const [warehouse, item, counted] = row.querySelectorAll("input");
+    return { warehouse: warehouse.value.trim(), item_id: item.value.trim(), counted: Number(counted.value) };
+  }).filter((c) => c.warehouse && c.item_id);
+  if (await move("count", "stocktakes", { counts })) {
+    $("count-rows").replaceChildren();
+    countRow();
+  }
+}
+
+async function adjust(event) {
+  event.preventDefault();
+  const answer = await move("adjust", "adjustments", {
+    warehouse: $("adjust-warehouse").value.trim(), item_id: $("adjust-item").value.trim(),
+    change: Number($("adjust-change").value), reason: $("adjust-reason").value,
+  });
+  if (answer) $("adjust-form").reset();
+}
+
+async function transfer(event, confirm) {
+  if (event) event.preventDefault();
+  const answer = await move("transfer", "transfers", {
+    from: $("transfer-from").value.trim(), to: $("transfer-to").value.trim(),
+    item_id: $("transfer-item").value.trim(), quantity: Number($("transfer-quantity").value), confirm: !!confirm,
+  });
+  if (answer) { $("transfer-form").reset(); $("transfer-confirm").hidden = true; }
+}
+
 // ------------------------------------------------------------------ wiring
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -380,6 +457,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("warehouse-csv").addEventListener("click", () => allCsv(warehousePath(), "warehouse-" + $("warehouse").value + ".csv"));
   $("item-form").addEventListener("submit", (e) => { e.preventDefault(); report("item"); });
   $("supplier-form").addEventListener("submit", (e) => { e.preventDefault(); report("supplier"); });
+  $("count-add").addEventListener("click", countRow);
+  $("count-form").addEventListener("submit", recordCount);
+  $("adjust-form").addEventListener("submit", adjust);
+  $("transfer-form").addEventListener("submit", (e) => transfer(e, false));
+  $("transfer-confirm").addEventListener("click", () => transfer(null, true));
+  countRow();
   $("supplier-csv").addEventListener("click", () => allCsv("reports/suppliers/" + encodeURIComponent($("report-supplier").value) + "/stock", "supplier-" + $("report-supplier").value + ".csv"));
   window.addEventListener("hashchange", () => token() && show(location.hash.slice(1)));
   if (token()) start(); else signOut();
