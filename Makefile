@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate forecast diagram bench chaos cost openapi clean
+.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate forecast vendor diagram bench chaos cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -106,6 +106,18 @@ validate: $(VENV)/.installed ## start the nightly validation now and print its e
 
 forecast: $(VENV)/.installed ## compute the sales rates now (ARGS="--digest" sends today's digest; ARGS="--stack NAME" for AWS)
 	$(PY) -m stockctl forecast --wait $(if $(filter --stack%,$(ARGS)),$(ARGS),--local --poll 0.5 $(ARGS))
+
+# uPlot (MIT), the console's chart library: served from the console's own files (CSP script-src 'self', no CDN).
+# The copies are committed; this refreshes them from npm, pinned and checked.
+UPLOT_VERSION := 1.6.31
+UPLOT_JS_SHA256 := 2d27e8ad3d228164525ce213f9dc716f39b4e3aee0cc773fb3491c96cf4921a2
+UPLOT_CSS_SHA256 := df630c6a8d6f8eeaff264b50f73ce5b114f646ffd9a0bb74f049b0a00135fa04
+vendor: ## refresh the console's copy of uPlot from npm (pinned version, checked sha256)
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-$(UPLOT_VERSION).tgz \
+	&& echo "$(UPLOT_JS_SHA256)  package/dist/uPlot.iife.min.js" | sha256sum -c - \
+	&& echo "$(UPLOT_CSS_SHA256)  package/dist/uPlot.min.css" | sha256sum -c - \
+	&& cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css $(CURDIR)/src/stock_pipeline/console/ \
+	&& cp package/LICENSE $(CURDIR)/src/stock_pipeline/console/uPlot.LICENSE && rm -rf $$tmp
 
 diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
 	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz; }

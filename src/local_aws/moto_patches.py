@@ -85,6 +85,10 @@ def install() -> None:
                 return original(self, transact_items)
             finally:
                 models.copy = copy  # type: ignore[attr-defined]
+                # a transaction changes items without put_item or update_item (and a cancelled one puts the
+                # tables' copies back): the cached reads of every table are stale either way
+                for table in self.tables.values():
+                    _changed(table)
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 

@@ -63,6 +63,8 @@ def test_sign_in_upload_watch_and_report_in_a_browser(local_stack, browser, data
     page.get_by_label("User name").fill(local_stack.console_credentials["username"])
     page.get_by_label("Password").fill(local_stack.console_credentials["password"])
     page.get_by_label("Password").press("Enter")
+    page.get_by_role("heading", name="What needs attention").wait_for()  # the landing page: the overview
+    page.get_by_role("link", name="Upload").click()
     page.get_by_role("heading", name="Upload files").wait_for()
 
     # Upload a workbook and a broken one through the file picker, and a thresholds file by drag and drop
@@ -163,9 +165,10 @@ def test_a_user_turns_two_factor_sign_in_on_and_is_asked_for_the_code_from_then_
     assert page.evaluate("sessionStorage.length") == 1
 
 
-def test_count_adjust_and_transfer_in_a_browser(local_stack, browser):
+def test_count_adjust_and_transfer_then_see_the_overview_and_the_item_chart_change(local_stack, browser):
     """A stocktake of two items, an adjustment, and a transfer that would go below zero, confirmed on a second
-    click; the levels in the table say each happened once."""
+    click; the levels in the table say each happened once; the overview lists the level now below its threshold
+    and the item's page charts its month with who changed what."""
     upload(
         local_stack,
         "inventory_files/2026/11/26/20261126073000_inventory.csv",
@@ -178,7 +181,7 @@ def test_count_adjust_and_transfer_in_a_browser(local_stack, browser):
     page.get_by_label("User name").fill(local_stack.console_credentials["username"])
     page.get_by_label("Password").fill(local_stack.console_credentials["password"])
     page.get_by_label("Password").press("Enter")
-    page.get_by_role("heading", name="Upload files").wait_for()
+    page.get_by_role("heading", name="What needs attention").wait_for()
     page.get_by_role("link", name="Count & move").click()
     stock = page.locator("#stock")
 
@@ -219,3 +222,24 @@ def test_count_adjust_and_transfer_in_a_browser(local_stack, browser):
         return int(ddb.get_item(TableName=table, Key=key)["Item"]["quantity"]["N"])
 
     assert (level("Count Hall", "cnt-1"), level("Count Hall", "cnt-2"), level("Count Annex", "cnt-2")) == (7, -3, 9)
+
+    # The overview (after the stream's consumers ran): cnt-2 went below its threshold, worst first
+    local_stack.drain()
+    page.get_by_role("link", name="Overview").click()
+    below = page.locator("#overview-below tbody tr", has_text="cnt-2").filter(has_text="-3")
+    below.wait_for()  # (the page showed the overview at sign-in too: wait for the fresh one)
+    user = local_stack.console_credentials["username"]
+    assert "Count Hall" in below.inner_text() and user in below.inner_text()
+    crossed = page.locator("#overview-alerts tbody tr", has_text="cnt-2").all_inner_texts()
+    assert sorted(text.split("\t")[1] for text in crossed) == ["Count Annex", "Count Hall"]  # 9 and -3, under 10
+    page.screenshot(path=OUTPUT / "console-overview.png", full_page=True)
+
+    # The item's page: its levels, and a chart of the month drawn by uPlot from the console's own files
+    below.get_by_role("link", name="cnt-2").click()
+    page.get_by_role("heading", name="Item cnt-2").wait_for()
+    page.locator("#item-chart canvas").wait_for()
+    assert int(page.locator("#item-chart").get_attribute("data-points")) >= 3  # the file, the count, the transfer, now
+    changes = page.locator("#item-changes tbody").inner_text()
+    assert "stocktake" in changes and f"by {user}: counted 6, was 5" in changes and "transfer" in changes
+    assert page.locator("#item-levels tbody tr").count() == 2  # Count Hall and Count Annex
+    page.screenshot(path=OUTPUT / "console-item.png", full_page=True)

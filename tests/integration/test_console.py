@@ -56,6 +56,8 @@ API_ROUTES = [
     ("POST", "/api/adjustments"),
     ("POST", "/api/transfers"),
     ("POST", "/api/stocktakes"),
+    ("GET", "/api/overview"),
+    ("GET", "/api/items/a1"),
 ]
 
 

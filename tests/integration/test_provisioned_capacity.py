@@ -21,7 +21,7 @@ def test_the_table_and_its_index_start_at_the_minimum_capacity(ddb, table_name):
 
     assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
     indexes = [i["ProvisionedThroughput"] for i in table["GlobalSecondaryIndexes"]]
-    assert len(indexes) == 3
+    assert len(indexes) == 4
     for throughput in (table["ProvisionedThroughput"], *indexes):
         assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (3, 7)
 
@@ -42,6 +42,8 @@ def test_auto_scaling_tracks_the_target_utilisation_on_table_and_every_index_rea
         (f"table/{table_name}/index/GSI2", "dynamodb:index:ReadCapacityUnits"): (3, 300),
         (f"table/{table_name}/index/GSI3", "dynamodb:index:WriteCapacityUnits"): (7, 900),
         (f"table/{table_name}/index/GSI3", "dynamodb:index:ReadCapacityUnits"): (3, 300),
+        (f"table/{table_name}/index/GSI4", "dynamodb:index:WriteCapacityUnits"): (7, 900),
+        (f"table/{table_name}/index/GSI4", "dynamodb:index:ReadCapacityUnits"): (3, 300),
     }
     tracked = {
         (
@@ -59,9 +61,11 @@ def test_auto_scaling_tracks_the_target_utilisation_on_table_and_every_index_rea
         (f"table/{table_name}/index/GSI2", "DynamoDBReadCapacityUtilization"): 65.0,
         (f"table/{table_name}/index/GSI3", "DynamoDBWriteCapacityUtilization"): 65.0,
         (f"table/{table_name}/index/GSI3", "DynamoDBReadCapacityUtilization"): 65.0,
+        (f"table/{table_name}/index/GSI4", "DynamoDBWriteCapacityUtilization"): 65.0,
+        (f"table/{table_name}/index/GSI4", "DynamoDBReadCapacityUtilization"): 65.0,
     }
     created = {i.logical_id: i.how for i in stack.inventory if i.type.startswith("AWS::ApplicationAutoScaling::")}
-    assert len(created) == 16
+    assert len(created) == 20
     assert set(created.values()) == {"local"}
 
 

@@ -118,3 +118,99 @@ def test_the_invitation_says_where_as_whom_until_when_and_keeps_both_placeholder
     assert "7 days" in text and "authenticator app" in text and len(subject) < 140
     _, without = invitation(None, username="{username}", code="{####}", mfa="OFF", days=7)
     assert "ask your administrator for its address" in without and "authenticator" not in without
+
+
+def test_the_overview_lists_the_worst_first_the_days_alerts_and_failed_files_first():
+    from datetime import UTC, datetime
+
+    from stock_pipeline.domain.console import overview
+
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    below = [
+        {
+            "warehouse": "A",
+            "itemId": "slow",
+            "quantity": 8,
+            "alertThreshold": 10,
+            "dailySales": 1.0,
+            "alertedAt": "2026-12-01T08:00:00.000000Z",
+        },  # 8 days of cover, crossed days ago
+        {
+            "warehouse": "A",
+            "itemId": "unsold",
+            "quantity": 2,
+            "alertThreshold": 10,
+            "alertedAt": "2026-12-06T09:00:00Z",
+        },
+        {
+            "warehouse": "B",
+            "itemId": "fast",
+            "quantity": 6,
+            "alertThreshold": 10,
+            "dailySales": 3.0,
+            "alertedAt": "2026-12-06T10:00:00.000000Z",
+        },  # 2 days
+    ]
+    files = [
+        {"name": "a", "status": "processed"},
+        {"name": "b", "status": "FAILED"},
+        {"name": "c", "status": "waiting"},
+    ]
+    view = overview(below, files, now=now)
+    assert [r["item_id"] for r in view["below"]] == ["fast", "slow", "unsold"]  # fewest days, then no rate
+    assert [r["item_id"] for r in view["alerts"]] == ["fast", "unsold"]  # the last 24 hours, newest first
+    assert [f["name"] for f in view["files"]] == ["b", "c", "a"]
+    assert view["counts"] == {
+        "below_threshold": 3,
+        "running_out": 1,
+        "alerts_24h": 2,
+        "files_today": 3,
+        "files_failed": 1,
+    }
+
+
+def test_the_item_page_has_each_warehouse_its_forecast_and_its_changes_with_who():
+    from stock_pipeline.domain.console import item_page
+
+    levels = [{"warehouse": "B", "quantity": 4, "dailySales": 2.0}, {"warehouse": "A", "quantity": 0}]
+    changes = {
+        "A": [
+            {
+                "at": "2026-12-06T08:00:00Z",
+                "old_value": 3,
+                "new_value": 0,
+                "delta": -3,
+                "cause": "stocktake x by ana: counted 0, was 3",
+                "by": "ana",
+            }
+        ],
+        "B": [],
+    }
+    page = item_page("i1", levels, None, 10, changes)
+    assert [(r["warehouse"], r["days_of_cover"]) for r in page["levels"]] == [("A", None), ("B", 2.0)]
+    assert (page["restock_if_below"], page["threshold_is_default"]) == (10, True)
+    assert page["history"]["A"] == [
+        {
+            "at": "2026-12-06T08:00:00Z",
+            "old": 3,
+            "new": 0,
+            "delta": -3,
+            "cause": "stocktake x by ana: counted 0, was 3",
+            "by": "ana",
+        }
+    ]
+
+
+def test_the_consoles_copy_of_uplot_is_the_pinned_release():
+    """The chart library is served from the console's own files (no CDN): the committed copy must be the one the
+    Makefile pins (`make vendor` refreshes it from npm and checks the same sums)."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    makefile = (root / "Makefile").read_text()
+    for name, variable in (("uPlot.iife.min.js", "UPLOT_JS_SHA256"), ("uPlot.min.css", "UPLOT_CSS_SHA256")):
+        pinned = re.search(rf"^{variable} := ([0-9a-f]{{64}})$", makefile, re.M).group(1)
+        body = (root / "src" / "stock_pipeline" / "console" / name).read_bytes()
+        assert hashlib.sha256(body).hexdigest() == pinned, name

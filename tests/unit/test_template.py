@@ -52,7 +52,7 @@ def test_the_table_streams_both_images_with_recovery_and_kms(resources):
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEType"] == "KMS"
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1", "GSI2", "GSI3"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["GSI1", "GSI2", "GSI3", "GSI4"]
     # report 2's index: sparse (only warehouse levels carry GSI2PK), sorted by the quantity itself
     gsi2 = table["GlobalSecondaryIndexes"][1]
     assert [k["AttributeName"] for k in gsi2["KeySchema"]] == ["GSI2PK", "quantity"]
@@ -120,13 +120,14 @@ def test_on_demand_by_default_and_auto_scaling_only_for_provisioned(resources):
     assert table["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned"
     assert all(i["ProvisionedThroughput"]["Fn::If"][0] == "IsProvisioned" for i in table["GlobalSecondaryIndexes"])
     scaling = {lid: r for lid, r in resources.items() if r["Type"].startswith("AWS::ApplicationAutoScaling::")}
-    assert len(scaling) == 16  # read and write, target and policy, for the table and each index
+    assert len(scaling) == 20  # read and write, target and policy, for the table and each index
     targets = {r["Properties"]["ResourceId"]["Fn::Sub"] for r in scaling.values() if "ResourceId" in r["Properties"]}
     assert targets == {
         "table/${StockTable}",
         "table/${StockTable}/index/GSI1",
         "table/${StockTable}/index/GSI2",
         "table/${StockTable}/index/GSI3",
+        "table/${StockTable}/index/GSI4",
     }
     assert all(r["Condition"] == "IsProvisioned" for r in scaling.values())
     dimensions = {

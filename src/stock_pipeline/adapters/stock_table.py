@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -500,7 +501,10 @@ class StockLevels:
         return self._conditional_update(
             warehouse,
             item_id,
-            "SET belowThreshold = :true, alertId = :id, alertThreshold = :threshold",
+            # GSI4PK puts the level into the sparse index of levels below their threshold (the console's
+            # overview reads it, sorted by alertedAt: the crossings of the last 24 hours are its newest)
+            "SET belowThreshold = :true, alertId = :id, alertThreshold = :threshold, GSI4PK = :below, "
+            "alertedAt = if_not_exists(alertedAt, :now)",
             "quantity < :threshold"
             " AND (attribute_not_exists(belowThreshold) OR belowThreshold = :false OR alertId = :id)"
             " AND (attribute_not_exists(alertSent) OR alertSent <> :id)",
@@ -509,6 +513,8 @@ class StockLevels:
                 ":false": {"BOOL": False},
                 ":id": {"S": alert_id},
                 ":threshold": {"N": str(threshold)},
+                ":below": {"S": BELOW_THRESHOLD},
+                ":now": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
             },
         )
 
@@ -531,7 +537,7 @@ class StockLevels:
         return self._conditional_update(
             warehouse,
             item_id,
-            "SET belowThreshold = :false REMOVE alertId, alertSent",
+            "SET belowThreshold = :false REMOVE alertId, alertSent, GSI4PK, alertedAt",
             "belowThreshold = :true AND quantity >= :threshold",
             {":true": {"BOOL": True}, ":false": {"BOOL": False}, ":threshold": {"N": str(threshold)}},
         )
@@ -552,6 +558,7 @@ class StockLevels:
         return True
 
 
+BELOW_THRESHOLD = "BELOW"  # GSI4's one partition: the levels below their threshold (few; changed at crossings only)
 NO_THRESHOLD = -1  # previousRestockIfBelow of an item that had none (thresholds are never negative)
 
 
@@ -731,6 +738,19 @@ class StockQueries:
             names.extend(str(item["warehouse"]) for item in page.items)
             if not page.last_key:
                 return names
+            start = page.last_key
+
+    def below_threshold(self) -> list[dict[str, Any]]:
+        """Every level below its threshold (GSI4, sparse: set with the alert flag, removed at the re-arm)."""
+        items: list[dict[str, Any]] = []
+        start = None
+        while True:
+            page = self._page(
+                1000, start, IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk", values={":pk": BELOW_THRESHOLD}
+            )
+            items.extend(page.items)
+            if not page.last_key:
+                return items
             start = page.last_key
 
     def warehouse_known(self, warehouse: str) -> bool:

@@ -7,7 +7,8 @@ let profiles = { suppliers: [], kinds: [], uploadLimitMB: 0 };
 let filesTimer = null;
 let pendingSession = null;
 let pendingChallenge = null;
-const PAGES = ["upload", "files", "stock", "reports", "account"];
+const PAGES = ["overview", "item-page", "upload", "files", "stock", "reports", "account"];
+let chart = null;
 const pendingMovements = {};  // form -> the movement id of a submission not yet answered (a resend reuses it)
 
 const $ = (id) => document.getElementById(id);
@@ -135,7 +136,7 @@ async function start() {
   $("account-link").hidden = profiles.mfa !== "OPTIONAL";
   kindChanged();
   await loadWarehouses();
-  show(location.hash.slice(1) || "upload");
+  show(location.hash.slice(1) || "overview");
 }
 
 function fill(select, options) {
@@ -143,13 +144,17 @@ function fill(select, options) {
 }
 
 function show(page) {
-  if (!PAGES.includes(page) || (page === "account" && $("account-link").hidden)) page = "upload";
+  let item = null;
+  if (page.startsWith("item/")) { item = decodeURIComponent(page.slice(5)); page = "item-page"; }
+  if (!PAGES.includes(page) || (page === "account" && $("account-link").hidden)) page = "overview";
   for (const id of PAGES) $(id).hidden = id !== page;
   for (const link of document.querySelectorAll("nav a")) {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   clearInterval(filesTimer);
+  if (page === "overview") loadOverview();
+  if (page === "item-page" && item) { $("item-page-id").value = item; loadItem(item); }
   if (page === "files") {
     refreshFiles();
     filesTimer = setInterval(refreshFiles, 5000);
@@ -296,6 +301,10 @@ function warehousePath() {
 
 function table(title, columns, rows) {
   $("report-title").textContent = title + " (" + rows.length + ")";
+  fillTable($("report-table"), columns, rows);
+}
+
+function fillTable(target, columns, rows) {
   const head = document.createElement("tr");
   for (const [, label] of columns) {
     const th = document.createElement("th");
@@ -313,7 +322,94 @@ function table(title, columns, rows) {
   thead.append(head);
   const tbody = document.createElement("tbody");
   tbody.append(...body);
-  $("report-table").replaceChildren(thead, tbody);
+  target.replaceChildren(thead, tbody);
+}
+
+// ------------------------------------------------------------------ overview and item pages
+
+function itemLink(row) {
+  // the item id becomes a link to its page (a cell built from text, never from HTML)
+  const link = document.createElement("a");
+  link.href = "#item/" + encodeURIComponent(row.item_id);
+  link.textContent = row.item_id;
+  return link;
+}
+
+async function loadOverview() {
+  const response = await api("overview");
+  if (!response.ok) return say(await problem(response));
+  const view = await response.json();
+  const c = view.counts;
+  const counts = [["Below threshold", c.below_threshold], ["Running out within 7 days", c.running_out],
+    ["Alerts in 24 hours", c.alerts_24h], ["Files today", c.files_today], ["Files failed", c.files_failed]];
+  $("overview-counts").replaceChildren(...counts.flatMap(([name, value]) => {
+    const dt = document.createElement("dt"); dt.textContent = name;
+    const dd = document.createElement("dd"); dd.textContent = String(value);
+    return [dt, dd];
+  }));
+  const below = [["warehouse", "Warehouse"], ["item_id", "Item"], ["item_name", "Name"], ["quantity", "Level"],
+    ["threshold", "Restock below"], ["days_of_cover", "Days of cover"], ["changed_by", "Last changed by"]];
+  fillTable($("overview-below"), below, view.below);
+  for (const [n, row] of view.below.entries()) $("overview-below").tBodies[0].rows[n].cells[1].replaceChildren(itemLink(row));
+  fillTable($("overview-alerts"), [["alerted_at", "Crossed at"], ["warehouse", "Warehouse"], ["item_id", "Item"], ["quantity", "Level"]], view.alerts);
+  fillTable($("overview-files"), [["name", "File"], ["status", "Status"], ["uploaded_by", "By"], ["summary", "Details"]], view.files);
+}
+
+async function loadItem(itemId) {
+  say("");
+  const response = await api("items/" + encodeURIComponent(itemId));
+  if (!response.ok) return say(await problem(response));
+  const view = await response.json();
+  $("item-title").textContent = "Item " + view.item_id;
+  $("item-summary").textContent = "Restock below " + view.restock_if_below + (view.threshold_is_default ? " (the default)" : "") +
+    "; total " + view.levels.reduce((sum, l) => sum + l.quantity, 0) + " in " + view.levels.length + " warehouse(s).";
+  fillTable($("item-levels"), [["warehouse", "Warehouse"], ["quantity", "Level"], ["daily_sales", "Sold a day"],
+    ["days_of_cover", "Days of cover"], ["changed_by", "Last changed by"], ["updated_at", "Updated"]], view.levels);
+  const changes = Object.entries(view.history).flatMap(([warehouse, list]) => list.map((c) => Object.assign({ warehouse }, c)))
+    .sort((a, b) => (a.at < b.at ? 1 : -1));
+  fillTable($("item-changes"), [["at", "When (UTC)"], ["warehouse", "Warehouse"], ["old", "Was"], ["new", "Now"],
+    ["delta", "Change"], ["cause", "Cause"], ["by", "By"]], changes);
+  drawChart(view);
+}
+
+function drawChart(view) {
+  // one stepped line per warehouse: each change's new level at its time, and the level now at the right edge
+  // (the stream dates changes to the second: changes of one second get a millisecond each, in stream order)
+  const warehouses = Object.keys(view.history);
+  const points = {};
+  let latest = 0;
+  for (const w of warehouses) {
+    let previous = -Infinity;
+    points[w] = view.history[w].map((c) => {
+      const x = Math.max(Date.parse(c.at) / 1000, previous + 0.001);
+      previous = x;
+      latest = Math.max(latest, x);
+      return [x, c.new];
+    });
+  }
+  const times = new Set([Math.max(Date.now() / 1000, latest + 0.001)]);
+  for (const w of warehouses) for (const [x] of points[w]) times.add(x);
+  const xs = [...times].sort((a, b) => a - b);
+  const now = Object.fromEntries(view.levels.map((l) => [l.warehouse, l.quantity]));
+  const series = warehouses.map((w) => {
+    const byTime = new Map(points[w]);
+    let last = null;
+    return xs.map((x, n) => {
+      if (byTime.has(x)) last = byTime.get(x);
+      if (n === xs.length - 1) last = now[w] ?? last;
+      return last;
+    });
+  });
+  const palette = ["#0b5394", "#b45f06", "#38761d", "#741b47", "#134f5c", "#990000"];
+  const options = {
+    width: Math.min(900, $("item-chart").clientWidth || 900), height: 260,
+    series: [{}].concat(warehouses.map((w, n) => ({ label: w, stroke: palette[n % palette.length], width: 2,
+      paths: uPlot.paths.stepped({ align: 1 }) }))),
+    axes: [{}, { label: "units" }],
+  };
+  if (chart) chart.destroy();
+  chart = new uPlot(options, [xs, ...series], $("item-chart"));
+  $("item-chart").dataset.points = String(xs.length);
 }
 
 const LEVEL_COLUMNS = [["item_id", "Item"], ["item_name", "Name"], ["quantity", "Quantity"], ["below_threshold", "Below threshold"], ["updated_at", "Updated"]];
@@ -463,6 +559,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("transfer-form").addEventListener("submit", (e) => transfer(e, false));
   $("transfer-confirm").addEventListener("click", () => transfer(null, true));
   countRow();
+  $("item-page-form").addEventListener("submit", (e) => { e.preventDefault(); location.hash = "item/" + encodeURIComponent($("item-page-id").value.trim()); });
   $("supplier-csv").addEventListener("click", () => allCsv("reports/suppliers/" + encodeURIComponent($("report-supplier").value) + "/stock", "supplier-" + $("report-supplier").value + ".csv"));
   window.addEventListener("hashchange", () => token() && show(location.hash.slice(1)));
   if (token()) start(); else signOut();

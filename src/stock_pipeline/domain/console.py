@@ -10,11 +10,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from stock_pipeline.domain.errors import PipelineError
+from stock_pipeline.domain.forecast import level_forecast
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONTENT_TYPES = {
@@ -206,3 +207,98 @@ def invitation(console_url: str | None, *, username: str, code: str, mfa: str, d
         lines.append("The console then asks you to add it to an authenticator app (two-factor sign-in).")
     lines += ["", "If the password has expired, ask your administrator to send a new one."]
     return "Your Stock Update Pipeline console account", "\n".join(lines)
+
+
+RUNNING_OUT_DAYS = 7
+
+
+def overview(below: Iterable[Mapping[str, Any]], files: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
+    """The console's landing page: the levels below their threshold worst first (fewest days of cover, then
+    furthest below), today's files with the failed ones first, the crossings of the last 24 hours, counts on top."""
+    rows = []
+    for level in below:
+        daily, cover = level_forecast(level)
+        rows.append(
+            {
+                "warehouse": level.get("warehouse"),
+                "item_id": level.get("itemId"),
+                "item_name": level.get("itemName"),
+                "quantity": int(level.get("quantity") or 0),
+                "threshold": level.get("alertThreshold"),
+                "daily_sales": daily,
+                "days_of_cover": cover,
+                "alerted_at": level.get("alertedAt"),
+                "changed_by": level.get("lastChangedBy"),
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            r["days_of_cover"] if r["days_of_cover"] is not None else float("inf"),
+            r["quantity"] - int(r["threshold"] or 0),
+            str(r["warehouse"]),
+            str(r["item_id"]),
+        )
+    )
+    since = (now - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S")
+    alerts = sorted((r for r in rows if (r["alerted_at"] or "") >= since), key=lambda r: r["alerted_at"], reverse=True)
+    failed_first = sorted(files, key=lambda f: (f["status"] != "FAILED", f["status"] != "waiting"))
+    return {
+        "counts": {
+            "below_threshold": len(rows),
+            "running_out": sum(
+                1 for r in rows if r["days_of_cover"] is not None and r["days_of_cover"] <= RUNNING_OUT_DAYS
+            ),
+            "alerts_24h": len(alerts),
+            "files_today": len(files),
+            "files_failed": sum(1 for f in files if f["status"] == "FAILED"),
+        },
+        "below": rows,
+        "alerts": alerts,
+        "files": failed_first,
+    }
+
+
+def item_page(
+    item_id: str,
+    levels: Iterable[Mapping[str, Any]],
+    threshold: int | None,
+    default_threshold: int,
+    changes: Mapping[str, list[Mapping[str, Any]]],
+) -> dict[str, Any]:
+    """One item: its level in each warehouse (with the forecast), its threshold, and each level's changes of the
+    last 30 days (time, old, new, delta, cause, who) for the chart and the table."""
+    rows = []
+    for level in sorted(levels, key=lambda lv: str(lv.get("warehouse"))):
+        daily, cover = level_forecast(level)
+        rows.append(
+            {
+                "warehouse": level.get("warehouse"),
+                "item_name": level.get("itemName"),
+                "quantity": int(level.get("quantity") or 0),
+                "daily_sales": daily,
+                "days_of_cover": cover,
+                "updated_at": level.get("updatedAt"),
+                "changed_by": level.get("lastChangedBy"),
+            }
+        )
+    history = {
+        warehouse: [
+            {
+                "at": change.get("at"),
+                "old": change.get("old_value"),
+                "new": change.get("new_value"),
+                "delta": change.get("delta"),
+                "cause": change.get("cause"),
+                "by": change.get("by"),
+            }
+            for change in found
+        ]
+        for warehouse, found in changes.items()
+    }
+    return {
+        "item_id": item_id,
+        "restock_if_below": threshold if threshold is not None else default_threshold,
+        "threshold_is_default": threshold is None,
+        "levels": rows,
+        "history": history,
+    }

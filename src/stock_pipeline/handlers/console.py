@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -23,16 +23,30 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.cognito import ConsoleAuth, SignInError
 from stock_pipeline.adapters.movements import BelowZeroError, Movements
+from stock_pipeline.adapters.recent_changes import RecentChanges
 from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
-from stock_pipeline.adapters.stock_table import FileOutcomes
+from stock_pipeline.adapters.stock_table import FileOutcomes, StockLevels, StockQueries
 from stock_pipeline.config import Settings
-from stock_pipeline.domain.console import KINDS, UploadError, file_rows, todays_prefixes, upload_target
+from stock_pipeline.domain.console import (
+    KINDS,
+    UploadError,
+    file_rows,
+    item_page,
+    overview,
+    todays_prefixes,
+    upload_target,
+)
 from stock_pipeline.domain.movements import MovementError, adjustment_from, stocktake_from, transfer_from
 from stock_pipeline.domain.supplier_profiles import ProfileError
 from stock_pipeline.observability import logger, tracer
 
-STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC = {
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "uPlot.iife.min.js": "text/javascript; charset=utf-8",  # uPlot 1.6.31 (MIT), `make vendor`
+    "uPlot.min.css": "text/css; charset=utf-8",
+}
 MFA_CODE = re.compile(r"\d{6}")
 
 
@@ -44,6 +58,9 @@ class Dependencies:
     outcomes: FileOutcomes
     auth: ConsoleAuth
     movements: Movements
+    queries: StockQueries
+    levels: StockLevels
+    recent: RecentChanges
     upload_origin: str  # where browsers POST their files (the bucket's endpoint), for the CSP's connect-src
 
 
@@ -59,6 +76,9 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         outcomes=FileOutcomes(session.client("dynamodb", config=client_config()), settings.table_name),
         auth=ConsoleAuth(session.client("cognito-idp", config=client_config()), settings.console_client_id),
         movements=Movements(session.client("dynamodb", config=client_config()), settings.table_name),
+        queries=StockQueries(session.client("dynamodb", config=client_config()), settings.table_name),
+        levels=StockLevels(session.client("dynamodb", config=client_config()), settings.table_name),
+        recent=RecentChanges(session.client("dynamodb", config=client_config()), settings.table_name),
         upload_origin=f"{parts.scheme}://{parts.netloc}",
     )
 
@@ -287,11 +307,40 @@ def _taken_keys(bucket: str) -> Callable[[str], bool]:
 def files() -> Response:
     """Today's files (UTC) under the input prefixes with what became of them; the page polls this."""
     day = datetime.now(UTC).date()
+    return _json(200, {"day": day.isoformat(), "files": _todays_files(day)})
+
+
+def _todays_files(day: Any) -> list[dict[str, Any]]:
     store, bucket = deps().store, deps().settings.bucket_name
     objects = [o for prefix in todays_prefixes(day, _suppliers()) for o in store.list_objects(bucket, prefix)]
     objects = [o for o in objects if not o["key"].endswith("/")]
     outcomes = deps().outcomes.outcomes([(o["key"], o["etag"]) for o in objects])
-    return _json(200, {"day": day.isoformat(), "files": file_rows(objects, outcomes, day)})
+    return file_rows(objects, outcomes, day)
+
+
+@app.get("/console/api/overview")
+def landing() -> Response:
+    """What needs attention: levels below threshold worst first, today's files failed first, the day's alerts."""
+    now = datetime.now(UTC)
+    return _json(200, overview(deps().queries.below_threshold(), _todays_files(now.date()), now=now))
+
+
+@app.get("/console/api/items/<item_id>")
+def item(item_id: str) -> Response:
+    """One item: its levels, threshold and the last 30 days of each level's changes (one Query per warehouse)."""
+    from urllib.parse import unquote
+
+    item_id = unquote(item_id)
+    levels = deps().levels.levels_of_item(item_id)
+    if not levels:
+        return _problem(404, f"no warehouse holds a stock level of item {item_id!r}")
+    since = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    changes = {
+        str(level["warehouse"]): deps().recent.of_level(str(level["warehouse"]), item_id, since=since)
+        for level in levels
+    }
+    threshold = deps().levels.thresholds([item_id]).get(item_id)
+    return _json(200, item_page(item_id, levels, threshold, deps().settings.default_restock_threshold, changes))
 
 
 @app.get("/console/api/rejected")

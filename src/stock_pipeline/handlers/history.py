@@ -16,8 +16,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from stock_pipeline.adapters.aws import new_session, s3_client
+from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.lake import LakeWriter
+from stock_pipeline.adapters.recent_changes import RecentChanges
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.history import StreamChange
@@ -29,12 +30,15 @@ from stock_pipeline.observability import logger, metrics, tracer
 class Dependencies:
     settings: Settings
     lake: LakeWriter
+    recent: RecentChanges
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
     store = ObjectStore(s3_client(session))
     return Dependencies(
-        settings=settings, lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix, store=store)
+        settings=settings,
+        lake=LakeWriter(session, settings.bucket_name, settings.lake_prefix, store=store),
+        recent=RecentChanges(session.client("dynamodb", config=client_config()), settings.table_name),
     )
 
 
@@ -68,7 +72,7 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
     changes = stream_changes(event)
     if not changes:
         return {"records": 0, "changes": 0, "files": []}
-    result = record_history(changes, deps.lake)
+    result = record_history(changes, deps.lake, deps.recent)
     metrics.add_metric(name="HistoryChangesRecorded", unit=MetricUnit.Count, value=result.changes)
     logger.info(
         "history recorded",
