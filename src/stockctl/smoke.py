@@ -492,7 +492,17 @@ class Smoke:
         from stock_pipeline.domain.objects import ObjectRef
 
         keys = [{"PK": {"S": "WAREHOUSES"}, "SK": {"S": f"WH#{self.warehouse}"}}]
-        keys += [{"PK": {"S": f"WH#{self.warehouse}"}, "SK": {"S": f"ITEM#{item}"}} for item in self._levels()]
+        levels = self._levels()
+        keys += [{"PK": {"S": f"WH#{self.warehouse}"}, "SK": {"S": f"ITEM#{item}"}} for item in levels]
+        # each level's recent changes (the console's item page; they would expire after 31 days anyway)
+        for item in levels:
+            for page in self.ddb.get_paginator("query").paginate(
+                TableName=self.table,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"CHG#{self.warehouse}#{item}"}},
+                ProjectionExpression="PK, SK",
+            ):
+                keys += [{"PK": i["PK"], "SK": i["SK"]} for i in page["Items"]]
         # the levels the validation reconstructed for the warehouse (it would miss them in the next run)
         keys += [
             {"PK": {"S": f"VALID#WH#{self.warehouse}"}, "SK": {"S": f"ITEM#{item}"}} for item in self.items.values()

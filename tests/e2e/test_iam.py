@@ -108,7 +108,8 @@ class AdapterIndex:
                         paginated = node.args[0].value  # type: ignore[attr-defined]
                         found |= ACTIONS.get((service, paginated), {f"{service}:{camel(paginated)}"})
                     elif operation == "transact_write_items":
-                        kinds = {k.value for k in ast.walk(method) if isinstance(k, ast.Constant)} & set(TRANSACT_KINDS)
+                        # the items may be built by helpers of the class: its constants say which kinds it sends
+                        kinds = {k.value for k in ast.walk(cls) if isinstance(k, ast.Constant)} & set(TRANSACT_KINDS)
                         found |= {TRANSACT_KINDS[k] for k in kinds}
                     elif operation == "batch_execute_statement":
                         found |= partiql

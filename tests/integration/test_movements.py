@@ -137,27 +137,52 @@ def test_movements_and_a_file_at_the_same_time_count_once_and_the_validation_rec
         "reason": "lost",
     }
     move = {"movement_id": uuid.uuid4().hex, "from": "Süd X", "to": "Süd Y", "item_id": "s-1", "quantity": 5}
+    count = {"movement_id": uuid.uuid4().hex, "counts": [{"warehouse": "Süd X", "item_id": "s-1", "counted": 15}]}
     sale = HEADER + "2026-12-06T08:20:00Z\tSüd X\ts-1\tSpoon\t-4\n"
+
+    def the_file() -> None:  # uploaded and applied (queue, ingest function) while the movements come in
+        s3.put_object(Bucket=bucket, Key="inventory_files/2026/12/06/20261206082000_inventory.csv", Body=sale)
+        stocked.drain()
+
     work = [
         lambda: post(console, token, "adjustments", adjustment),
         lambda: post(console, token, "transfers", move),
-        lambda: s3.put_object(Bucket=bucket, Key="inventory_files/2026/12/06/20261206082000_inventory.csv", Body=sale),
+        lambda: post(console, token, "stocktakes", count),
+        the_file,
         lambda: post(console, token, "adjustments", adjustment),  # each movement sent twice, as a browser may
         lambda: post(console, token, "transfers", move),
+        lambda: post(console, token, "stocktakes", count),
     ]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=len(work)) as pool:
         done = [f.result() for f in [pool.submit(job) for job in work]]
-    assert sorted(d[1]["status"] for d in done if isinstance(d, tuple)) == [
-        "ALREADY_APPLIED",
-        "ALREADY_APPLIED",
-        "APPLIED",
-        "APPLIED",
-    ]
+    assert sorted(d[1]["status"] for d in done if isinstance(d, tuple)) == ["ALREADY_APPLIED"] * 3 + ["APPLIED"] * 3
     stocked.drain()
-    assert level(stocked, "Süd X", "s-1")["quantity"] == {"N": "9"}  # 20 - 2 - 5 - 4, each once
+    # each counted once: the level is the baseline, the file and what each movement did when it was applied (the
+    # stocktake's difference taken against the level of its moment), no more
+    from stock_pipeline.adapters.validation_table import ValidationTable
+
+    moved = ValidationTable(stocked.client("dynamodb"), stocked.outputs["StockTableName"]).movements("2026-01-01")
+    final = int(level(stocked, "Süd X", "s-1")["quantity"]["N"])
+    assert final == 20 - 4 + moved[("Süd X", "s-1")]
     assert level(stocked, "Süd Y", "s-1")["quantity"] == {"N": "5"}
+    # and what the timestamps say: the count (15) plus whatever was applied after it
+    history = sorted(
+        (
+            row
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/stock_history/")
+            for obj in page.get("Contents", [])
+            for row in pq.read_table(
+                io.BytesIO(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            ).to_pylist()
+            if row["warehouse"] == "Süd X" and row["item_id"] == "s-1"
+        ),
+        key=lambda row: row["sequence"],
+    )
+    counted = [n for n, row in enumerate(history) if (row["source_key"] or "").startswith("stocktake")]
+    assert len(counted) == 1 and history[counted[0]]["new_value"] == 15
+    assert final == 15 + sum(row["delta"] for row in history[counted[0] + 1 :])
     checked = validate(stocked)
     assert checked["differences"] == 0 and checked["files"] == 1, checked
 
@@ -200,7 +225,9 @@ def test_a_stocktake_sets_the_counted_levels_once_and_the_history_shows_counted_
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/stock_history/")
         for obj in page.get("Contents", [])
         for row in pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())).to_pylist()
-        if row["entity"] == "warehouse_level" and (row["source_key"] or "").startswith("stocktake")
+        if row["entity"] == "warehouse_level"
+        and (row["source_key"] or "").startswith("stocktake")
+        and row["warehouse"].startswith("Inventur")
     ]
     assert sorted((r["warehouse"], r["item_id"], r["old_value"], r["new_value"], r["changed_by"]) for r in rows) == [
         ("Inventur 1", "t-1", 12, 9, user),

@@ -28,8 +28,11 @@ class RecentChanges:
 
     def put(self, rows: pa.Table) -> int:
         """The warehouse-level rows of a history batch; keyed by time and stream sequence, so a retried batch
-        writes the same items again (idempotent puts)."""
-        levels = rows.filter(pc.equal(rows["entity"], "warehouse_level"))
+        writes the same items again (idempotent puts). A level's removal (an operator's cleanup, `make smoke`)
+        is no change of stock: the lake's history keeps it, the item page has no level to show it on."""
+        levels = rows.filter(
+            pc.and_(pc.equal(rows["entity"], "warehouse_level"), pc.not_equal(rows["event_name"], "REMOVE"))
+        )
         items = []
         for row in levels.to_pylist():
             moment: datetime = row["event_time"]
