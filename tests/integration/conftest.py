@@ -1,3 +1,5 @@
+import json
+
 import awswrangler as wr
 import pytest
 
@@ -62,3 +64,19 @@ def ddb(stack):
 @pytest.fixture(scope="module")
 def table_name(stack):
     return stack.outputs["StockTableName"]
+
+
+@pytest.fixture(scope="module")
+def console(stack):
+    """The web console's base URL on the local stack."""
+    return stack.outputs["ConsoleUrl"]
+
+
+@pytest.fixture(scope="module")
+def token(stack, console):
+    """An access token of the stack's console user, as the page gets it from its sign-in route."""
+    from tests.integration.test_console import call
+
+    status, _, body = call(f"{console}/api/session", "POST", stack.console_credentials)
+    assert status == 200
+    return json.loads(body)["accessToken"]

@@ -34,18 +34,6 @@ def call(url, method="GET", body=None, token=None, headers=None):
         return error.code, dict(error.headers), error.read()
 
 
-@pytest.fixture(scope="module")
-def console(stack):
-    return stack.outputs["ConsoleUrl"]
-
-
-@pytest.fixture(scope="module")
-def token(stack, console):
-    status, _, body = call(f"{console}/api/session", "POST", stack.console_credentials)
-    assert status == 200
-    return json.loads(body)["accessToken"]
-
-
 API_ROUTES = [
     ("GET", "/api/profiles"),
     ("POST", "/api/uploads"),

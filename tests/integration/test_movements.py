@@ -15,18 +15,6 @@ HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
 
 
 @pytest.fixture(scope="module")
-def console(stack):
-    return stack.outputs["ConsoleUrl"]
-
-
-@pytest.fixture(scope="module")
-def token(stack, console):
-    status, _, body = call(f"{console}/api/session", "POST", stack.console_credentials)
-    assert status == 200
-    return json.loads(body)["accessToken"]
-
-
-@pytest.fixture(scope="module")
 def stocked(stack, bucket, s3):
     rows = "".join(f"2026-12-06T08:00:00Z\tNord {w}\tm-1\tMug\t{q}\n" for w, q in (("A", 10), ("C", 4)))
     s3.put_object(Bucket=bucket, Key="inventory_files/2026/12/06/20261206080000_inventory.csv", Body=HEADER + rows)

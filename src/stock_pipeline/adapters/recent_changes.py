@@ -4,15 +4,13 @@ Query instead of reading a month of the whole history from the lake."""
 
 from __future__ import annotations
 
-import random
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stock_pipeline.adapters.stock_table import MAX_ROUNDS, SnapshotWriteError, _plain
+from stock_pipeline.adapters.stock_table import _plain, write_batches
 
 KEPT_DAYS = 31
 
@@ -50,15 +48,7 @@ class RecentChanges:
                 if row[name] is not None:
                     item[name] = {"N": str(row[name])}
             items.append({"PutRequest": {"Item": item}})
-        for start in range(0, len(items), 25):
-            request = {self.name: items[start : start + 25]}
-            for attempt in range(MAX_ROUNDS):
-                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-                time.sleep(min(5.0, 0.05 * 2**attempt) * random.random())
-            else:
-                raise SnapshotWriteError(f"{self.name}: recent level changes still unprocessed")
+        write_batches(self._ddb, self.name, items, what="recent level changes")
         return len(items)
 
     def of_level(self, warehouse: str, item_id: str, *, since: str) -> list[dict[str, Any]]:

@@ -386,15 +386,7 @@ class StockLevels:
             }
             for name in sorted(set(warehouses))
         ]
-        for start in range(0, len(items), 25):
-            request = {self.name: items[start : start + 25]}
-            for attempt in range(MAX_ROUNDS):
-                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-                time.sleep(min(5.0, 0.05 * 2**attempt) * random.random())
-            else:
-                raise SnapshotWriteError(f"{self.name}: warehouse registry writes still unprocessed")
+        write_batches(self._ddb, self.name, items, what="warehouse registry writes")
 
     def level(self, warehouse: str, item_id: str) -> dict[str, Any] | None:
         item = self._ddb.get_item(
@@ -560,6 +552,20 @@ class StockLevels:
 
 BELOW_THRESHOLD = "BELOW"  # GSI4's one partition: the levels below their threshold (few; changed at crossings only)
 NO_THRESHOLD = -1  # previousRestockIfBelow of an item that had none (thresholds are never negative)
+
+
+def write_batches(ddb: Any, table: str, requests: list[dict[str, Any]], *, what: str) -> None:
+    """BatchWriteItem in 25s, the unprocessed items sent again after a jittered back-off (a throttled table
+    answers with UnprocessedItems, not an error)."""
+    for start in range(0, len(requests), 25):
+        request = {table: requests[start : start + 25]}
+        for attempt in range(MAX_ROUNDS):
+            request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            if not request:
+                break
+            time.sleep(min(5.0, 0.05 * 2**attempt) * random.random())
+        else:
+            raise SnapshotWriteError(f"{table}: {what} still unprocessed")
 
 
 def _token(ledger_pk: str, chunk: int) -> str:
