@@ -46,6 +46,8 @@ ACTIONS = {
     ("cognito-idp", "verify_software_token"): set(),
     ("cognito-idp", "set_user_mfa_preference"): set(),
 }
+# adapter module functions that take the client and send for the caller
+HELPERS = {"write_batches": {"dynamodb:BatchWriteItem"}}
 TRANSACT_KINDS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem"}
 PARTIQL_KINDS = {
     "INSERT": "dynamodb:PartiQLInsert",
@@ -97,6 +99,7 @@ class AdapterIndex:
             for node in ast.walk(method):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                     uses.add(node.func.id)
+                    found |= HELPERS.get(node.func.id, set())
                 if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                     continue
                 owner, operation = node.func.value, node.func.attr
