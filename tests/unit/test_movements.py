@@ -67,6 +67,8 @@ def test_a_stocktake_takes_up_to_ninety_distinct_non_negative_counts():
         ([{**row, "counted": -1}], "row 1: counted: 0 or more"),
         ([row, "x"], "row 2: an object"),
         ([{**row, "item_id": f"i{n}"} for n in range(91)], "at most 90"),
+        # 90 rows in 10 warehouses would be 102 actions (rows, warehouses, ledger, register): over DynamoDB's 100
+        ([{**row, "warehouse": f"W{n % 10}", "item_id": f"i{n}"} for n in range(90)], "do not fit one transaction"),
     ):
         with pytest.raises(MovementError, match=message):
             stocktake_from({"movement_id": ID, "counts": counts}, user="ana")

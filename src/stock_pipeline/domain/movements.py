@@ -51,7 +51,11 @@ class Transfer:
         return f"transfer {self.movement_id} of {self.quantity} from {self.source} to {self.target} by {self.user}"
 
 
-MAX_COUNT_ROWS = 90  # one DynamoDB transaction holds 100 actions: the rows, the ledger and the register
+MAX_COUNT_ROWS = 90
+# One DynamoDB transaction holds at most 100 actions: a count's rows, the ledger item, the movement register and,
+# for a level the count creates, its warehouse's registry item (https://docs.aws.amazon.com/amazondynamodb/
+# latest/APIReference/API_TransactWriteItems.html)
+MAX_TRANSACTION_ACTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,4 +153,10 @@ def stocktake_from(body: Mapping[str, Any], *, user: str) -> Stocktake:
         if (count.warehouse, count.item_id) in counts:
             raise MovementError(f"counts row {n}: {count.item_id} in {count.warehouse} is counted twice")
         counts[(count.warehouse, count.item_id)] = count
+    warehouses = {warehouse for warehouse, _ in counts}
+    if len(counts) + len(warehouses) + 2 > MAX_TRANSACTION_ACTIONS:
+        raise MovementError(
+            f"counts: {len(counts)} rows in {len(warehouses)} warehouses do not fit one transaction "
+            f"(rows + warehouses at most {MAX_TRANSACTION_ACTIONS - 2}): send them in two stocktakes"
+        )
     return Stocktake(_movement_id(body), tuple(counts.values()), user)
