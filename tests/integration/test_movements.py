@@ -219,8 +219,9 @@ def test_a_stocktake_sets_the_counted_levels_once_and_the_history_shows_counted_
     ]
     assert sorted((r["warehouse"], r["item_id"], r["old_value"], r["new_value"], r["changed_by"]) for r in rows) == [
         ("Inventur 1", "t-1", 12, 9, user),
+        ("Inventur 1", "t-2", 3, 3, user),  # t-2 was right: the count is in the history all the same, delta 0
         ("Inventur 2", "t-1", None, 4, user),
-    ]  # t-2 was right: its level did not change, so no history row
+    ]
     assert all(f"by {user}: counted" in r["source_key"] for r in rows)
     assert validate(stocked)["differences"] == 0
 

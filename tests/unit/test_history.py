@@ -92,3 +92,15 @@ def test_rows_fall_into_the_day_of_their_change_and_the_file_is_named_after_the_
     records = [level(900, 1, 2), level(901, 2, 3, at=next_day)]
     assert history_rows(records).column("dt").to_pylist() == ["2026-11-26", "2026-11-27"]
     assert file_stem(records) == "seq-" + "900".zfill(40)
+
+
+def test_a_count_that_confirms_the_level_is_kept_with_a_delta_of_zero_and_a_flag_move_after_it_is_not():
+    counted = "stocktake m1 by ana@example.com: counted 7, was 7"
+    before = level(1, 7, 7)  # the images of a level at 7 from a file
+    after_count = {**before.new, "lastSourceKey": counted}
+    records = [
+        StreamChange("c", "MODIFY", "1", AT, before.keys, before.new, after_count),  # the count: a new cause
+        StreamChange("f", "MODIFY", "2", AT, before.keys, after_count, {**after_count, "alertedAt": "x"}),  # a flag
+    ]
+    (row,) = history_rows(records).to_pylist()
+    assert (row["old_value"], row["new_value"], row["delta"], row["source_key"]) == (7, 7, 0, counted)

@@ -2,7 +2,8 @@
 
 A change is a stream record whose tracked value differs between the old and the new image: a warehouse level's
 quantity, an article's latest quantity, a supplier SKU's quantity, an item's restock threshold. Records that only
-move a flag (an alert claimed, re-armed) or touch other entities (ledger, notices) are not changes.
+move a flag (an alert claimed, re-armed) or touch other entities (ledger, notices) are not changes, except a
+stocktake that confirms a level: a count is kept with a delta of 0, so the history shows every count taken.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+
+from stock_pipeline.domain.movements import STOCKTAKE_CAUSE
 
 SEQUENCE_WIDTH = 40  # stream sequence numbers, zero-padded: text order is then stream order
 
@@ -86,6 +89,11 @@ def entity_of(keys: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _confirming_count(old_image: Mapping[str, Any], new_image: Mapping[str, Any]) -> bool:
+    cause = str(new_image.get("lastSourceKey") or "")
+    return cause.startswith(STOCKTAKE_CAUSE) and cause != old_image.get("lastSourceKey")
+
+
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -100,7 +108,7 @@ def history_rows(changes: Iterable[StreamChange]) -> pa.Table:
         entity = ENTITIES[kind]
         old_image, new_image = change.old or {}, change.new or {}
         old, new = _int(old_image.get(entity.value)), _int(new_image.get(entity.value))
-        if old == new:
+        if old == new and not _confirming_count(old_image, new_image):
             continue  # a flag or a name moved, not the value
         image = new_image or old_image
         pk, sk = str(change.keys["PK"]), str(change.keys["SK"])

@@ -58,6 +58,10 @@ MAX_COUNT_ROWS = 90
 MAX_TRANSACTION_ACTIONS = 100
 
 
+STOCKTAKE_CAUSE = "stocktake "  # how a count's source reads in the history: a count is recorded even when it
+# confirms the level (the audit trail of counts), where other writes that keep the value are not changes
+
+
 @dataclass(frozen=True, slots=True)
 class Count:
     warehouse: str
@@ -75,7 +79,7 @@ class Stocktake:
 
     def cause(self, count: Count, previous: int | None) -> str:
         was = "no level" if previous is None else f"was {previous}"
-        return f"stocktake {self.movement_id} by {self.user}: counted {count.counted}, {was}"
+        return f"{STOCKTAKE_CAUSE}{self.movement_id} by {self.user}: counted {count.counted}, {was}"
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
