@@ -132,8 +132,9 @@ chaos: $(VENV)/.installed ## the reference workload clean, then under injected f
 cost: $(VENV)/.installed ## dollars per million stock updates from the benchmark figures -> docs/cost.md
 	$(PY) -m benchmarks.cost
 
-openapi: $(VENV)/.installed ## docs/openapi.json from the reports handler (a test keeps it in sync)
+openapi: $(VENV)/.installed ## docs/openapi.json (reports) and docs/console-openapi.json (tests keep them in sync)
 	$(PY) -m stock_pipeline.handlers.reports > docs/openapi.json
+	$(PY) -m stock_pipeline.console_openapi > docs/console-openapi.json
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .local-stack.json

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from stock_pipeline.adapters.stock_table import SnapshotWriteReport
+from stock_pipeline.domain.counted_files import STOCKTAKES_PREFIX
 from stock_pipeline.domain.inventory import aggregate_changes, chunks, parse_inventory_file
 from stock_pipeline.domain.inventory import lake_rows as inventory_lake_rows
 from stock_pipeline.domain.listings import STORE_PREFIX
@@ -67,6 +68,7 @@ EXPECTED_NAMES = {
     SUPPLIER_FEEDS_PREFIX: "supplier_feeds/<supplier>/<yyyy>/<mm>/<dd>/<name>.xlsx",
     PRODUCT_TABLE_PREFIX: "reference/product/<name>.csv, .xlsx or .parquet",
     STORE_PREFIX: f"{STORE_PREFIX}<name>.csv, .xlsx or .parquet",
+    STOCKTAKES_PREFIX: f"{STOCKTAKES_PREFIX}<folders>/<name>.csv, .tsv, .txt, .xlsx or .parquet",
 }
 
 

@@ -196,6 +196,7 @@ def test_bucket_notifications_and_firehose_settings_come_from_the_template(local
         ("supplier_feeds/",),
         ("reference/product/",),
         ("reference/store/",),
+        ("stocktakes/",),
     }
     stream = local_stack.client("firehose").describe_delivery_stream(
         DeliveryStreamName=local_stack.outputs["StockUpdatesStreamName"]

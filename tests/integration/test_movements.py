@@ -268,3 +268,82 @@ def test_a_count_raced_by_a_file_is_taken_against_the_level_the_file_left(stocke
     assert applied.status == "APPLIED" and applied.levels == {"Race 1 / r-1": 12}
     moved = ValidationTable(ddb, table).movements("2026-12-06T09:59:00", "2026-12-06T10:01:00")
     assert moved == {("Race 1", "r-1"): -3}  # 12 counted against the 15 the file left, not the 10 first read
+
+
+def test_a_counted_file_takes_each_count_at_its_moment_and_what_came_after_stays_on_top(stocked, s3, bucket):
+    """Uploaded straight to S3 (a scanner's export): the count at 15 was taken before a sale of 4 was applied,
+    so the level ends at 11, not 15; a row without a moment counts at the upload; a bad row is rejected with its
+    line; the same file delivered again changes nothing; the validation reconciles it all."""
+    import time
+    from datetime import UTC, datetime
+
+    from stock_pipeline.adapters.stock_table import FileOutcomes
+
+    s3.put_object(
+        Bucket=bucket,
+        Key="inventory_files/2026/12/06/20261206100000_inventory.csv",
+        Body=HEADER + "2026-12-06T10:00:00Z\tZähl 1\tz-1\tZange\t20\n",
+    )
+    stocked.drain()
+    counted_at = datetime.now(UTC)  # the shelf held 15 at this moment, the system said 20
+    time.sleep(1.1)
+    s3.put_object(
+        Bucket=bucket,
+        Key="inventory_files/2026/12/06/20261206101000_inventory.csv",
+        Body=HEADER + "2026-12-06T10:10:00Z\tZähl 1\tz-1\tZange\t-4\n",  # a sale applied after the count
+    )
+    stocked.drain()
+    key = "stocktakes/2026/12/06/scanner-export.csv"
+    body = (
+        f"Lager;Artikel;Menge;Zeitpunkt\nZähl 1;z-1;15;{counted_at.isoformat()}\nZähl 1;z-2;3;\nZähl 1;z-3;-1;\n"
+    ).encode()
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
+    stocked.drain()
+    assert level(stocked, "Zähl 1", "z-1")["quantity"] == {"N": "11"}  # 15 counted, then the sale of 4
+    assert level(stocked, "Zähl 1", "z-2")["quantity"] == {"N": "3"}
+    assert level(stocked, "Zähl 1", "z-3") is None
+    cause = level(stocked, "Zähl 1", "z-1")["lastSourceKey"]["S"]
+    assert f"counted 15 at {counted_at:%Y-%m-%dT%H:%M:%SZ}, was 20" in cause
+
+    ddb, table = stocked.client("dynamodb"), stocked.outputs["StockTableName"]
+    outcome = FileOutcomes(ddb, table).outcomes([(key, etag)])[(key, etag)]
+    assert outcome["status"] == "SUCCEEDED" and outcome["summary"] == "2 counts applied from 3 rows, 1 rejected"
+    rejected = s3.get_object(Bucket=bucket, Key=outcome["rejectedKey"])["Body"].read().decode()
+    assert '"line": 4' in rejected and "cannot be negative" in rejected
+    assert outcome["uploadedBy"] and outcome["uploadedBy"] in cause  # straight to S3: the principal
+
+    s3.put_object(Bucket=bucket, Key=key, Body=body)  # the same file again: its counts are applied already
+    stocked.drain()
+    assert level(stocked, "Zähl 1", "z-1")["quantity"] == {"N": "11"}
+    again = FileOutcomes(ddb, table).outcomes([(key, etag)])[(key, etag)]
+    assert again["summary"] == "2 counts applied from 3 rows, 1 rejected, 1 group(s) applied before"
+    checked = validate(stocked)
+    assert checked["differences"] == 0, checked
+
+
+def test_a_counted_workbook_uploaded_in_the_console_names_its_counter(stocked, console, token):
+    """Through the console's presigned POST (the console role may write under stocktakes/): the stocktake is the
+    signed-in user's, and today's files list it as a stocktake, processed."""
+    import requests
+    import xlsxwriter
+
+    from tests.integration.test_console import presign
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["Warehouse", "Item ID", "Counted"])
+    sheet.write_row(1, 0, ["Nord D", "m-1", 8])
+    book.close()
+    data = buffer.getvalue()
+    status, target = presign(console, token, kind="stocktake", filename="Zählung Nord D.xlsx", size=len(data))
+    assert status == 200 and target["key"].startswith("stocktakes/")
+    sent = requests.post(target["url"], data=target["fields"], files={"file": ("z.xlsx", data)}, timeout=30)
+    assert sent.status_code == 204
+    stocked.drain()
+    user = stocked.console_credentials["username"]
+    assert level(stocked, "Nord D")["quantity"] == {"N": "8"}
+    assert level(stocked, "Nord D")["lastChangedBy"] == {"S": user}
+    files = {f["key"]: f for f in json.loads(call(f"{console}/api/files", token=token)[2])["files"]}
+    listed = files[target["key"]]
+    assert (listed["kind"], listed["status"], listed["uploaded_by"]) == ("stocktake", "processed", user)

@@ -95,9 +95,10 @@ def test_todays_files_are_waiting_processed_or_failed_newest_first():
         ("20261126090000_inventory.csv", "processed"),
     ]
     assert rows[2]["rejected_key"] == "rejected/inventory_files/x.rejected.jsonl" and rows[2]["kind"] == "inventory"
-    assert todays_prefixes(date(2026, 11, 26), ["acme"])[:3] == [
+    assert todays_prefixes(date(2026, 11, 26), ["acme"])[:4] == [
         "inventory_files/2026/11/26/",
         "restock_thresholds/2026/11/26/",
+        "stocktakes/2026/11/26/",
         "supplier_feeds/acme/2026/11/26/",
     ]
 

@@ -1,5 +1,7 @@
 """Adjustment and transfer requests as the console sends them: what is refused, and why, before any write."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from stock_pipeline.domain.movements import MovementError, adjustment_from, below_zero_message, transfer_from
@@ -72,3 +74,91 @@ def test_a_stocktake_takes_up_to_ninety_distinct_non_negative_counts():
     ):
         with pytest.raises(MovementError, match=message):
             stocktake_from({"movement_id": ID, "counts": counts}, user="ana")
+
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def change(old, new, at="2026-12-06T10:00:00Z"):
+    return {"at": at, "old_value": old, "new_value": new, "delta": (new or 0) - (old or 0)}
+
+
+def test_a_past_count_is_placed_among_the_changes_applied_after_it():
+    from stock_pipeline.domain.movements import Count, counted_level, level_at
+
+    nine = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    count = Count("Berlin", "a1", 15, nine)
+    # at nine the level was 20; a sale of 4 (10:00) and a delivery of 10 (11:00) were applied since: 26 now
+    after = [change(20, 16), change(16, 26, "2026-12-06T11:00:00Z")]
+    at_count = level_at(nine, current=26, updated_at="2026-12-06T11:00:01Z", changes_after=after)
+    assert at_count == 20
+    assert counted_level(count, current=26, at_count=at_count) == 15 - 4 + 10  # the count, then what came after
+    # nothing applied since the count: the level now is the level then
+    assert level_at(nine, current=26, updated_at="2026-12-06T08:59:00+00:00", changes_after=[]) == 26
+    # the level did not exist at nine (created by the first change after it), or does not exist at all
+    assert level_at(nine, current=7, updated_at="2026-12-06T10:00:00Z", changes_after=[change(None, 7)]) is None
+    assert counted_level(count, current=7, at_count=None) == 22
+    assert level_at(nine, current=None, updated_at=None, changes_after=[]) is None
+
+
+def test_a_past_count_whose_level_changed_since_but_is_not_logged_yet_is_sent_again_later():
+    from stock_pipeline.domain.movements import ChangesCatchingUp, level_at
+
+    nine = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    with pytest.raises(ChangesCatchingUp, match="again in a minute"):
+        level_at(nine, current=26, updated_at="2026-12-06T11:00:00.123456Z", changes_after=[])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-12-06T09:00:00+01:00", datetime(2026, 12, 6, 8, 0, tzinfo=UTC)),
+        ("2026-12-06T08:00:00Z", datetime(2026, 12, 6, 8, 0, tzinfo=UTC)),
+        ("2026-12-06T12:03:00Z", NOW),  # a device's clock a few minutes ahead: now
+        (None, None),
+    ],
+)
+def test_counted_at_takes_a_moment_with_its_offset(value, expected):
+    from stock_pipeline.domain.movements import counted_at_from
+
+    assert counted_at_from(value, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2026-12-06 08:00", "no time zone"),
+        ("yesterday", "not an ISO-8601"),
+        ("2026-12-06T13:00:00Z", "in the future"),
+        ("2026-10-01T08:00:00Z", "more than 30 days ago"),
+        (1733472000, "with its offset"),
+        ("", "not an ISO-8601"),
+        ({}, "with its offset"),
+    ],
+)
+def test_counted_at_says_what_is_wrong_with_a_moment(value, reason):
+    from stock_pipeline.domain.movements import MovementError, counted_at_from
+
+    with pytest.raises(MovementError, match=reason):
+        counted_at_from(value, now=NOW)
+
+
+def test_the_history_names_the_moment_of_a_past_count():
+    from stock_pipeline.domain.movements import stocktake_from
+
+    take = stocktake_from(
+        {
+            "movement_id": ID,
+            "counted_at": "2026-12-06T09:00:00+01:00",
+            "counts": [
+                {"warehouse": "B", "item_id": "a1", "counted": 3},
+                {"warehouse": "B", "item_id": "a2", "counted": 4, "counted_at": None},
+            ],
+        },
+        user="ana",
+        now=NOW,
+    )
+    first, second = take.counts
+    assert first.counted_at == datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    assert second.counted_at == first.counted_at  # a row without its own moment takes the body's
+    assert take.cause(first, 5) == f"stocktake {ID} by ana: counted 3 at 2026-12-06T08:00:00Z, was 5"

@@ -270,6 +270,7 @@ def test_the_bucket_announces_every_object_under_the_input_prefixes_whatever_its
             "supplier_feeds/",
             "reference/product/",
             "reference/store/",
+            "stocktakes/",
         ]
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from stock_pipeline.domain.console import otpauth_uri
 from stock_pipeline.domain.errors import PipelineError
@@ -33,7 +33,7 @@ class ConsoleAuth:
                 AuthFlow="USER_PASSWORD_AUTH",
                 AuthParameters={"USERNAME": username, "PASSWORD": password},
             )
-        except ClientError as exc:
+        except (ClientError, ParamValidationError) as exc:
             raise _sign_in_error(exc) from exc
         return self._answer(response, username)
 
@@ -49,7 +49,7 @@ class ConsoleAuth:
                 Session=session,
                 ChallengeResponses={"USERNAME": username, **answers},
             )
-        except ClientError as exc:
+        except (ClientError, ParamValidationError) as exc:
             raise _sign_in_error(exc) from exc
         return self._answer(response, username)
 
@@ -58,7 +58,7 @@ class ConsoleAuth:
         the app is verified, then the challenge answered with the session the verification returns."""
         try:
             verified = self._idp.verify_software_token(Session=session, UserCode=code, FriendlyDeviceName="console")
-        except ClientError as exc:
+        except (ClientError, ParamValidationError) as exc:
             raise _sign_in_error(exc) from exc
         return self._respond("MFA_SETUP", verified["Session"], username, {})
 
@@ -66,7 +66,7 @@ class ConsoleAuth:
         """A signed-in user turns two-factor sign-in on (the pool's MFA is OPTIONAL): the key for the app."""
         try:
             secret = self._idp.associate_software_token(AccessToken=access_token)["SecretCode"]
-        except ClientError as exc:
+        except (ClientError, ParamValidationError) as exc:
             raise _sign_in_error(exc) from exc
         return {"secret": secret, "otpauth": otpauth_uri(secret, username)}
 
@@ -77,14 +77,14 @@ class ConsoleAuth:
             self._idp.set_user_mfa_preference(
                 AccessToken=access_token, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
             )
-        except ClientError as exc:
+        except (ClientError, ParamValidationError) as exc:
             raise _sign_in_error(exc) from exc
 
     def _answer(self, response: dict[str, Any], username: str) -> dict[str, Any]:
         if response.get("ChallengeName") == "MFA_SETUP":  # required and not set up yet: the key for the app
             try:
                 associated = self._idp.associate_software_token(Session=response["Session"])
-            except ClientError as exc:
+            except (ClientError, ParamValidationError) as exc:
                 raise _sign_in_error(exc) from exc
             secret = associated["SecretCode"]
             return {
@@ -111,7 +111,9 @@ def _answer(response: dict[str, Any]) -> dict[str, Any]:
     return {"accessToken": result["AccessToken"], "expiresIn": int(result.get("ExpiresIn", 3600))}
 
 
-def _sign_in_error(exc: ClientError) -> SignInError:
+def _sign_in_error(exc: ClientError | ParamValidationError) -> SignInError:
+    if isinstance(exc, ParamValidationError):  # botocore refuses before sending: a session or code no page sends
+        return SignInError("the sign-in step is not one Cognito takes (a session or code out of shape): start again")
     code = exc.response.get("Error", {}).get("Code", "")
     if code in {"NotAuthorizedException", "UserNotFoundException"}:
         return SignInError("wrong user name or password")
@@ -125,4 +127,6 @@ def _sign_in_error(exc: ClientError) -> SignInError:
         return SignInError("that code is not the one your authenticator app shows now: try the next one")
     if code in {"ExpiredCodeException", "ResourceNotFoundException"}:
         return SignInError("the sign-in took too long: start again with your password")
+    if code == "InvalidParameterException":
+        return SignInError(exc.response.get("Error", {}).get("Message", "Cognito refused the request as sent"))
     raise exc

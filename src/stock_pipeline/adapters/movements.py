@@ -10,13 +10,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stock_pipeline.adapters.recent_changes import RecentChanges
 from stock_pipeline.adapters.stock_table import WAREHOUSE_REGISTRY, _plain
 from stock_pipeline.domain.movements import (
     Adjustment,
+    Count,
     MovementError,
     Stocktake,
     Transfer,
     below_zero_message,
+    change_sort_key,
+    counted_level,
+    level_at,
 )
 
 STOCKTAKE_ATTEMPTS = 5
@@ -167,8 +172,10 @@ class Movements:
             for count in take.counts:
                 old = current[(count.warehouse, count.item_id)]
                 previous = None if old is None else int(old.get("quantity") or 0)
-                deltas.append((count.warehouse, count.item_id, count.counted - (previous or 0)))
-                actions.append(self._count(count, previous, take.cause(count, previous), take.user, at))
+                at_count = self._level_at_count(count, old, previous)
+                quantity = counted_level(count, current=previous, at_count=at_count)
+                deltas.append((count.warehouse, count.item_id, quantity - (previous or 0)))
+                actions.append(self._count(count, quantity, previous, take.cause(count, at_count), take.user, at))
                 if old is None and count.warehouse not in created_in:  # a new level: its warehouse registered
                     created_in.add(count.warehouse)  # (once: a transaction takes one action per item)
                     actions.append(_registry(count.warehouse, at, self.name))
@@ -189,9 +196,22 @@ class Movements:
             raise MovementError("the counted levels kept changing while the count was applied: send it again")
         return Applied(take.movement_id, "ALREADY_APPLIED", self._levels_of(take))
 
-    def _count(self, count: Any, previous: int | None, cause: str, user: str, at: str) -> dict[str, Any]:
+    def _level_at_count(self, count: Count, old: dict[str, Any] | None, previous: int | None) -> int | None:
+        if count.counted_at is None:
+            return previous
+        # strictly after the moment: the log's keys are `<moment>#<sequence>` and "~" sorts after every digit
+        after = RecentChanges(self._ddb, self.name).of_level(
+            count.warehouse, count.item_id, since=change_sort_key(count.counted_at) + "#~"
+        )
+        return level_at(
+            count.counted_at, current=previous, updated_at=(old or {}).get("updatedAt"), changes_after=after
+        )
+
+    def _count(
+        self, count: Count, quantity: int, previous: int | None, cause: str, user: str, at: str
+    ) -> dict[str, Any]:
         values: dict[str, Any] = {
-            ":counted": {"N": str(count.counted)},
+            ":counted": {"N": str(quantity)},
             ":at": {"S": at},
             ":cause": {"S": cause},
             ":none": {"S": ""},

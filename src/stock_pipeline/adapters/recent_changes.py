@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stock_pipeline.adapters.stock_table import _plain, write_batches
+from stock_pipeline.domain.movements import change_sort_key
 
 KEPT_DAYS = 31
 
@@ -36,7 +37,7 @@ class RecentChanges:
             moment: datetime = row["event_time"]
             item: dict[str, Any] = {
                 "PK": {"S": change_key(row["warehouse"], row["item_id"])},
-                "SK": {"S": f"{moment.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z#{row['sequence']}"},
+                "SK": {"S": f"{change_sort_key(moment)}#{row['sequence']}"},
                 "entity": {"S": "LevelChange"},
                 "at": {"S": moment.strftime("%Y-%m-%dT%H:%M:%SZ")},
                 "delta": {"N": str(row["delta"])},

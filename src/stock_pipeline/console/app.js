@@ -490,6 +490,7 @@ function movementId(form) {
 async function move(form, path, body) {
   const response = await api(path, { method: "POST", body: JSON.stringify(Object.assign({ movement_id: movementId(form) }, body)) });
   const answer = await response.json().catch(() => ({}));
+  if (response.status === 409 && answer.retry) { say(answer.detail); return null; }  // same id when sent again
   if (response.status === 409) {
     say(answer.detail);
     $("transfer-confirm").hidden = false;
@@ -511,8 +512,11 @@ async function recordCount(event) {
     const [warehouse, item, counted] = row.querySelectorAll("input");
     return { warehouse: warehouse.value.trim(), item_id: item.value.trim(), counted: Number(counted.value) };
   }).filter((c) => c.warehouse && c.item_id);
-  if (await move("count", "stocktakes", { counts })) {
+  const at = $("count-at").value;  // the browser's local time: sent with its offset, as an ISO moment
+  const body = at ? { counts, counted_at: new Date(at).toISOString() } : { counts };
+  if (await move("count", "stocktakes", body)) {
     $("count-rows").replaceChildren();
+    $("count-at").value = "";
     countRow();
   }
 }

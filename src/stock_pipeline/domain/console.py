@@ -44,6 +44,7 @@ KINDS = {
         Kind("thresholds", "Restock thresholds (JSON)", (".json",)),
         Kind("product", "Product table", (".csv", ".xlsx", ".parquet")),
         Kind("store", "eBay store listings", (".csv", ".xlsx", ".parquet")),
+        Kind("stocktake", "Counted file (stocktake)", (".csv", ".tsv", ".txt", ".xlsx", ".parquet")),
     )
 }
 
@@ -109,6 +110,8 @@ def upload_target(
         key = _free_second(now, taken)
     elif kind.name == "thresholds":
         key = f"restock_thresholds/{day}/restock_thresholds.json"  # one per day: a later upload replaces it
+    elif kind.name == "stocktake":
+        key = f"stocktakes/{day}/{safe_stem(filename)}-{now:%H%M%S}{ext}"
     else:
         folder = "reference/product" if kind.name == "product" else "reference/store"
         key = f"{folder}/{safe_stem(filename)}-{now:%Y%m%d-%H%M%S}{ext}"
@@ -129,7 +132,7 @@ def _free_second(now: datetime, taken: Callable[[str], bool]) -> str:
 def todays_prefixes(day: date, suppliers: Iterable[str]) -> list[str]:
     """Where the day's uploads are (the reference tables have no date folder: filtered by their time)."""
     dated = f"{day:%Y/%m/%d}/"
-    prefixes = [f"inventory_files/{dated}", f"restock_thresholds/{dated}"]
+    prefixes = [f"inventory_files/{dated}", f"restock_thresholds/{dated}", f"stocktakes/{dated}"]
     prefixes += [f"supplier_feeds/{s}/{dated}" for s in sorted(suppliers)]
     return [*prefixes, "reference/product/", "reference/store/"]
 
@@ -141,6 +144,7 @@ def kind_of(key: str) -> str:
         ("supplier_feeds/", "supplier_feed"),
         ("reference/product/", "product"),
         ("reference/store/", "store"),
+        ("stocktakes/", "stocktake"),
     ):
         if key.startswith(prefix):
             return kind

@@ -3,13 +3,18 @@ each with the user who made it and an id that makes a resent request harmless.
 
 A movement is applied in one DynamoDB transaction together with its ledger item (`MOVE#<id>`), so the levels
 change exactly once however often the browser sends it; a transfer's two levels change together or not at all.
+
+A count says what was on the shelf at a moment: `counted_at` (default: when it is applied). The level at that
+moment is read from the level's recent changes (`CHG#`, the history consumer's log, kept 31 days): what was
+applied after the count stays on top of it, so a count sent an hour late does not undo the hour's sales.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 REASONS = ("damaged", "lost", "found", "correction")
@@ -17,8 +22,17 @@ MAX_QUANTITY = 10**9
 MOVEMENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
+COUNT_MAX_AGE = timedelta(days=30)  # the recent changes a past count is placed among are kept 31 days
+CLOCK_SKEW = timedelta(minutes=5)  # a count "from the future" within a device's clock error is taken as now
+
+
 class MovementError(ValueError):
     """A request the pipeline cannot apply as asked; the message says what to fix."""
+
+
+class ChangesCatchingUp(MovementError):
+    """A past count's level has changes the history consumer has not logged yet: send it again in a minute
+    (the ingest function's retry does that for a counted file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,7 @@ class Count:
     warehouse: str
     item_id: str
     counted: int
+    counted_at: datetime | None = None  # None: counted when applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +93,67 @@ class Stocktake:
     user: str
 
     def cause(self, count: Count, previous: int | None) -> str:
+        """`previous` is the level at the count's moment (the moment said when it is not now)."""
         was = "no level" if previous is None else f"was {previous}"
-        return f"{STOCKTAKE_CAUSE}{self.movement_id} by {self.user}: counted {count.counted}, {was}"
+        moment = "" if count.counted_at is None else f" at {count.counted_at:%Y-%m-%dT%H:%M:%SZ}"
+        return f"{STOCKTAKE_CAUSE}{self.movement_id} by {self.user}: counted {count.counted}{moment}, {was}"
+
+
+def change_sort_key(moment: datetime) -> str:
+    """How the recent-changes log (`CHG#`) sorts a moment: a Query for `SK > change_sort_key(t)` reads the
+    changes after t."""
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}Z"
+
+
+def level_at(
+    moment: datetime, *, current: int | None, updated_at: str | None, changes_after: Sequence[Mapping[str, Any]]
+) -> int | None:
+    """The level at `moment` (None: there was none): the old value of the first change logged after it, else
+    the level now, provided nothing was applied since (`updated_at`); otherwise the log is behind."""
+    if changes_after:
+        old = changes_after[0].get("old_value")
+        return None if old is None else int(old)
+    if current is None:
+        return None
+    if updated_at and datetime.fromisoformat(updated_at.replace("Z", "+00:00")) > moment:
+        raise ChangesCatchingUp(
+            "the level changed after the count was taken and that change is still being recorded: "
+            "send the count again in a minute"
+        )
+    return current
+
+
+def counted_level(count: Count, *, current: int | None, at_count: int | None) -> int:
+    """What the level becomes: the count plus everything applied since it was taken."""
+    return count.counted + (current or 0) - (at_count or 0)
+
+
+def counted_at_from(value: Any, *, now: datetime) -> datetime | None:
+    """An ISO-8601 moment with its offset, at most 30 days back; a moment up to 5 minutes ahead is now."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise MovementError(f"counted_at: not an ISO-8601 date-time: {value!r}") from None
+    else:
+        raise MovementError("counted_at: an ISO-8601 date-time with its offset, please")
+    if moment.tzinfo is None:
+        raise MovementError(
+            f"counted_at: {value!s} has no time zone: add the offset (2026-12-06T08:00:00+01:00) or Z for UTC"
+        )
+    moment = moment.astimezone(UTC)
+    if moment > now + CLOCK_SKEW:
+        raise MovementError(f"counted_at: {moment:%Y-%m-%dT%H:%M:%SZ} is in the future")
+    if moment < now - COUNT_MAX_AGE:
+        raise MovementError(
+            f"counted_at: {moment:%Y-%m-%dT%H:%M:%SZ} is more than {COUNT_MAX_AGE.days} days ago "
+            "(a count is placed among the level's changes of the last 31 days)"
+        )
+    return min(moment, now)
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
@@ -138,7 +212,9 @@ def below_zero_message(transfer: Transfer, level: int) -> str:
     )
 
 
-def stocktake_from(body: Mapping[str, Any], *, user: str) -> Stocktake:
+def stocktake_from(body: Mapping[str, Any], *, user: str, now: datetime | None = None) -> Stocktake:
+    """`counted_at` on the body is every row's moment, unless a row has its own."""
+    now = now or datetime.now(UTC)
     rows = body.get("counts")
     if not isinstance(rows, list) or not rows:
         raise MovementError("counts: a list of {warehouse, item_id, counted}, please")
@@ -149,7 +225,9 @@ def stocktake_from(body: Mapping[str, Any], *, user: str) -> Stocktake:
         if not isinstance(row, Mapping):
             raise MovementError(f"counts row {n}: an object with warehouse, item_id and counted")
         try:
-            count = Count(_text(row, "warehouse"), _text(row, "item_id"), _integer(row, "counted"))
+            own = row.get("counted_at")
+            moment = counted_at_from(own if own is not None else body.get("counted_at"), now=now)
+            count = Count(_text(row, "warehouse"), _text(row, "item_id"), _integer(row, "counted"), moment)
         except MovementError as exc:
             raise MovementError(f"counts row {n}: {exc}") from exc
         if count.counted < 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,12 +95,21 @@ def _read(data: bytes, key: str) -> dict[str, list[Any]]:
 
 
 def read_columns(
-    data: bytes, key: str, columns: tuple[str, ...], *, what: str, error: type[PipelineError]
+    data: bytes,
+    key: str,
+    columns: tuple[str, ...],
+    *,
+    what: str,
+    error: type[PipelineError],
+    header_of: Callable[[str], str | None] | None = None,
+    optional: tuple[str, ...] = (),
 ) -> dict[str, list[Any]]:
     """The named columns (matched by normalised header) and each row's line number, from csv, xlsx or Parquet.
 
-    Shared by the uploads people make from spreadsheets (the product table, store listings): `error` is what an
-    unusable upload raises, naming `what` and the key, so the current table is kept and the notice says why.
+    Shared by the uploads people make from spreadsheets (the product table, store listings, counted files):
+    `error` is what an unusable upload raises, naming `what` and the key, so the current table is kept and the
+    notice says why. `header_of` names the column a header means (other tools' and languages' names), and
+    `optional` columns are read when present; `out["header"]` is the header as written.
     """
     label = f"{what} {key}"
     if is_parquet(data):
@@ -128,7 +137,9 @@ def read_columns(
     else:
         header, rows = _read_csv(data, label, error)
         first_line = 2
-    by_name = {_normalise(name): name for name in header}
+    by_name: dict[str, str] = {}
+    for name in header:
+        by_name.setdefault((header_of or _normalise)(name) or _normalise(name), name)
     missing = [name for name in columns if name not in by_name]
     if missing:
         raise error(
@@ -136,13 +147,14 @@ def read_columns(
             f"(found: {', '.join(map(repr, header)) or 'none'}; expected {', '.join(columns)})"
         )
     out: dict[str, list[Any]] = {}
-    for name in columns:
+    for name in (*columns, *(o for o in optional if o in by_name)):
         values = rows[by_name[name]]
         if isinstance(values, pa.ChunkedArray):  # Parquet: floats stay numbers for cell_text, the rest as text
             floating = pa.types.is_floating(values.type)
             values = values.to_pylist() if floating else pc.cast(values, pa.string()).to_pylist()
         out[name] = ["" if v is None else v for v in values]
     out["lines"] = list(range(first_line, first_line + len(out[columns[0]])))
+    out["header"] = [str(name) for name in header]
     return out
 
 

@@ -37,7 +37,13 @@ from stock_pipeline.domain.console import (
     todays_prefixes,
     upload_target,
 )
-from stock_pipeline.domain.movements import MovementError, adjustment_from, stocktake_from, transfer_from
+from stock_pipeline.domain.movements import (
+    ChangesCatchingUp,
+    MovementError,
+    adjustment_from,
+    stocktake_from,
+    transfer_from,
+)
 from stock_pipeline.domain.supplier_profiles import ProfileError
 from stock_pipeline.observability import logger, tracer
 
@@ -262,11 +268,15 @@ def upload() -> Response:
     body = _body()
     settings = deps().settings
     limit = settings.console_upload_limit_mb * 1024 * 1024
+    size, names = body.get("size"), [body.get("kind"), body.get("filename")]
+    if isinstance(size, bool) or not isinstance(size, int) or not all(isinstance(n, str) for n in names):
+        return _problem(400, "kind and filename as text and size as a whole number of bytes, please")
+    if body.get("supplier") is not None and not isinstance(body.get("supplier"), str):
+        return _problem(400, "supplier: a supplier's name, please")
     try:
-        size = int(body.get("size", 0))
         target = upload_target(
-            str(body.get("kind", "")),
-            str(body.get("filename", "")),
+            str(body["kind"]),
+            str(body["filename"]),
             size,
             supplier=body.get("supplier"),
             suppliers=_suppliers(),
@@ -274,7 +284,7 @@ def upload() -> Response:
             now=datetime.now(UTC),
             taken=_taken_keys(settings.bucket_name),
         )
-    except (UploadError, ValueError) as exc:
+    except UploadError as exc:
         return _problem(400, str(exc))
     post = deps().store.presigned_post(
         settings.bucket_name,
@@ -385,6 +395,8 @@ def stocktake() -> Response:
     """Counted levels (several at once): each becomes the level, the difference recorded with who counted."""
     try:
         applied = deps().movements.stocktake(stocktake_from(_body(), user=_user()), at=_now_text())
+    except ChangesCatchingUp as exc:  # a past count's level changed seconds ago: the log follows within a minute
+        return _json(409, {"title": "Try again in a minute", "status": 409, "detail": str(exc), "retry": True})
     except MovementError as exc:
         return _problem(400, str(exc))
     logger.info("stocktake applied", extra={"user": _user(), **asdict(applied)})

@@ -17,12 +17,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, clients, new_session
 from stock_pipeline.adapters.lake import LakeWriter
+from stock_pipeline.adapters.movements import Movements
 from stock_pipeline.adapters.reference import ProductCatalog, ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
 from stock_pipeline.adapters.stock_table import FileOutcomes, StockLevels, StockTable, SupplierStock
 from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
+from stock_pipeline.domain.counted_files import STOCKTAKES_PREFIX, CountedFileError, is_counted_file_key
 from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
 from stock_pipeline.domain.inventory import is_inventory_key
 from stock_pipeline.domain.listings import is_store_key
@@ -49,6 +51,7 @@ from stock_pipeline.ingestion import (
 from stock_pipeline.listings import EbayRun, ListingsContext, ingest_store_listings, regenerate_ebay
 from stock_pipeline.observability import logger, metrics, tracer
 from stock_pipeline.reevaluation import start_reevaluation
+from stock_pipeline.stocktakes import ingest_counted_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class Dependencies:
     profiles: ProfileStore
     notices: NoticePublisher | None
     outcomes: FileOutcomes | None = None
+    movements: Movements | None = None
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
@@ -80,6 +84,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         catalog=ProductCatalog(store, settings.bucket_name, settings.lake_prefix),
         profiles=ProfileStore(store, settings.bucket_name, settings.supplier_profiles_key),
         outcomes=FileOutcomes(aws["dynamodb"], settings.table_name),
+        movements=Movements(aws["dynamodb"], settings.table_name),
         notices=(
             NoticePublisher(session.client("sns", config=client_config()), settings.feed_status_topic_arn)
             if settings.feed_status_topic_arn
@@ -147,6 +152,8 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
             _product_table(ref, deps)
         elif is_store_key(ref.key):
             _store_listings(ref, deps)
+        elif ref.key.startswith(STOCKTAKES_PREFIX) and is_counted_file_key(ref.key):
+            _counted_file(ref, deps)
         else:
             _unprocessed(ref, deps, unrecognised_name(ref.key), metric="ObjectsUnrouted")
             return
@@ -276,6 +283,28 @@ def _store_listings(ref: ObjectRef, deps: Dependencies) -> None:
     _record_notice(ref, deps, outcome)
     metrics.add_metric(name="StoreListingsRejected", unit=MetricUnit.Count, value=outcome.notice.rejected)
     _report_ebay(runs)
+
+
+def _counted_file(ref: ObjectRef, deps: Dependencies) -> None:
+    """A count that cannot be placed yet (its level's latest change is still being logged) raises: SQS brings the
+    file back and the groups already applied are skipped by their ids."""
+    assert deps.movements is not None
+    try:
+        report = ingest_counted_file(
+            ref,
+            store=deps.store,
+            writer=deps.store,
+            counts=deps.movements,
+            rejected_prefix=deps.settings.rejected_prefix,
+            now=datetime.now(UTC),
+        )
+    except CountedFileError as exc:
+        _unprocessed(ref, deps, str(exc), metric="CountedFilesRefused")
+        return
+    logger.info("counted file applied", extra={"report": asdict(report)})
+    _record(ref, deps, "SUCCEEDED", report.summary, report.rejected)
+    metrics.add_metric(name="CountsApplied", unit=MetricUnit.Count, value=report.counts)
+    metrics.add_metric(name="CountsRejected", unit=MetricUnit.Count, value=report.rejected)
 
 
 OUTCOME_DAYS = 35
