@@ -10,11 +10,12 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .venv-checkov
+DOCS_VENV := .venv-docs
 # sam build looks for python3.12 on PATH for the python3.12 runtime.
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help browser venv demo test unit integration e2e lint build deploy preflight smoke report up validate forecast vendor diagram bench chaos cost openapi clean
+.PHONY: help browser venv docs redrive demo test unit integration e2e lint build deploy preflight smoke report up validate forecast vendor diagram bench chaos cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +38,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON_BOOT) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+$(DOCS_VENV)/.installed: requirements-docs.txt
+	$(PYTHON_BOOT) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install --quiet --upgrade pip
+	$(DOCS_VENV)/bin/pip install --quiet -r requirements-docs.txt
 	touch $@
 
 # Debian's Chromium for the browser tests (the report page, the console): installed here because no registry
@@ -69,7 +76,10 @@ e2e: $(VENV)/.installed $(CHROMIUM)
 
 ASL_VALIDATOR := asl-validator@4.0.0
 
-lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## ruff, cfn-lint + serverless rules, sam validate --lint, checkov, parliament on every IAM policy, ASL validation
+docs: $(DOCS_VENV)/.installed ## the documentation site (MkDocs, Material) into site/, strictly: a broken link or anchor fails
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
+
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed docs ## ruff, cfn-lint + serverless rules, sam validate --lint, checkov, parliament on every IAM policy, ASL validation, the docs site
 	$(VENV)/bin/ruff check src tests scripts benchmarks
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
@@ -95,6 +105,9 @@ report: $(VENV)/.installed ## HTML page of plots from the lake: local stack of m
 smoke: $(VENV)/.installed ## prove a stack works end to end and remove what it made: the `make up` stack (ARGS="--stack NAME" for AWS)
 	$(PY) -m stockctl smoke $(if $(ARGS),$(ARGS),--local --wait 60 --poll 0.2)
 
+redrive: $(VENV)/.installed ## dead-letter messages back to their source: ARGS="--queue ingest|alerts|history|schedule --stack NAME" (or --local)
+	$(PY) -m stockctl redrive $(ARGS)
+
 preflight: $(VENV)/.installed ## check samconfig.toml's pandas layer (region, version, runtime, architecture) in AWS
 	$(PY) -m stockctl preflight $(ARGS)
 
@@ -119,7 +132,7 @@ vendor: ## refresh the console's copy of uPlot from npm (pinned version, checked
 	&& cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css $(CURDIR)/src/stock_pipeline/console/ \
 	&& cp package/LICENSE $(CURDIR)/src/stock_pipeline/console/uPlot.LICENSE && rm -rf $$tmp
 
-diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
+diagram: $(VENV)/.installed ## docs/img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
 	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz; }
 	$(PY) scripts/diagram.py
 

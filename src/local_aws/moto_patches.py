@@ -62,6 +62,9 @@ def install() -> None:
     backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
     _cache_table_reads(models, Table)
     _s3_events_name_the_caller()
+    from local_aws import sqs_move
+
+    sqs_move.install()  # SQS's message move task (`stockctl redrive --queue ingest`)
     from werkzeug.serving import WSGIRequestHandler
 
     WSGIRequestHandler.protocol_version = "HTTP/1.1"

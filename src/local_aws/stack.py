@@ -25,7 +25,7 @@ import boto3
 
 from local_aws import faults as local_faults
 from local_aws import firehose as local_firehose
-from local_aws import moto_patches
+from local_aws import lambda_api, moto_patches
 from local_aws import stepfunctions as local_stepfunctions
 from local_aws.iam import enforcer, moto_state
 from local_aws.iam.operations import Need, kms_needs
@@ -191,6 +191,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stop.set()
+        for function in self.functions.values():
+            lambda_api.forget(function)
         if self.faults is not None and local_faults.ACTIVE is self.faults:
             local_faults.activate(None)
         for server in self.http_apis.values():
@@ -694,6 +696,7 @@ class LocalStack:
             credentials=credential.as_environment(),
             role_arn=config["Role"],
         )
+        lambda_api.register(self.functions[lid])  # Invoke (stockctl redrive's replays) runs it in-process
         if self.faults is not None:  # the calls this function makes are the ones faults are injected into
             self.faults.register(credential.access_key, lid)
 

@@ -13,6 +13,7 @@ python -m stockctl forecast --digest --wait                     # send today's d
 python -m stockctl preflight                                    # check samconfig.toml's layer before `sam deploy`
 python -m stockctl lake-report --local --items a123v5           # HTML page of plots from the lake (`make report`)
 python -m stockctl smoke --stack stock-pipeline                 # prove a deployed stack works (`make smoke`)
+python -m stockctl redrive --queue ingest --stack stock-pipeline  # dead letters back to their source (runbook)
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def _workflow_start(command: argparse.ArgumentParser) -> None:
     command.add_argument("--region", help="AWS region (default: your AWS configuration)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option (the docs' commands are checked against it)."""
     parser = argparse.ArgumentParser(
         prog="python -m stockctl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -183,6 +185,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
     source.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
     lr.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    rd = commands.add_parser("redrive", help="move dead-letter messages back to their source (safe to run twice)")
+    rd.add_argument("--queue", required=True, choices=["ingest", "alerts", "history", "schedule"])
+    where = rd.add_mutually_exclusive_group()
+    where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
+    rd.add_argument("--region", help="AWS region (default: your AWS configuration)")
+    rd.add_argument("--poll", type=float, default=2.0, help="seconds between looks at a message move task")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "lake-report":
         from stockctl import lake_report
@@ -200,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stockctl import smoke
 
         return smoke.run(args)
+    if args.command == "redrive":
+        from stockctl import redrive
+
+        return redrive.run(args)
     needed = {"items": "warehouse", "total": "item", "stock": "retailer", "supplier": "supplier"}.get(args.report)
     if needed and not getattr(args, needed):
         parser.error(f"report {args.report} needs --{needed}")
