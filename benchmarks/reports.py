@@ -85,7 +85,7 @@ def measure_read_units(n: int) -> dict[str, Any]:
 
     from local_aws.template import load_template
     from stock_pipeline import reports
-    from stock_pipeline.adapters.stock_table import StockQueries
+    from stock_pipeline.adapters.queries import StockQueries
 
     table = load_template()["Resources"]["StockTable"]["Properties"]
     indexes = [

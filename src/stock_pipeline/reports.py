@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from stock_pipeline.adapters.stock_table import QueryPage
+from stock_pipeline.adapters.queries import QueryPage
 from stock_pipeline.domain import reports as domain
 from stock_pipeline.domain.forecast import STOCKOUT_COLUMNS, stockout_order, stockout_rows
 from stock_pipeline.domain.reports import NotFoundError, Page, Query, ReportError

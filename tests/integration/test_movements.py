@@ -277,7 +277,7 @@ def test_a_counted_file_takes_each_count_at_its_moment_and_what_came_after_stays
     import time
     from datetime import UTC, datetime
 
-    from stock_pipeline.adapters.stock_table import FileOutcomes
+    from stock_pipeline.adapters.file_outcomes import FileOutcomes
 
     s3.put_object(
         Bucket=bucket,

@@ -12,7 +12,9 @@ import sqlglot
 from loadgen.workbooks import product_table_csv, supplier_feed
 from local_aws.template import load_template
 from stock_pipeline import reports
-from stock_pipeline.adapters.stock_table import StockLevels, StockQueries, SupplierStock
+from stock_pipeline.adapters.levels import StockLevels
+from stock_pipeline.adapters.queries import StockQueries
+from stock_pipeline.adapters.supplier_stock import SupplierStock
 from stock_pipeline.domain.stock_updates import INT_FIELDS, REQUIRED_FIELDS
 from stock_pipeline.handlers.ingest import handle as ingest
 from tests.conftest import sqs_event_for

@@ -8,7 +8,7 @@ import awswrangler as wr
 import pytest
 
 from loadgen.workbooks import Layout, custom_label, feed_key, product_table_csv, supplier_feed, workbook
-from stock_pipeline.adapters.stock_table import SupplierStock
+from stock_pipeline.adapters.supplier_stock import SupplierStock
 from stock_pipeline.domain.objects import ObjectRef
 from stock_pipeline.handlers.ingest import handle
 from stock_pipeline.ingestion import ingest_product_table, ingest_supplier_feed

@@ -8,7 +8,7 @@ from typing import Any
 from local_aws.chaos import invariants, workload
 from local_aws.faults import FaultPlan
 from local_aws.stack import LocalStack
-from stock_pipeline.adapters.stock_table import FileOutcomes
+from stock_pipeline.adapters.file_outcomes import FileOutcomes
 from stock_pipeline.handlers.ingest import object_refs
 
 

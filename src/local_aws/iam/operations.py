@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
-from xml.etree import ElementTree
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from local_aws.iam.model import HttpRequest, Need, Operation, Resources, kms_needs
+from local_aws.iam.s3_operations import s3_needs, s3_operation
 
 # The service name in a SigV4 credential scope -> the IAM service prefix.
 IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "execute-api": "execute-api"}
@@ -58,54 +58,6 @@ UNAUTHENTICATED = {
 ALWAYS_ALLOWED = {("sts", "GetCallerIdentity")}
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    method: str
-    host: str
-    path: str  # as sent (percent-encoded)
-    query: str
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes
-
-    def params(self) -> dict[str, str]:
-        return dict(parse_qsl(self.query, keep_blank_values=True))
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    service: str  # the credential scope's service ("s3", "dynamodb", "states", ...)
-    name: str  # "GetObject"
-    params: Mapping[str, Any] = field(default_factory=dict)
-    bucket: str | None = None  # S3: the bucket and key the request addresses
-    key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Need:
-    """One authorization: `action` on `resource`, with these condition keys in the request context."""
-
-    action: str
-    resource: str
-    context: Mapping[str, Any] = field(default_factory=dict)
-    error: str | None = None  # the service's error code when this one is refused (KMS: KmsAccessDenied, ...)
-
-
-class Resources(Protocol):
-    """What the mapping must know about the account's resources (the enforcer reads moto's backends)."""
-
-    def bucket_key(self, bucket: str) -> str | None: ...  # default SSE-KMS key ARN of the bucket
-
-    def object_key(self, bucket: str, key: str, version: str | None) -> str | None: ...  # key ARN of one object
-
-    def queue_key(self, queue_arn: str) -> str | None: ...
-
-    def topic_key(self, topic_arn: str) -> str | None: ...
-
-    def table_key(self, table_arn: str) -> str | None: ...
-
-    def key_arn(self, key_id: str) -> str | None: ...  # an id, ARN or alias -> the key ARN
-
-
 # ---------------------------------------------------------------------------------------------- parsing
 
 
@@ -117,86 +69,12 @@ def parse(service: str, request: HttpRequest) -> Operation:
         body = json.loads(request.body or b"{}")
         return Operation(service, target.rsplit(".", 1)[-1], body)
     if service == "s3":
-        return _s3_operation(request)
+        return s3_operation(request)
     form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)) if request.body else {}
     form.update(request.params())
     if "Action" in form:
         return Operation(service, form["Action"], form)
     return Operation(service, f"{request.method} {request.path}", {})
-
-
-def _s3_location(request: HttpRequest) -> tuple[str | None, str | None]:
-    host = request.host.split(":", 1)[0]
-    path = request.path
-    virtual = re.match(r"^(?P<bucket>.+)\.s3[.-]", host)
-    if virtual and not re.fullmatch(r"[\d.]+", host):
-        bucket, key = virtual.group("bucket"), path.lstrip("/")
-    else:
-        bucket, _, key = path.lstrip("/").partition("/")
-    return (unquote(bucket) or None), (unquote(key) or None)
-
-
-# S3 sub-resources of a bucket request -> (GET/HEAD, PUT, DELETE) action names.
-_BUCKET_SUBRESOURCES = {
-    "location": ("GetBucketLocation", None, None),
-    "versions": ("ListBucketVersions", None, None),
-    "uploads": ("ListBucketMultipartUploads", None, None),
-    "notification": ("GetBucketNotification", "PutBucketNotification", None),
-    "policy": ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"),
-    "encryption": ("GetEncryptionConfiguration", "PutEncryptionConfiguration", "PutEncryptionConfiguration"),
-    "versioning": ("GetBucketVersioning", "PutBucketVersioning", None),
-    "cors": ("GetBucketCORS", "PutBucketCORS", "PutBucketCORS"),
-    "lifecycle": ("GetLifecycleConfiguration", "PutLifecycleConfiguration", "PutLifecycleConfiguration"),
-    "acl": ("GetBucketAcl", "PutBucketAcl", None),
-    "tagging": ("GetBucketTagging", "PutBucketTagging", "PutBucketTagging"),
-    "publicAccessBlock": ("GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "PutBucketPublicAccessBlock"),
-    "ownershipControls": ("GetBucketOwnershipControls", "PutBucketOwnershipControls", "PutBucketOwnershipControls"),
-}
-_OBJECT_SUBRESOURCES = {
-    "tagging": ("GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"),
-    "acl": ("GetObjectAcl", "PutObjectAcl", None),
-    "attributes": ("GetObjectAttributes", None, None),
-    "retention": ("GetObjectRetention", "PutObjectRetention", None),
-    "legal-hold": ("GetObjectLegalHold", "PutObjectLegalHold", None),
-}
-
-
-def _s3_operation(request: HttpRequest) -> Operation:
-    bucket, key = _s3_location(request)
-    params = request.params()
-    method = "GET" if request.method == "HEAD" else request.method
-    column = {"GET": 0, "PUT": 1, "DELETE": 2}.get(method)
-
-    def op(name: str) -> Operation:
-        return Operation("s3", name, params, bucket, key)
-
-    if bucket is None:
-        return op("ListAllMyBuckets")
-    subresources = _OBJECT_SUBRESOURCES if key else _BUCKET_SUBRESOURCES
-    for name, actions in subresources.items():
-        if name in params and column is not None and actions[column]:
-            return op(actions[column])
-    if key is None:
-        if method == "POST":
-            return op("DeleteObjects" if "delete" in params else "PostObject")
-        if request.method == "HEAD":
-            return op("HeadBucket")
-        return op({"GET": "ListObjects", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}[method])
-    if method == "POST":
-        if "uploads" in params:
-            return op("CreateMultipartUpload")
-        if "uploadId" in params:
-            return op("CompleteMultipartUpload")
-        return op("RestoreObject" if "restore" in params else "SelectObjectContent")
-    if method == "GET":
-        if "uploadId" in params:
-            return op("ListParts")
-        return op("HeadObject" if request.method == "HEAD" else "GetObject")
-    if method == "PUT":
-        if "uploadId" in params:
-            return op("UploadPart")
-        return op("CopyObject" if "x-amz-copy-source" in request.headers else "PutObject")
-    return op("AbortMultipartUpload" if "uploadId" in params else "DeleteObject")
 
 
 # ---------------------------------------------------------------------------------------------- authorizations
@@ -210,104 +88,6 @@ def needs(operation: Operation, request: HttpRequest, *, region: str, account: s
         prefix = IAM_PREFIX.get(operation.service, operation.service)
         return [Need(f"{prefix}:{operation.name}", "*", {"local:unmapped": "true"})]
     return found
-
-
-def _s3(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
-    bucket_arn = f"arn:aws:s3:::{op.bucket}"
-    object_arn = f"{bucket_arn}/{op.key}"
-    version = op.params.get("versionId")
-    headers = request.headers
-    name = op.name
-    context = {"s3:signatureversion": "AWS4-HMAC-SHA256", "s3:authType": _s3_auth_type(request)}
-    if name in ("ListObjects", "ListBucketVersions", "ListBucketMultipartUploads", "HeadBucket"):
-        listing = {
-            **context,
-            **{f"s3:{k}": op.params[k] for k in ("prefix", "delimiter", "max-keys") if k in op.params},
-        }
-        action = {
-            "ListBucketVersions": "ListBucketVersions",
-            "ListBucketMultipartUploads": "ListBucketMultipartUploads",
-        }
-        return [Need(f"s3:{action.get(name, 'ListBucket')}", bucket_arn, listing)]
-    if name in ("GetObject", "HeadObject", "SelectObjectContent"):
-        action = "s3:GetObjectVersion" if version else "s3:GetObject"
-        return [
-            Need(action, object_arn, {**context, **({"s3:versionid": version} if version else {})}),
-            *_kms(resources.object_key(op.bucket or "", op.key or "", version), ["kms:Decrypt"], "s3", region),
-        ]
-    if name in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "PostObject"):
-        found = [Need("s3:PutObject", object_arn, context)]
-        if headers.get("x-amz-tagging"):
-            found.append(Need("s3:PutObjectTagging", object_arn, context))
-        if headers.get("x-amz-acl"):
-            found.append(Need("s3:PutObjectAcl", object_arn, context))
-        key = headers.get("x-amz-server-side-encryption-aws-kms-key-id") or resources.bucket_key(op.bucket or "")
-        # multipart uploads decrypt their parts' data keys to assemble the object
-        kms = ["kms:GenerateDataKey"] + (["kms:Decrypt"] if name != "PutObject" and name != "PostObject" else [])
-        return found + _kms(resources.key_arn(key) if key else None, kms, "s3", region)
-    if name == "CopyObject":
-        source = unquote(headers["x-amz-copy-source"]).lstrip("/")
-        source_bucket, _, source_key = source.partition("/")
-        source_key, _, query = source_key.partition("?versionId=")
-        key = headers.get("x-amz-server-side-encryption-aws-kms-key-id") or resources.bucket_key(op.bucket or "")
-        return [
-            Need("s3:GetObjectVersion" if query else "s3:GetObject", f"arn:aws:s3:::{source_bucket}/{source_key}"),
-            Need("s3:PutObject", object_arn, context),
-            *_kms(resources.object_key(source_bucket, source_key, query or None), ["kms:Decrypt"], "s3", region),
-            *_kms(resources.key_arn(key) if key else None, ["kms:GenerateDataKey"], "s3", region),
-        ]
-    if name == "DeleteObject":
-        return [Need("s3:DeleteObjectVersion" if version else "s3:DeleteObject", object_arn, context)]
-    if name == "DeleteObjects":
-        keys = [
-            (e.findtext("{*}Key") or e.findtext("Key"), e.findtext("{*}VersionId") or e.findtext("VersionId"))
-            for e in ElementTree.fromstring(request.body or b"<Delete/>")  # noqa: S314 (an SDK's request body)
-            if e.tag.endswith("Object")
-        ]
-        return [
-            Need("s3:DeleteObjectVersion" if v else "s3:DeleteObject", f"{bucket_arn}/{k}", context) for k, v in keys
-        ]
-    if name == "AbortMultipartUpload":
-        return [Need("s3:AbortMultipartUpload", object_arn, context)]
-    if name == "ListParts":
-        return [Need("s3:ListMultipartUploadParts", object_arn, context)]
-    if name == "ListAllMyBuckets":
-        return [Need("s3:ListAllMyBuckets", "*", context)]
-    if name in ("CreateBucket", "DeleteBucket"):
-        return [Need(f"s3:{name}", bucket_arn, context)]
-    if op.key is None and any(name in actions for actions in _BUCKET_SUBRESOURCES.values()):
-        return [Need(f"s3:{name}", bucket_arn, context)]
-    if op.key is not None and any(name in actions for actions in _OBJECT_SUBRESOURCES.values()):
-        suffix = "Version" if version and not name.endswith("Attributes") else ""
-        return [Need(f"s3:{name}{suffix}", object_arn, context)]
-    return None
-
-
-def _s3_auth_type(request: HttpRequest) -> str:
-    if request.method == "POST" and "authorization" not in request.headers:
-        return "POST"
-    return "REST-QUERY-STRING" if "X-Amz-Signature" in request.query else "REST-HEADER"
-
-
-def _kms(key_arn: str | None, actions: list[str], service: str, region: str) -> list[Need]:
-    """Using a service with a customer managed key: the caller's request to the service is also a request to KMS,
-    made through the service (kms:ViaService). An AWS managed key (alias/aws/...) allows every principal of the
-    account through its service, so it needs nothing here."""
-    if not key_arn or ":alias/aws/" in key_arn:
-        return []
-    via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
-    return [Need(action, key_arn, via, error="KMS") for action in actions]
-
-
-def kms_needs(service: str, key_arn: str | None, *, producer: bool, region: str) -> list[Need]:
-    """What reading or writing encrypted data of a queue, topic or table needs of its key:
-    SQS producers kms:GenerateDataKey and kms:Decrypt, consumers kms:Decrypt
-    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
-    SNS publishers the same (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html);
-    DynamoDB callers kms:Decrypt of the table key, refreshed per caller
-    (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html)."""
-    actions = ["kms:GenerateDataKey", "kms:Decrypt"] if producer else ["kms:Decrypt"]
-    return _kms(key_arn, actions, service, region)
 
 
 def _dynamodb(
@@ -502,7 +282,7 @@ def _ssm(op: Operation, request: HttpRequest, region: str, account: str, resourc
 
 
 _MAPPERS: dict[str, Callable[[Operation, HttpRequest, str, str, Resources], list[Need] | None]] = {
-    "s3": _s3,
+    "s3": s3_needs,
     "dynamodb": _dynamodb,
     "sqs": _sqs,
     "sns": _sns,

@@ -10,8 +10,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stock_pipeline.adapters.levels import WAREHOUSE_REGISTRY
 from stock_pipeline.adapters.recent_changes import RecentChanges
-from stock_pipeline.adapters.stock_table import WAREHOUSE_REGISTRY, _plain
+from stock_pipeline.adapters.stock_table import plain_item
 from stock_pipeline.domain.movements import (
     Adjustment,
     Count,
@@ -311,7 +312,7 @@ class Movements:
             if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                 old = reasons[1].get("Item")
                 if transfer is not None and old is not None:
-                    level = int(_plain(old).get("quantity") or 0)
+                    level = int(plain_item(old).get("quantity") or 0)
                     raise BelowZeroError(below_zero_message(transfer, level), level) from exc
                 raise MovementError(missing) from exc
             raise
@@ -321,7 +322,7 @@ class Movements:
         item = self._ddb.get_item(TableName=self.name, Key=_level_key(warehouse, item_id), ConsistentRead=True).get(
             "Item"
         )
-        return None if item is None else _plain(item)
+        return None if item is None else plain_item(item)
 
     def _quantity(self, warehouse: str, item_id: str) -> int | None:
         level = self._level(warehouse, item_id)

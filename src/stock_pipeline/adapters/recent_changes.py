@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stock_pipeline.adapters.stock_table import _plain, write_batches
+from stock_pipeline.adapters.stock_table import plain_item, write_batches
 from stock_pipeline.domain.movements import change_sort_key
 
 KEPT_DAYS = 31
@@ -60,5 +60,5 @@ class RecentChanges:
             KeyConditionExpression="PK = :pk AND SK >= :since",
             ExpressionAttributeValues={":pk": {"S": change_key(warehouse, item_id)}, ":since": {"S": since}},
         ):
-            found.extend(_plain(item) for item in page["Items"])
+            found.extend(plain_item(item) for item in page["Items"])
         return found

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stock_pipeline.adapters.stock_table import MAX_ROUNDS, SnapshotWriteError, _plain
+from stock_pipeline.adapters.stock_table import MAX_ROUNDS, SnapshotWriteError, plain_item
 from stock_pipeline.domain.validation import ArrivedFile
 
 ARRIVALS = "ARRIVALS"
@@ -74,7 +74,7 @@ class ValidationTable:
                 raise
             state = self.state()
             return Claim(False, state.get("cursor"), state.get("running"), state.get("runStartedAt"))
-        return Claim(True, _plain(item).get("cursor"))
+        return Claim(True, plain_item(item).get("cursor"))
 
     def renew(self, run_id: str, *, lease_until: str) -> bool:
         """Extend the lease at every invocation; False when the lock went to another run (this one was presumed
@@ -129,7 +129,7 @@ class ValidationTable:
 
     def state(self) -> dict[str, Any]:
         item = self._ddb.get_item(TableName=self.name, Key=STATE_KEY, ConsistentRead=True).get("Item")
-        return _plain(item) if item else {}
+        return plain_item(item) if item else {}
 
     # ---------------------------------------------------------------- the arrival register
 
@@ -286,7 +286,7 @@ class ValidationTable:
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for page in self._ddb.get_paginator("query").paginate(TableName=self.name, ConsistentRead=True, **kwargs):
-            items.extend(_plain(i) for i in page["Items"])
+            items.extend(plain_item(i) for i in page["Items"])
         return items
 
 

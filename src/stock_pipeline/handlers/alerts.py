@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, new_session
+from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.sns import AlertPublisher
-from stock_pipeline.adapters.stock_table import StockLevels
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.alerts import Decision, LevelState, RestockAlert, decide
 from stock_pipeline.observability import logger, metrics, tracer

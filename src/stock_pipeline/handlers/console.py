@@ -22,11 +22,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.cognito import ConsoleAuth, SignInError
+from stock_pipeline.adapters.file_outcomes import FileOutcomes
+from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.movements import BelowZeroError, Movements
+from stock_pipeline.adapters.queries import StockQueries
 from stock_pipeline.adapters.recent_changes import RecentChanges
 from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
-from stock_pipeline.adapters.stock_table import FileOutcomes, StockLevels, StockQueries
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.console import (
     KINDS,

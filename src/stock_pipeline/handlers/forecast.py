@@ -15,9 +15,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from stock_pipeline.adapters.aws import client_config, new_session, s3_client
 from stock_pipeline.adapters.forecast import DigestLog, LevelRates, TransactionWindow
 from stock_pipeline.adapters.lake import LakeWriter
+from stock_pipeline.adapters.levels import StockLevels
+from stock_pipeline.adapters.queries import StockQueries
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
-from stock_pipeline.adapters.stock_table import StockLevels, StockQueries
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.validation import parse_utc
 from stock_pipeline.forecast import DigestSettings, compute_rates, send_digest

@@ -16,12 +16,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, clients, new_session
+from stock_pipeline.adapters.file_outcomes import FileOutcomes
 from stock_pipeline.adapters.lake import LakeWriter
+from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.movements import Movements
 from stock_pipeline.adapters.reference import ProductCatalog, ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
-from stock_pipeline.adapters.stock_table import FileOutcomes, StockLevels, StockTable, SupplierStock
+from stock_pipeline.adapters.stock_table import StockTable
+from stock_pipeline.adapters.supplier_stock import SupplierStock
 from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.counted_files import STOCKTAKES_PREFIX, CountedFileError, is_counted_file_key

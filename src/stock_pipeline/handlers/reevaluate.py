@@ -10,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, new_session, s3_client
+from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import AlertPublisher
-from stock_pipeline.adapters.stock_table import StockLevels
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.reevaluation import summarize
 from stock_pipeline.observability import logger, metrics, tracer

@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 
 from stock_pipeline import reports
 from stock_pipeline.adapters.aws import client_config, new_session
-from stock_pipeline.adapters.stock_table import StockLevels, StockQueries
+from stock_pipeline.adapters.levels import StockLevels
+from stock_pipeline.adapters.queries import StockQueries
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.reports import MAX_LIMIT, NotFoundError, Page, ReportError, to_csv
 from stock_pipeline.observability import logger, tracer

@@ -1,0 +1,117 @@
+"""The reports' reads of the single table: one Query page at a time, with the capacity each page consumed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stock_pipeline.adapters.levels import BELOW_THRESHOLD, WAREHOUSE_REGISTRY
+from stock_pipeline.adapters.stock_table import plain_item, serializer
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPage:
+    items: list[dict[str, Any]]
+    last_key: dict[str, Any] | None
+    read_capacity: float
+
+
+class StockQueries:
+    """The reports' reads: one Query page at a time (a report never holds more than a page), with the read
+    capacity DynamoDB says each page consumed."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._ddb = dynamodb_client
+        self.name = table_name
+
+    def warehouses(self, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        return self._page(limit, start, KeyConditionExpression="PK = :pk", values={":pk": WAREHOUSE_REGISTRY})
+
+    def warehouse_names(self) -> list[str]:
+        """Every warehouse of the registry (the jobs and reports that span warehouses go one by one)."""
+        names: list[str] = []
+        start = None
+        while True:
+            page = self.warehouses(limit=1000, start=start)
+            names.extend(str(item["warehouse"]) for item in page.items)
+            if not page.last_key:
+                return names
+            start = page.last_key
+
+    def below_threshold(self) -> list[dict[str, Any]]:
+        """Every level below its threshold (GSI4, sparse: set with the alert flag, removed at the re-arm)."""
+        items: list[dict[str, Any]] = []
+        start = None
+        while True:
+            page = self._page(
+                1000, start, IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk", values={":pk": BELOW_THRESHOLD}
+            )
+            items.extend(page.items)
+            if not page.last_key:
+                return items
+            start = page.last_key
+
+    def warehouse_known(self, warehouse: str) -> bool:
+        key = {"PK": {"S": WAREHOUSE_REGISTRY}, "SK": {"S": f"WH#{warehouse}"}}
+        return "Item" in self._ddb.get_item(TableName=self.name, Key=key, ProjectionExpression="PK")
+
+    def levels(self, warehouse: str, *, above: int | None, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        """Report 1 from the warehouse's partition; report 2 from GSI2 (sort key: the quantity), so that a read
+        covers only the levels above `above`, whatever the warehouse holds besides."""
+        if above is None:
+            return self._page(
+                limit,
+                start,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :item)",
+                values={":pk": f"WH#{warehouse}", ":item": "ITEM#"},
+            )
+        return self._page(
+            limit,
+            start,
+            IndexName="GSI2",
+            KeyConditionExpression="GSI2PK = :pk AND quantity > :above",
+            values={":pk": f"WH#{warehouse}", ":above": above},
+        )
+
+    def selling(self, warehouse: str, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        """The warehouse's levels that have a sales rate (GSI3, sparse: the forecast job keeps it to those)."""
+        return self._page(
+            limit,
+            start,
+            IndexName="GSI3",
+            KeyConditionExpression="GSI3PK = :pk",
+            values={":pk": f"SELLING#{warehouse}"},
+        )
+
+    def articles(self, retailer: str, account: int, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        return self._page(
+            limit,
+            start,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :art)",
+            values={":pk": f"RET#{retailer}#ACC#{account}", ":art": "ART#"},
+        )
+
+    def supplier_stock(self, supplier: str, *, limit: int, start: dict[str, Any] | None) -> QueryPage:
+        return self._page(
+            limit,
+            start,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sku)",
+            values={":pk": f"SUP#{supplier}", ":sku": "SKU#"},
+        )
+
+    def _page(self, limit: int, start: dict[str, Any] | None, *, values: dict[str, Any], **kwargs: Any) -> QueryPage:
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Limit": limit,
+            "ReturnConsumedCapacity": "TOTAL",
+            "ExpressionAttributeValues": {name: serializer.serialize(value) for name, value in values.items()},
+            **kwargs,
+        }
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self._ddb.query(**request)
+        return QueryPage(
+            items=[plain_item(item) for item in response.get("Items", [])],
+            last_key=response.get("LastEvaluatedKey"),
+            read_capacity=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+        )
