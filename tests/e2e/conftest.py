@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from local_aws.stack import LocalStack
@@ -11,11 +13,17 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "single_region: about speed or the local tooling, run in the first Region only")
 
 
+_CREATED = itertools.count()
+
+
 @pytest.fixture(scope="session", params=REGIONS)
 def local_stack(request):
     """The local stack as `make up` runs it: moto server on 127.0.0.1, the stack created from template.yaml."""
+    # a name of its own each time: under pytest-xdist a worker may come back to a Region it left (the stack it
+    # stopped is still in its moto), and two stacks of one name would share the local stack's routing by name
+    created = next(_CREATED)
     with LocalStack(
-        stack_name="stock-pipeline-e2e",
+        stack_name="stock-pipeline-e2e" + (f"-{created}" if created else ""),
         region=request.param,
         parameters={"ConsoleMfa": "OPTIONAL"},  # the console's users may turn two-factor sign-in on
         function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"},

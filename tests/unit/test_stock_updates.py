@@ -126,7 +126,9 @@ def test_records_without_delimiter_on_one_line_are_all_read():
     assert parsed.table.column("sourceLine").to_pylist() == [1, 1]
 
 
-@pytest.mark.parametrize("body", [b"", b"\n\n", gzip.compress(b"")])
+@pytest.mark.parametrize(
+    "body", [b"", b"\n\n", gzip.compress(b"", mtime=0)], ids=["empty", "blank-lines", "empty-gzip"]
+)
 def test_empty_object_yields_nothing_and_rejects_nothing(body):
     parsed = parse_stock_updates(body)
     assert parsed.table.num_rows == 0

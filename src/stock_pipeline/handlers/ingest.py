@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -30,7 +31,7 @@ from stock_pipeline.config import Settings
 from stock_pipeline.domain.counted_files import STOCKTAKES_PREFIX, CountedFileError, is_counted_file_key
 from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
 from stock_pipeline.domain.inventory import is_inventory_key
-from stock_pipeline.domain.listings import is_store_key
+from stock_pipeline.domain.listings import STORE_PREFIX, is_store_key
 from stock_pipeline.domain.objects import ObjectRef, set_inflation_limit
 from stock_pipeline.domain.products import is_product_table_key
 from stock_pipeline.domain.supplier_feeds import is_feed_key
@@ -143,23 +144,13 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
         return
     try:
         ref = uploader(ref, deps)
-        if ref.key.startswith(STOCK_UPDATES_PREFIX):
-            _stock_updates(ref, deps)
-        elif ref.key.startswith(INVENTORY_PREFIX) and is_inventory_key(ref.key):
-            _inventory(ref, deps)
-        elif ref.key.startswith(THRESHOLDS_PREFIX) and is_thresholds_key(ref.key):
-            _thresholds(ref, deps)
-        elif ref.key.startswith(SUPPLIER_FEEDS_PREFIX) and is_feed_key(ref.key):
-            _supplier_feed(ref, deps)
-        elif ref.key.startswith(PRODUCT_TABLE_PREFIX) and is_product_table_key(ref.key):
-            _product_table(ref, deps)
-        elif is_store_key(ref.key):
-            _store_listings(ref, deps)
-        elif ref.key.startswith(STOCKTAKES_PREFIX) and is_counted_file_key(ref.key):
-            _counted_file(ref, deps)
-        else:
+        ingest = next(
+            (handler for prefix, takes, handler in ROUTES if ref.key.startswith(prefix) and takes(ref.key)), None
+        )
+        if ingest is None:
             _unprocessed(ref, deps, unrecognised_name(ref.key), metric="ObjectsUnrouted")
             return
+        ingest(ref, deps)
         metrics.add_metric(name="ObjectsIngested", unit=MetricUnit.Count, value=1)
     except ObjectGoneError as exc:
         _unprocessed(ref, deps, f"the object was deleted before it could be read ({exc})", metric="ObjectsGone")
@@ -404,6 +395,18 @@ def _report_notice(what: str, outcome: FeedOutcome) -> None:
     else:
         logger.error(f"{what} failed: {notice.reason}", extra=extra)
     metrics.add_metric(name=f"{what.title().replace(' ', '')}{notice.status.title()}", unit=MetricUnit.Count, value=1)
+
+
+# Each input prefix, the names its ingestion takes (any letter case) and the ingestion: the one table of routes.
+ROUTES: list[tuple[str, Callable[[str], bool], Callable[[ObjectRef, Dependencies], None]]] = [
+    (STOCK_UPDATES_PREFIX, lambda key: True, _stock_updates),
+    (INVENTORY_PREFIX, is_inventory_key, _inventory),
+    (THRESHOLDS_PREFIX, is_thresholds_key, _thresholds),
+    (SUPPLIER_FEEDS_PREFIX, is_feed_key, _supplier_feed),
+    (PRODUCT_TABLE_PREFIX, is_product_table_key, _product_table),
+    (STORE_PREFIX, is_store_key, _store_listings),
+    (STOCKTAKES_PREFIX, is_counted_file_key, _counted_file),
+]
 
 
 def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependencies) -> dict[str, Any]:
