@@ -63,7 +63,7 @@ demo: $(VENV)/.installed ## run the whole pipeline on the local stack and print 
 	$(PY) -m local_aws.demo $(ARGS)
 
 test: $(VENV)/.installed $(CHROMIUM) ## unit, integration and end-to-end tests (with a headless browser)
-	$(PY) -m pytest -q -n auto --dist loadgroup
+	$(PY) -m pytest -q -n auto --dist loadgroup --no-loadscope-reorder
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit

@@ -7,6 +7,8 @@ import zlib
 from pathlib import Path
 from urllib.parse import quote_plus
 
+import pytest
+
 for _name, _value in {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -24,27 +26,33 @@ EVENTS = Path(__file__).parents[1] / "events"
 E2E_SHARES = 2  # the end-to-end tests of one Region's stack, in this many groups
 
 
-# Modules that take minutes on their own (`--durations`): each its own group, handed out first.
+# moto's in-process mock (`mock_aws`) empties every backend of the process when it starts and stops: these run
+# first on their worker, before that worker holds a stack it will come back to.
+MOTO_RESETS = ("tests/integration/test_preflight.py", "tests/unit/test_moto_patches.py")
+# Modules that take minutes on their own (`--durations`): each its own group, handed out next.
 SLOWEST_FIRST = ("tests/e2e/test_reevaluation_e2e.py", "tests/e2e/test_chaos.py", "tests/e2e/test_stock_updates_e2e.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
 def pytest_collection_modifyitems(config, items):
-    """`make test` runs on every core (pytest-xdist, --dist loadgroup): what shares state stays on one worker, in
-    order. A test module with its own stack (the integration modules, the end-to-end modules that start one) is a
-    group; the end-to-end tests of a Region's shared stack are split into E2E_SHARES groups by module, so that each
-    worker starts that stack once per share it runs (the slowest modules are groups of their own, first in line,
-    so that the rest fills the other cores meanwhile). Unit tests go wherever a core is free."""
-    import pytest
-
+    """`make test` runs on every core (pytest-xdist, --dist loadgroup, groups handed out in this order with
+    --no-loadscope-reorder): what shares state stays on one worker, in order. A test module with its own stack
+    (the integration modules, the end-to-end modules that start one) is a group; the end-to-end tests of a
+    Region's shared stack are split into E2E_SHARES groups by module, so that each worker starts that stack once
+    per share it runs; the tests of moto's in-process mock go first, then the slowest modules, each a group of its
+    own, so that the rest fills the other core meanwhile. Unit tests go wherever a core is free."""
     for item in items:
         module = item.nodeid.split("::", 1)[0]
+        if module in MOTO_RESETS:
+            item.add_marker(pytest.mark.xdist_group("moto-resets"))
+            continue
         if module.startswith("tests/unit/"):
             continue
         region = getattr(getattr(item, "callspec", None), "params", {}).get("local_stack")
         share = zlib.crc32(module.encode()) % E2E_SHARES
         group = f"e2e-{region}-{share}" if region and module not in SLOWEST_FIRST else module
         item.add_marker(pytest.mark.xdist_group(f"{group}-{region}" if module in SLOWEST_FIRST and region else group))
-    rank = {module: n for n, module in enumerate(SLOWEST_FIRST)}
+    rank = {module: n for n, module in enumerate(MOTO_RESETS + SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keeps its order
 
 

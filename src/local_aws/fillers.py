@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from local_aws import firehose as local_firehose
 from local_aws.stack_support import ACCOUNT_ID, POLICY_NOTE, StandIn
 
 
@@ -80,6 +81,7 @@ class ResourceFillers:
         name = props.get("DeliveryStreamName") or self._name(lid)
         kwargs = {k: v for k, v in props.items() if k not in ("DeliveryStreamName", "Tags")}
         self.client("firehose").create_delivery_stream(DeliveryStreamName=name, **kwargs)
+        local_firehose.claim(name, self.firehose)
         arn = f"arn:aws:firehose:{self.region}:{ACCOUNT_ID}:deliverystream/{name}"
         return StandIn(name, {"Arn": arn}), "buffering, prefix expressions, delimiter and GZIP emulated locally"
 

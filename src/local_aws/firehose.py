@@ -153,8 +153,18 @@ class LocalFirehose:
         buffer.records, buffer.size = [], 0
 
 
+_owners: dict[str, LocalFirehose] = {}  # stream name -> the emulator of the stack that created it
+_latest: list[LocalFirehose] = []
+
+
+def claim(stream_name: str, firehose: LocalFirehose) -> None:
+    """A stack's stream is delivered by that stack's emulator, whichever stack of this process started last."""
+    _owners[stream_name] = firehose
+
+
 def install(firehose: LocalFirehose) -> None:
     """Route moto's S3 deliveries through the buffered emulator (in-process moto, server or decorator)."""
+    _latest[:] = [firehose]
 
     def put_s3_records(
         self: FirehoseBackend,
@@ -163,6 +173,7 @@ def install(firehose: LocalFirehose) -> None:
         s3_destination: dict[str, Any],
         records: list[dict[str, bytes]],
     ) -> list[dict[str, str]]:
-        return firehose.accept(delivery_stream_name, version_id, s3_destination, records)
+        owner = _owners.get(delivery_stream_name) or _latest[0]
+        return owner.accept(delivery_stream_name, version_id, s3_destination, records)
 
     FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign,assignment]

@@ -108,7 +108,40 @@ def install() -> None:
         lambda self, statements: partiql.batch_execute_statement(self, statements, original_batch)
     )
     _whole_writes(models.DynamoDBBackend)
+    _update_expressions_checked_once()
     _installed = True
+
+
+def _update_expressions_checked_once() -> None:
+    """moto parses an UpdateExpression twice per call, then walks a copy of its tree once per check, and its
+    clause-count check counts the clauses again at every nested node of the tree (quadratic in the actions): about
+    8 ms an UpdateItem, most of the 10,000-threshold test's time. The same checks, cheaper: the parsed tree cached
+    per expression text (moto's callers only read it; its validator works on a copy), the clause counts taken at
+    the root only (the root's count includes every nested one, so the same expressions are refused), and each
+    traverser's node types computed once per class."""
+    from functools import lru_cache
+
+    from moto.dynamodb.parsing import ast_nodes, expressions, validators
+
+    parse = expressions.UpdateExpressionParser.make.__func__
+    cached = lru_cache(maxsize=256)(lambda cls, text: parse(cls, text))
+    expressions.UpdateExpressionParser.make = classmethod(lambda cls, text: cached(cls, text))  # type: ignore
+
+    count = validators.ActionCountValidator.verify_action_counts
+
+    def at_the_root(self: Any, node: Any) -> Any:
+        return count(self, node) if node.parent is None else node
+
+    validators.ActionCountValidator.verify_action_counts = at_the_root  # type: ignore[method-assign]
+    types: dict[type, tuple[type, ...]] = {}
+
+    def node_types(self: Any) -> tuple[type, ...]:
+        kind = type(self)
+        if kind not in types:
+            types[kind] = tuple(self._processing_map().keys())
+        return types[kind]
+
+    ast_nodes.DepthFirstTraverser.nodes_to_be_processed = node_types  # type: ignore[method-assign]
 
 
 _reads: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
