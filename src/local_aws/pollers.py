@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local_aws.runtime import LocalFunction
+from stock_pipeline.domain.event_filters import matches_any
 
 log = logging.getLogger("local_aws.pollers")
 
@@ -268,34 +269,6 @@ class DynamoDbStreamPoller:
 
 
 GET_RECORDS_LIMIT = 1000  # DynamoDB Streams' most records per GetRecords
-
-
-def matches_any(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
-    """Lambda event filtering (the subset of EventBridge patterns: values, prefix, exists)."""
-    if not filters:
-        return True
-    return any(_matches(json.loads(f["Pattern"]), record) for f in filters)
-
-
-def _matches(pattern: Any, value: Any) -> bool:
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(_matches(p, value.get(k, _MISSING)) for k, p in pattern.items())
-    if isinstance(pattern, list):
-        return any(_matches_one(p, value) for p in pattern)
-    return pattern == value
-
-
-def _matches_one(rule: Any, value: Any) -> bool:
-    if isinstance(rule, dict):
-        if "prefix" in rule:
-            return isinstance(value, str) and value.startswith(rule["prefix"])
-        if "exists" in rule:
-            return (value is not _MISSING) == bool(rule["exists"])
-        raise NotImplementedError(f"filter rule {rule} is not emulated locally")
-    return value is not _MISSING and value == rule
-
-
-_MISSING = object()
 
 
 def _epoch_seconds(value: Any) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stock_pipeline.domain.event_filters import matches_any
 from stockctl.stack import Target, stack_access
 
 QUEUES = {
@@ -32,6 +33,7 @@ QUEUES = {
 }
 FUNCTIONS = {"alerts": "AlertFunctionName", "history": "HistoryFunctionName"}
 STREAM_RECORDS_PER_CALL = 1000
+PAYLOAD_BYTES = 5 * 1024 * 1024  # a synchronous Invoke takes at most 6 MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,21 +105,51 @@ def messages(sqs: Any, url: str) -> Iterator[dict[str, Any]]:
 
 
 def replay(client: Callable[[str], Any], url: str, message: dict[str, Any], function: str) -> Outcome:
+    """The batch's range read again, filtered by the function's mapping as Lambda filters, and handed to the
+    function in payloads under Invoke's 6 MB (in order; a failure keeps the message, and a replay again is harmless:
+    both consumers are idempotent)."""
     sqs, name = client("sqs"), url.rsplit("/", 1)[-1]
     info = json.loads(message["Body"]).get("DDBStreamBatchInfo") or {}
     what = f"stream {info.get('startSequenceNumber', '?')}..{info.get('endSequenceNumber', '?')}"
+    lam = client("lambda")
     try:
-        records = stream_range(client("dynamodbstreams"), info)
+        filters = mapping_filters(lam, function, info.get("streamArn", ""))
+        records = [r for r in stream_range(client("dynamodbstreams"), info) if matches_any(filters, r)]
         if not records:
             return _keep(sqs, message, Outcome(name, what, False, "the stream no longer holds it (24 h retention)"))
-        answer = client("lambda").invoke(FunctionName=function, Payload=json.dumps({"Records": records}).encode())
+        for payload in payloads(records):
+            answer = lam.invoke(FunctionName=function, Payload=payload)
+            result = json.loads(answer["Payload"].read() or b"null")
+            if answer.get("FunctionError") or (isinstance(result, dict) and result.get("batchItemFailures")):
+                detail = f"{function} failed again: {json.dumps(result)[:300]}"
+                return _keep(sqs, message, Outcome(name, what, False, detail))
     except ClientError as exc:
         return _keep(sqs, message, Outcome(name, what, False, _error(exc)))
-    payload = json.loads(answer["Payload"].read() or b"null")
-    if answer.get("FunctionError") or (isinstance(payload, dict) and payload.get("batchItemFailures")):
-        return _keep(sqs, message, Outcome(name, what, False, f"{function} failed again: {json.dumps(payload)[:300]}"))
     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return Outcome(name, what, True, f"{len(records)} record(s) replayed through {function}")
+
+
+def mapping_filters(lam: Any, function: str, stream_arn: str) -> list[dict[str, Any]]:
+    """The FilterCriteria of the function's mapping of that stream (none: every record, as Lambda does)."""
+    mappings = lam.list_event_source_mappings(FunctionName=function, EventSourceArn=stream_arn)
+    for mapping in mappings.get("EventSourceMappings", []):
+        return list((mapping.get("FilterCriteria") or {}).get("Filters") or [])
+    return []
+
+
+def payloads(records: list[dict[str, Any]], limit: int = PAYLOAD_BYTES) -> Iterator[bytes]:
+    """`{"Records": [...]}` events in record order, each under `limit` bytes."""
+    batch: list[str] = []
+    size = len(b'{"Records": []}')
+    for record in records:
+        text = json.dumps(record)
+        if batch and size + len(text) + 2 > limit:
+            yield ('{"Records": [' + ", ".join(batch) + "]}").encode()
+            batch, size = [], len(b'{"Records": []}')
+        batch.append(text)
+        size += len(text) + 2
+    if batch:
+        yield ('{"Records": [' + ", ".join(batch) + "]}").encode()
 
 
 def stream_range(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]]:

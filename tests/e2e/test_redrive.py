@@ -119,6 +119,12 @@ def test_a_failed_stream_batch_is_read_again_and_given_to_its_function(stack, ca
     sqs.send_message(QueueUrl=outputs["HistoryFailureQueueUrl"], MessageBody=failure)
     sqs.send_message(QueueUrl=outputs["AlertFailureQueueUrl"], MessageBody=failure)
 
+    # the replay gives the function what its mapping lets through, as Lambda did: the mapping's filters are read
+    from stockctl.redrive import mapping_filters
+
+    stream = json.loads(failure)["DDBStreamBatchInfo"]["streamArn"]
+    filters = mapping_filters(stack.client("lambda"), outputs["AlertFunctionName"], stream)
+    assert [json.loads(f["Pattern"]) for f in filters] == [{"dynamodb": {"Keys": {"PK": {"S": [{"prefix": "WH#"}]}}}}]
     code, out = redrive(stack, "history", capsys)
     assert code == 0 and "record(s) replayed through" in out, out
     (again,) = history_rows(stack, "Replay 1")

@@ -2,7 +2,8 @@
 
 import json
 
-from local_aws.pollers import DynamoDbStreamPoller, matches_any
+from local_aws.pollers import DynamoDbStreamPoller
+from stock_pipeline.domain.event_filters import matches_any
 
 
 class Shard:
