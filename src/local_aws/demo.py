@@ -76,9 +76,12 @@ def summary(stack: LocalStack, sent: Sequence[str]) -> dict[str, Any]:
 
 
 def stock_files(stack: LocalStack, seed: int) -> list[str]:
-    """A thresholds file and a morning of warehouse files: deliveries first, then sales that cross thresholds."""
+    """A thresholds file and four hours of warehouse files: deliveries first, then sales that cross thresholds.
+
+    The hours are the last four that have passed (not this morning's: before 09:00 UTC its sales would lie in the
+    future, outside the nightly forecast's window, and the demo would show nothing selling)."""
     s3, bucket = stack.client("s3"), stack.outputs["DataBucketName"]
-    start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    start = (datetime.now(UTC) - timedelta(hours=4)).replace(minute=0, second=0, microsecond=0)
     uploads = [(thresholds_key(start), thresholds_file({"a123v5": 25, "g45678": 100, "h99001": 15}))]
     deliveries = {wh: [(item, 30) for item, _ in ITEMS] for wh in WAREHOUSES}
     text = HEADER + "".join(

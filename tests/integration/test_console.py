@@ -1,6 +1,7 @@
 """The web console's API on the local stack: JWT-only data routes, sign-in, presigned uploads S3 holds to their
 policy, and today's files with what became of them."""
 
+import datetime
 import io
 import json
 import urllib.error
@@ -260,7 +261,8 @@ def test_an_upload_names_who_made_it_in_its_outcome_its_levels_and_their_history
     assert refused.status_code == 403  # the browser cannot name another user
     sent = requests.post(target["url"], data=target["fields"], files={"file": ("who.tsv", rows.encode())}, timeout=30)
     assert sent.status_code == 204
-    direct = "inventory_files/2026/12/06/20261206090000_inventory.csv"
+    now = datetime.datetime.now(datetime.UTC)  # the files list shows today's files
+    direct = f"inventory_files/{now:%Y/%m/%d}/{now:%Y%m%d}090000_inventory.csv"
     s3.put_object(Bucket=bucket, Key=direct, Body=rows.replace("w-1", "w-2").encode())
     stack.drain()
 
