@@ -318,7 +318,9 @@ def _install() -> None:
     from botocore.httpsession import URLLib3Session
     from botocore.retries.standard import ExponentialBackoff
 
-    original_send = URLLib3Session.send
+    from local_aws import transport
+
+    original_send = transport.in_process_or(URLLib3Session.send)  # the faults come first, then the transport
     original_delay = ExponentialBackoff.delay_amount
 
     def send(self: Any, request: Any) -> Any:

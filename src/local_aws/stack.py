@@ -26,6 +26,7 @@ from local_aws import faults as local_faults
 from local_aws import firehose as local_firehose
 from local_aws import lambda_api, moto_patches
 from local_aws import stepfunctions as local_stepfunctions
+from local_aws import transport as local_transport
 from local_aws.event_sources import EventSources
 from local_aws.fillers import ResourceFillers
 from local_aws.iam import enforcer
@@ -103,10 +104,12 @@ class LocalStack(ResourceFillers, EventSources):
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        local_transport.share_service_models()
         self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._moto_server.start()
         host, port = self._moto_server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        local_transport.serve(f"{host}:{port}", local_transport.app_of(self._moto_server))
         # No process-wide AWS_* changes: clients get the endpoint explicitly, handlers get it in their environment.
         self._session = boto3.session.Session(
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -135,6 +138,7 @@ class LocalStack(ResourceFillers, EventSources):
         if self._background:
             self._background.join(timeout=10)
         if self._moto_server:
+            local_transport.forget(self.endpoint.removeprefix("http://") if self.endpoint else "")
             self._moto_server.stop()
             self._moto_server = None
 

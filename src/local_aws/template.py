@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import zipfile
@@ -20,8 +21,17 @@ TEMPLATE_PATH = ROOT / "template.yaml"
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """Parse the SAM template, short-form intrinsics (!Ref, !Sub, ...) included."""
-    return yaml_parse(path.read_text())
+    """Parse the SAM template, short-form intrinsics (!Ref, !Sub, ...) included.
+
+    A copy of the parse kept per file version: the pure-Python YAML parser took about half a second per stack
+    start, twice (a test session starts dozens of stacks from the same file)."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(str(path.resolve()), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    return yaml_parse(Path(path).read_text())
 
 
 def code_dirs(template: dict[str, Any], template_dir: Path = ROOT) -> set[Path]:

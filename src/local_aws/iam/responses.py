@@ -37,7 +37,10 @@ def http_request(environ: dict[str, Any]) -> HttpRequest:
     path, _, query = raw.partition("?")
     if "://" in path:  # an absolute request target
         path = "/" + path.split("://", 1)[1].split("/", 1)[-1]
-    headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    # An underscore in a header name is kept as sent where moto's request handler recorded it (S3 metadata names
+    # may hold one, and SigV4 signs the name as sent): a dash otherwise, as WSGI spells it.
+    names = environ.get("moto.preserved_header_names") or {}
+    headers = {names.get(k, k[5:].replace("_", "-")).lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
     if environ.get("CONTENT_TYPE"):
         headers["content-type"] = environ["CONTENT_TYPE"]
     if environ.get("CONTENT_LENGTH"):
