@@ -33,6 +33,16 @@ MOTO_RESETS = ("tests/integration/test_preflight.py", "tests/unit/test_moto_patc
 SLOWEST_FIRST = ("tests/e2e/test_reevaluation_e2e.py", "tests/e2e/test_chaos.py", "tests/e2e/test_stock_updates_e2e.py")
 
 
+def pytest_configure(config):
+    """pytest collects garbage five times over when a session ends, to report exceptions raised in finalizers; a
+    worker's heap then holds the moto state of every stack it ran, and those five passes took about ten seconds at
+    the end of each worker. One pass finds them as well (objects left after it are unreachable cycles a second
+    pass would find only if the first pass's finalizers made new ones)."""
+    from _pytest import unraisableexception
+
+    config.stash[unraisableexception.gc_collect_iterations_key] = 1
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
 def pytest_collection_modifyitems(config, items):
     """`make test` runs on every core (pytest-xdist, --dist loadgroup, groups handed out in this order with

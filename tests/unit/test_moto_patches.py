@@ -1,6 +1,7 @@
 """The local stack's moto speed-ups keep moto's answers: an UpdateExpression moto refuses is refused after the
 patch too (clause counts, overlapping paths), and one it takes is applied the same way, however often it is sent
-(the parsed expression is cached per text; each call still validates its own values against its own item)."""
+(the parsed expression is cached per text; each call still validates its own values against its own item); a
+cancelled transaction leaves the items and the stream as they were (only the items it names are kept aside)."""
 
 import boto3
 import pytest
@@ -55,3 +56,80 @@ def test_one_cached_expression_applies_each_calls_own_values_to_its_own_item(tab
     b = table.get_item(TableName="t", Key={"PK": {"S": "b"}})["Item"]
     assert (a["previousQuantity"], a["quantity"], a["changes"]) == ({"N": "5"}, {"N": "9"}, {"N": "2"})
     assert (b["previousQuantity"], b["quantity"], b["changes"]) == ({"N": "-1"}, {"N": "7"}, {"N": "1"})
+
+
+@pytest.fixture
+def ledger():
+    moto_patches.install()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="eu-central-1")
+        ddb.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "PK", "AttributeType": "S"},
+                {"AttributeName": "SK", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        for pk, sk, n in (("WH#a", "ITEM#1", 5), ("WH#a", "ITEM#2", 7), ("WH#b", "ITEM#1", 1)):
+            ddb.put_item(TableName="ledger", Item={"PK": {"S": pk}, "SK": {"S": sk}, "n": {"N": str(n)}})
+        yield ddb
+
+
+def state(ddb):
+    items = sorted(ddb.scan(TableName="ledger")["Items"], key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    # moto's in-process mock does not route DynamoDB Streams calls: the stream's records read where moto keeps them
+    shard = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"].tables["ledger"].stream_shard
+    records = [record.to_json() for record in shard.items]
+    images = [(r["dynamodb"].get("OldImage", {}).get("n"), r["dynamodb"].get("NewImage", {}).get("n")) for r in records]
+    return items, [(r["eventName"], r["dynamodb"]["Keys"]["SK"]["S"], *images[n]) for n, r in enumerate(records)]
+
+
+def actions(last_condition):
+    def key(pk, sk):
+        return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+    return [
+        {"Update": {"TableName": "ledger", "Key": key("WH#a", "ITEM#1"), "UpdateExpression": "ADD n :d",
+                    "ExpressionAttributeValues": {":d": {"N": "-2"}}}},
+        {"Put": {"TableName": "ledger", "Item": {**key("WH#a", "ITEM#3"), "n": {"N": "4"}}}},  # a new item
+        {"Put": {"TableName": "ledger", "Item": {**key("WH#c", "ITEM#1"), "n": {"N": "4"}}}},  # a new partition
+        {"Delete": {"TableName": "ledger", "Key": key("WH#a", "ITEM#2")}},
+        {"ConditionCheck": {"TableName": "ledger", "Key": key("WH#b", "ITEM#1"), "ConditionExpression": "n = :n",
+                            "ExpressionAttributeValues": {":n": {"N": str(last_condition)}}}},
+    ]  # fmt: skip
+
+
+def test_a_cancelled_transaction_leaves_every_item_and_the_stream_as_they_were(ledger):
+    before = state(ledger)
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        ledger.transact_write_items(TransactItems=actions(last_condition=99))
+    assert state(ledger) == before
+    twice = actions(last_condition=1)[:1] * 2  # two actions on one item: refused as a whole as well
+    with pytest.raises(ClientError, match="ValidationException"):
+        ledger.transact_write_items(TransactItems=twice)
+    assert state(ledger) == before
+
+
+def test_a_transaction_that_goes_through_writes_every_action_once(ledger):
+    _, records = state(ledger)
+    ledger.transact_write_items(TransactItems=actions(last_condition=1))
+    after, after_records = state(ledger)
+    assert [(i["PK"]["S"], i["SK"]["S"], i["n"]["N"]) for i in after] == [
+        ("WH#a", "ITEM#1", "3"),
+        ("WH#a", "ITEM#3", "4"),
+        ("WH#b", "ITEM#1", "1"),
+        ("WH#c", "ITEM#1", "4"),
+    ]
+    assert after_records == [
+        *records,
+        ("MODIFY", "ITEM#1", {"N": "5"}, {"N": "3"}),  # the old image as it was, the new as it is
+        ("INSERT", "ITEM#3", None, {"N": "4"}),
+        ("INSERT", "ITEM#1", None, {"N": "4"}),
+        ("REMOVE", "ITEM#2", {"N": "7"}, None),
+    ]
