@@ -31,11 +31,20 @@ def test_every_function_is_built_by_the_makefile_into_a_package_of_stock_pipelin
         check=True,
         capture_output=True,
     )
-    # Then the package holds the pipeline's code and the arm64 wheel of its one requirement, nothing of the
+    # Then the package holds the pipeline's code, the arm64 wheel of calamine and the zone data, nothing of the
     # local stack, the load generator, the CLI or the state machine files
     top = sorted(p.name for p in artifacts.iterdir())
-    pinned = (ROOT / "src" / "requirements.txt").read_text().split("python-calamine==", 1)[1].split()[0]
-    assert top == ["python_calamine", f"python_calamine-{pinned}.dist-info", "stock_pipeline"]
+    requirements = (ROOT / "src" / "requirements.txt").read_text()
+    pinned = requirements.split("python-calamine==", 1)[1].split()[0]
+    zones = requirements.split("tzdata==", 1)[1].split()[0]
+    assert top == [
+        "python_calamine",
+        f"python_calamine-{pinned}.dist-info",
+        "stock_pipeline",
+        "tzdata",
+        f"tzdata-{zones}.dist-info",
+    ]
+    assert (artifacts / "tzdata" / "zoneinfo" / "Europe" / "Berlin").exists()
     assert list((artifacts / "python_calamine").glob("*aarch64-linux-gnu.so"))
     assert not list(artifacts.rglob("__pycache__"))
     assert (artifacts / "stock_pipeline" / "handlers" / "ingest.py").exists()

@@ -80,6 +80,21 @@ def test_a_workbook_with_date_cells_takes_the_zone_its_header_names():
     ]
 
 
+def test_a_zone_resolves_without_the_systems_zone_files_as_on_lambda():
+    """The function package carries the tzdata package (src/requirements.txt): with no zone directory to search, as
+    on an image without /usr/share/zoneinfo, the header's zone still resolves."""
+    import zoneinfo
+
+    zoneinfo.reset_tzpath(to=())
+    zoneinfo.ZoneInfo.clear_cache()
+    try:
+        parsed = parse(b"warehouse,item,counted,counted at (America/Sao_Paulo)\nRio,a1,4,2026-12-06 09:00\n")
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
+    assert rows_of(parsed) == [("Rio", "a1", 4, datetime(2026, 12, 6, 12, 0, tzinfo=UTC))]
+
+
 def test_a_file_that_is_not_counts_is_refused_as_a_whole():
     with pytest.raises(CountedFileError, match=r"missing column.*counted"):
         parse(b"warehouse,item_id,price\nB,a1,3\n")
