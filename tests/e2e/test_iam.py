@@ -100,6 +100,12 @@ class AdapterIndex:
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                     uses.add(node.func.id)
                     found |= HELPERS.get(node.func.id, set())
+                    for arg in node.args:  # written_if(self._ddb.update_item, ...): a client's method handed on
+                        if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Attribute):
+                            holder = arg.value
+                            service = CLIENT_ATTRIBUTES.get(holder.attr)
+                            if service and isinstance(holder.value, ast.Name) and holder.value.id == "self":
+                                found |= ACTIONS.get((service, arg.attr), {f"{service}:{camel(arg.attr)}"})
                 if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                     continue
                 owner, operation = node.func.value, node.func.attr

@@ -11,9 +11,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from botocore.exceptions import ClientError
 
 from stock_pipeline.adapters.s3 import ObjectStore
+from stock_pipeline.adapters.stock_table import written_if
 from stock_pipeline.domain.forecast import RateWrite
 from stock_pipeline.domain.objects import ObjectRef
 from stock_pipeline.domain.partitions import escape_value
@@ -101,19 +101,14 @@ class LevelRates:
                 ":at": {"S": computed_at},
                 ":selling": {"S": selling_key(write.warehouse)},
             }
-        try:
-            self._ddb.update_item(
-                TableName=self.name,
-                Key=key,
-                UpdateExpression=update,
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written_if(
+            self._ddb.update_item,
+            TableName=self.name,
+            Key=key,
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues=values,
+        )
 
 
 def selling_key(warehouse: str) -> str:
@@ -134,24 +129,19 @@ class DigestLog:
         self.name = table_name
 
     def claim(self, day: str, *, run_id: str, at: str, expires_at: int) -> bool:
-        try:
-            self._ddb.put_item(
-                TableName=self.name,
-                Item={
-                    **self._key(day),
-                    "entity": {"S": "Digest"},
-                    "runId": {"S": run_id},
-                    "claimedAt": {"S": at},
-                    "ttl": {"N": str(expires_at)},
-                },
-                ConditionExpression="attribute_not_exists(PK) OR (runId = :run AND attribute_not_exists(sentAt))",
-                ExpressionAttributeValues={":run": {"S": run_id}},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written_if(
+            self._ddb.put_item,
+            TableName=self.name,
+            Item={
+                **self._key(day),
+                "entity": {"S": "Digest"},
+                "runId": {"S": run_id},
+                "claimedAt": {"S": at},
+                "ttl": {"N": str(expires_at)},
+            },
+            ConditionExpression="attribute_not_exists(PK) OR (runId = :run AND attribute_not_exists(sentAt))",
+            ExpressionAttributeValues={":run": {"S": run_id}},
+        )
 
     def record(self, day: str, *, run_id: str, sent_at: str, message_id: str, entries: int, csv_key: str) -> None:
         self._ddb.update_item(

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stock_pipeline.adapters.stock_table import plain_item, write_batches
+from stock_pipeline.adapters.stock_table import condition_failed, plain_item, write_batches, written_if
 from stock_pipeline.domain.thresholds import ThresholdChange
 
 LEDGER_TTL_DAYS = 30
@@ -166,7 +166,7 @@ class StockLevels:
                 ExpressionAttributeValues={":key": {"S": key}, ":etag": {"S": etag}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(exc):
                 raise
             first = self._ddb.get_item(
                 TableName=self.name, Key={"PK": item["PK"], "SK": item["SK"]}, ConsistentRead=True
@@ -259,7 +259,7 @@ class StockLevels:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )["Attributes"]
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(exc):
                     raise
                 stored = exc.response.get("Item") or {}
                 if stored.get("sourceFile", {}).get("S") != (source_file or source_key):
@@ -340,19 +340,14 @@ class StockLevels:
         )
 
     def _conditional_update(self, warehouse: str, item_id: str, update: str, condition: str, values: dict) -> bool:
-        try:
-            self._ddb.update_item(
-                TableName=self.name,
-                Key={"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item_id}"}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written_if(
+            self._ddb.update_item,
+            TableName=self.name,
+            Key={"PK": {"S": f"WH#{warehouse}"}, "SK": {"S": f"ITEM#{item_id}"}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
 
 
 BELOW_THRESHOLD = "BELOW"  # GSI4's one partition: the levels below their threshold (few; changed at crossings only)

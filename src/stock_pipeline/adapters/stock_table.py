@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from stock_pipeline.domain.snapshots import SnapshotColumns
 
@@ -207,6 +208,21 @@ def write_each(write: Any, items: list[Mapping[str, Any]], concurrency: int) -> 
     with ThreadPoolExecutor(max_workers=min(concurrency, len(items)), thread_name_prefix="ddb-write") as pool:
         written = sum(pool.map(write, items))
     return SnapshotWriteReport(written=written, stale=len(items) - written)
+
+
+def condition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def written_if(call: Callable[..., Any], **request: Any) -> bool:
+    """A conditional write (PutItem, UpdateItem): False when its condition did not hold, any other error raised."""
+    try:
+        call(**request)
+    except ClientError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
 
 
 def write_batches(ddb: Any, table: str, requests: list[dict[str, Any]], *, what: str) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from stock_pipeline.adapters.stock_table import SnapshotWriteReport, plain_item, serializer, write_each
+from stock_pipeline.adapters.stock_table import SnapshotWriteReport, plain_item, serializer, write_each, written_if
 
 # The delta is computed by DynamoDB from the stored quantity, in the same write: no read-then-write race.
 SUPPLIER_STOCK_UPDATE = (
@@ -41,19 +39,14 @@ class SupplierStock:
             ":parts": item["partNumbers"],
             ":source": item["sourceKey"],
         }
-        try:
-            self._ddb.update_item(
-                TableName=self.name,
-                Key={"PK": {"S": item["PK"]}, "SK": {"S": item["SK"]}},
-                UpdateExpression=SUPPLIER_STOCK_UPDATE,
-                ConditionExpression="attribute_not_exists(PK) OR updatedAt < :updatedAt",
-                ExpressionAttributeValues={k: serializer.serialize(v) for k, v in values.items()},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return written_if(
+            self._ddb.update_item,
+            TableName=self.name,
+            Key={"PK": {"S": item["PK"]}, "SK": {"S": item["SK"]}},
+            UpdateExpression=SUPPLIER_STOCK_UPDATE,
+            ConditionExpression="attribute_not_exists(PK) OR updatedAt < :updatedAt",
+            ExpressionAttributeValues={k: serializer.serialize(v) for k, v in values.items()},
+        )
 
     def stock_of_supplier(self, supplier: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stock_pipeline.adapters.stock_table import MAX_ROUNDS, SnapshotWriteError, plain_item
+from stock_pipeline.adapters.stock_table import MAX_ROUNDS, SnapshotWriteError, condition_failed, plain_item
 from stock_pipeline.domain.validation import ArrivedFile
 
 ARRIVALS = "ARRIVALS"
@@ -70,7 +70,7 @@ class ValidationTable:
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
             state = self.state()
             return Claim(False, state.get("cursor"), state.get("running"), state.get("runStartedAt"))
@@ -88,7 +88,7 @@ class ValidationTable:
                 ExpressionAttributeValues={":run": {"S": run_id}, ":lease": {"S": lease_until}},
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -108,7 +108,7 @@ class ValidationTable:
                 ExpressionAttributeValues={":run": {"S": run_id}, ":cutoff": {"S": cutoff}, ":at": {"S": finished_at}},
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return self.state().get("lastRun") == run_id
             raise
         return True
@@ -124,7 +124,7 @@ class ValidationTable:
                 ExpressionAttributeValues={":run": {"S": run_id}},
             )
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
 
     def state(self) -> dict[str, Any]:
@@ -292,10 +292,6 @@ class ValidationTable:
 
 def arrival_sort_key(f: ArrivedFile) -> str:
     return f"{f.registered_at}#{f.key}#{f.etag}"
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _back_off(attempt: int) -> None:
