@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stock_pipeline.adapters.stock_table import MAX_ROUNDS, SnapshotWriteError, condition_failed, plain_item
+from stock_pipeline.adapters.stock_table import MAX_ROUNDS, SnapshotWriteError, condition_failed, plain_item, written_if
 from stock_pipeline.domain.validation import ArrivedFile
 
 ARRIVALS = "ARRIVALS"
@@ -79,19 +79,14 @@ class ValidationTable:
     def renew(self, run_id: str, *, lease_until: str) -> bool:
         """Extend the lease at every invocation; False when the lock went to another run (this one was presumed
         dead after its lease ran out)."""
-        try:
-            self._ddb.update_item(
-                TableName=self.name,
-                Key=STATE_KEY,
-                UpdateExpression="SET leaseUntil = :lease",
-                ConditionExpression="running = :run",
-                ExpressionAttributeValues={":run": {"S": run_id}, ":lease": {"S": lease_until}},
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return written_if(
+            self._ddb.update_item,
+            TableName=self.name,
+            Key=STATE_KEY,
+            UpdateExpression="SET leaseUntil = :lease",
+            ConditionExpression="running = :run",
+            ExpressionAttributeValues={":run": {"S": run_id}, ":lease": {"S": lease_until}},
+        )
 
     def complete(self, run_id: str, *, cutoff: str, finished_at: str) -> bool:
         """Advance the cursor and free the lock in one write; True also when a retry finds it done already."""
