@@ -92,3 +92,30 @@ def test_thresholds_are_history_too_and_flag_only_updates_are_not(stack, s3, buc
 
     rows = history(bucket, item_id="flagged")
     assert sorted(zip(rows["entity"], rows["new_value"], strict=True)) == [("threshold", 25), ("warehouse_level", 3)]
+
+
+def test_the_history_role_writes_only_the_recent_changes_keys(stack, table_name):
+    """The role's BatchWriteItem is conditioned on dynamodb:LeadingKeys CHG#*: the local stack gives the call its
+    partition keys, so a batch with any other key (a level, here) is refused as AWS refuses it."""
+    from botocore.exceptions import ClientError
+
+    from stock_pipeline.adapters.stock_table import write_batches
+
+    client = stack.session_of("HistoryFunction").client("dynamodb")
+
+    def put(pk):
+        item = {"PK": {"S": pk}, "SK": {"S": "2026-11-26T00:00:00Z#1"}, "entity": {"S": "LevelChange"}}
+        write_batches(client, table_name, [{"PutRequest": {"Item": item}}], what="recent level changes")
+
+    put("CHG#Berlin#leading-keys")
+    with pytest.raises(ClientError) as refused:
+        put("WH#Berlin")
+    error = refused.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert "HistoryFunctionRole" in error["Message"] and "dynamodb:BatchWriteItem" in error["Message"]
+    assert stack.client("dynamodb").get_item(
+        TableName=table_name, Key={"PK": {"S": "CHG#Berlin#leading-keys"}, "SK": {"S": "2026-11-26T00:00:00Z#1"}}
+    )["Item"]["entity"] == {"S": "LevelChange"}
+    assert "Item" not in stack.client("dynamodb").get_item(
+        TableName=table_name, Key={"PK": {"S": "WH#Berlin"}, "SK": {"S": "2026-11-26T00:00:00Z#1"}}
+    )

@@ -38,6 +38,9 @@ class Encrypted:
     def table_key(self, table_arn):
         return KEY
 
+    def table_partition_key(self, table_arn):
+        return "PK"
+
     def key_arn(self, key_id):
         return key_id if key_id.startswith("arn:") else f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
 
@@ -191,6 +194,64 @@ def test_each_partiql_statement_is_authorised_on_its_own():
 def test_batch_get_names_every_table():
     found = needed("dynamodb", "batch_get_item", RequestItems={"stock": {"Keys": [{"PK": {"S": "a"}}]}})
     assert pairs(found) == [("dynamodb:BatchGetItem", TABLE), ("kms:Decrypt", KEY)]
+
+
+def leading(found):
+    return [(n.action, n.context.get("dynamodb:LeadingKeys")) for n in found if n.action.startswith("dynamodb:")]
+
+
+def test_item_calls_carry_the_partition_keys_they_touch_as_leading_keys():
+    assert leading(needed("dynamodb", "get_item", TableName="stock", Key={"PK": {"S": "a"}, "SK": {"S": "x"}})) == [
+        ("dynamodb:GetItem", ["a"])
+    ]
+    assert leading(needed("dynamodb", "put_item", TableName="stock", Item={"PK": {"N": "7"}, "q": {"N": "1"}})) == [
+        ("dynamodb:PutItem", ["7"])
+    ]
+    # a batch: every partition key of the table's requests (puts and deletes), each once
+    writes = [
+        {"PutRequest": {"Item": {"PK": {"S": "CHG#w#1"}, "SK": {"S": "1"}}}},
+        {"PutRequest": {"Item": {"PK": {"S": "CHG#w#1"}, "SK": {"S": "2"}}}},
+        {"DeleteRequest": {"Key": {"PK": {"S": "WH#w"}, "SK": {"S": "ITEM#1"}}}},
+    ]
+    assert leading(needed("dynamodb", "batch_write_item", RequestItems={"stock": writes})) == [
+        ("dynamodb:BatchWriteItem", ["CHG#w#1", "WH#w"])
+    ]
+    keys = {"Keys": [{"PK": {"S": "a"}}, {"PK": {"S": "b"}}]}
+    assert leading(needed("dynamodb", "batch_get_item", RequestItems={"stock": keys})) == [
+        ("dynamodb:BatchGetItem", ["a", "b"])
+    ]
+    update = {"TableName": "stock", "Key": {"PK": {"S": "u"}}, "UpdateExpression": "SET q = :q"}
+    update["ExpressionAttributeValues"] = {":q": {"N": "1"}}
+    found = needed("dynamodb", "transact_write_items", TransactItems=[{"Update": update}])
+    assert leading(found) == [("dynamodb:UpdateItem", ["u"])]
+
+
+def test_a_query_of_the_table_carries_the_partition_its_key_condition_fixes_an_index_query_none():
+    found = needed(
+        "dynamodb",
+        "query",
+        TableName="stock",
+        KeyConditionExpression="#p = :p AND SK > :s",
+        ExpressionAttributeNames={"#p": "PK"},
+        ExpressionAttributeValues={":p": {"S": "CHG#w#1"}, ":s": {"S": "2026"}},
+    )
+    assert leading(found) == [("dynamodb:Query", ["CHG#w#1"])]
+    legacy = needed(
+        "dynamodb",
+        "query",
+        TableName="stock",
+        KeyConditions={"PK": {"AttributeValueList": [{"S": "WH#a"}], "ComparisonOperator": "EQ"}},
+    )
+    assert leading(legacy) == [("dynamodb:Query", ["WH#a"])]
+    on_index = needed(
+        "dynamodb",
+        "query",
+        TableName="stock",
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :p",
+        ExpressionAttributeValues={":p": {"S": "ITEM#1"}},
+    )
+    assert leading(on_index) == [("dynamodb:Query", None)]
 
 
 # ------------------------------------------------------------------------------------------ SQS, SNS, Step Functions

@@ -111,6 +111,20 @@ def test_s3_prefix_condition_on_list_bucket():
     assert not evaluate(ask("s3:ListBucket", "arn:aws:s3:::b"), granted).allowed
 
 
+def test_leading_keys_hold_the_history_function_to_its_own_items():
+    """The template's statement: BatchWriteItem only for partition keys CHG#... (ForAllValues: every key of the
+    batch must match; a batch naming no key at all passes, as AWS documents for ForAllValues)."""
+    only_changes = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CHG#*"]}}
+    granted = [policy(allow("dynamodb:BatchWriteItem", TABLE, Condition=only_changes))]
+    assert evaluate(
+        ask("dynamodb:BatchWriteItem", TABLE, **{"dynamodb:LeadingKeys": ["CHG#w#1", "CHG#w#2"]}), granted
+    ).allowed
+    assert not evaluate(
+        ask("dynamodb:BatchWriteItem", TABLE, **{"dynamodb:LeadingKeys": ["CHG#w#1", "WH#w"]}), granted
+    ).allowed
+    assert not evaluate(ask("dynamodb:BatchWriteItem", TABLE, **{"dynamodb:LeadingKeys": ["RET#1"]}), granted).allowed
+
+
 @pytest.mark.parametrize(
     ("operator", "values", "context", "expected"),
     [

@@ -55,6 +55,8 @@ class Resources(Protocol):
 
     def table_key(self, table_arn: str) -> str | None: ...
 
+    def table_partition_key(self, table_arn: str) -> str | None: ...  # the table's partition key attribute name
+
     def key_arn(self, key_id: str) -> str | None: ...  # an id, ARN or alias -> the key ARN
 
 

@@ -110,6 +110,12 @@ class Moto:
             return None
         return self.key_arn(sse.get("KMSMasterKeyId") or "alias/aws/dynamodb")
 
+    def table_partition_key(self, table_arn: str) -> str | None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        table = dynamodb_backends[self.account][table_arn.split(":")[3]].tables.get(table_arn.rsplit("/", 1)[-1])
+        return table.hash_key_attr if table is not None else None
+
 
 def resources(account: str, region: str) -> operations.Resources:
     return Moto(account, region)

@@ -16,6 +16,9 @@ operation on the resource it names; the exceptions are the point of this module,
 - SQS batch calls are their single actions: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html
 - SNS PublishBatch is sns:Publish: https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
 - Data in an encrypted bucket, queue, topic or table needs the KMS key too (see `kms_needs`).
+- DynamoDB's item calls carry `dynamodb:LeadingKeys`, the partition key values they touch (a batch: all of them
+  per table): https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html and the
+  actions that take the key in https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html
 
 An operation this module does not know is authorised as `<service>:<Operation>` on "*", so a role scoped to its
 resources is refused with a message that names this module: the local stack never allows what it cannot check.
@@ -25,7 +28,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local_aws.iam.model import HttpRequest, Need, Operation, Resources, kms_needs
@@ -100,14 +104,26 @@ def _dynamodb(
             return name + (f"/index/{index}" if index else "")
         return f"arn:aws:dynamodb:{region}:{account}:table/{name}" + (f"/index/{index}" if index else "")
 
+    def item(action: str, table_name: str, keys: list[Mapping[str, Any]]) -> Need:
+        arn = table(table_name)
+        return Need(action, arn, leading_keys(resources.table_partition_key(arn), keys))
+
     name = op.name
     found: list[Need]
     if name in ("ListTables", "DescribeLimits", "DescribeEndpoints", "ListStreams", "ListBackups"):
         return [Need(f"dynamodb:{name}", "*")]
-    if name in ("Query", "Scan"):
+    if name == "Query" and not p.get("IndexName"):
+        arn = table(p["TableName"])
+        found = [Need("dynamodb:Query", arn, leading_keys(resources.table_partition_key(arn), [], query=p))]
+    elif name in ("Query", "Scan"):
         found = [Need(f"dynamodb:{name}", table(p["TableName"], p.get("IndexName")))]
-    elif name in ("BatchGetItem", "BatchWriteItem"):
-        found = [Need(f"dynamodb:{name}", table(t)) for t in p.get("RequestItems", {})]
+    elif name == "BatchGetItem":
+        found = [item("dynamodb:BatchGetItem", t, r.get("Keys", [])) for t, r in p.get("RequestItems", {}).items()]
+    elif name == "BatchWriteItem":
+        found = [
+            item("dynamodb:BatchWriteItem", t, [next(iter(w.values())) for w in writes])
+            for t, writes in p.get("RequestItems", {}).items()
+        ]
     elif name == "TransactWriteItems":
         kinds = {
             "ConditionCheck": "ConditionCheckItem",
@@ -116,12 +132,14 @@ def _dynamodb(
             "Delete": "DeleteItem",
         }
         found = [
-            Need(f"dynamodb:{kinds[kind]}", table(body["TableName"]))
-            for item in p.get("TransactItems", [])
-            for kind, body in item.items()
+            item(f"dynamodb:{kinds[kind]}", body["TableName"], [body])
+            for action in p.get("TransactItems", [])
+            for kind, body in action.items()
         ]
     elif name == "TransactGetItems":
-        found = [Need("dynamodb:GetItem", table(i["Get"]["TableName"])) for i in p.get("TransactItems", [])]
+        found = [item("dynamodb:GetItem", i["Get"]["TableName"], [i["Get"]]) for i in p.get("TransactItems", [])]
+    elif name in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
+        found = [item(f"dynamodb:{name}", p["TableName"], [p])]
     elif name in ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"):
         statements = [p] if name == "ExecuteStatement" else p.get("Statements") or p.get("TransactStatements") or []
         found = []
@@ -141,6 +159,45 @@ def _dynamodb(
     tables = dict.fromkeys(n.resource.split("/index/")[0] for n in found)
     return found + [
         k for t in tables for k in kms_needs("dynamodb", resources.table_key(t), producer=False, region=region)
+    ]
+
+
+def leading_keys(
+    partition_key: str | None, requests: list[Mapping[str, Any]], *, query: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `dynamodb:LeadingKeys` context of a call: the partition key values of the items it names (a request's
+    `Key`, or `Item` for a put; a key given as the request itself), or of a Query's key condition. Values are the
+    attribute values as text (S and N as written, B in base64). Nothing when the key is unknown."""
+    if not partition_key:
+        return {}
+    values: list[str] = []
+    for request in requests:
+        key = request.get("Key") or request.get("Item") or request
+        if partition_key in key:
+            values.append(_attribute_text(key[partition_key]))
+    if query is not None:
+        values += _queried_partition(partition_key, query)
+    return {"dynamodb:LeadingKeys": list(dict.fromkeys(values))} if values else {}
+
+
+def _attribute_text(value: Mapping[str, Any]) -> str:
+    return str(next(iter(value.values())))
+
+
+_EQUALITY = re.compile(r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)")
+
+
+def _queried_partition(partition_key: str, query: Mapping[str, Any]) -> list[str]:
+    """The partition key value a Query's `KeyConditionExpression` (or legacy `KeyConditions`) fixes."""
+    legacy = (query.get("KeyConditions") or {}).get(partition_key)
+    if legacy:
+        return [_attribute_text(v) for v in legacy.get("AttributeValueList", [])]
+    names = query.get("ExpressionAttributeNames") or {}
+    values = query.get("ExpressionAttributeValues") or {}
+    return [
+        _attribute_text(values[placeholder])
+        for name, placeholder in _EQUALITY.findall(query.get("KeyConditionExpression") or "")
+        if names.get(name, name) == partition_key and placeholder in values
     ]
 
 
