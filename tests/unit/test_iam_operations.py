@@ -134,15 +134,16 @@ def test_delete_objects_is_delete_object_per_key_and_copy_reads_its_source():
 # ------------------------------------------------------------------------------------------ DynamoDB
 
 
+INDEX_QUERY = {
+    "TableName": "stock",
+    "IndexName": "GSI1",
+    "KeyConditionExpression": "GSI1PK = :p",
+    "ExpressionAttributeValues": {":p": {"S": "ITEM#1"}},
+}
+
+
 def test_a_query_of_an_index_is_authorised_on_the_index():
-    found = needed(
-        "dynamodb",
-        "query",
-        TableName="stock",
-        IndexName="GSI1",
-        KeyConditionExpression="GSI1PK = :p",
-        ExpressionAttributeValues={":p": {"S": "ITEM#1"}},
-    )
+    found = needed("dynamodb", "query", **INDEX_QUERY)
     assert pairs(found) == [("dynamodb:Query", f"{TABLE}/index/GSI1"), ("kms:Decrypt", KEY)]
 
 
@@ -243,15 +244,7 @@ def test_a_query_of_the_table_carries_the_partition_its_key_condition_fixes_an_i
         KeyConditions={"PK": {"AttributeValueList": [{"S": "WH#a"}], "ComparisonOperator": "EQ"}},
     )
     assert leading(legacy) == [("dynamodb:Query", ["WH#a"])]
-    on_index = needed(
-        "dynamodb",
-        "query",
-        TableName="stock",
-        IndexName="GSI1",
-        KeyConditionExpression="GSI1PK = :p",
-        ExpressionAttributeValues={":p": {"S": "ITEM#1"}},
-    )
-    assert leading(on_index) == [("dynamodb:Query", None)]
+    assert leading(needed("dynamodb", "query", **INDEX_QUERY)) == [("dynamodb:Query", None)]
 
 
 # ------------------------------------------------------------------------------------------ SQS, SNS, Step Functions
