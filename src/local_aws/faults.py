@@ -192,6 +192,8 @@ class FaultInjector:
             return False
         with self._lock:
             self.figures.duplicates_delivered += 1
+            keys = [r.get("s3", {}).get("object", {}).get("key", "?") for r in json.loads(body)["Records"]]
+            self.journal.append(f"S3 event delivered twice at once: {', '.join(keys)}")
         return True
 
 

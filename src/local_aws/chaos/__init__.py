@@ -24,6 +24,8 @@ def one_run(name: str, size: workload.Size, seed: int, plan: FaultPlan | None) -
         shot = invariants.snapshot(stack, run)
         shot.redriven = redriven
         figures = stack.faults.figures.as_dict() if stack.faults is not None else {}
+        if stack.faults is not None:  # where each fault landed: what a duplicate e-mail is traced back to
+            figures["journal"] = list(stack.faults.journal)
     return {"snapshot": shot, "seconds": round(drained, 1), "phases": run.seconds, "faults": figures}
 
 

@@ -69,7 +69,8 @@ def figures(
 def render(report: dict[str, Any], verdicts: list[invariants.Verdict]) -> str:
     lines = ["Faults injected:"]
     for name, value in report["faults"].items():
-        lines.append(f"  {name}: {value}")
+        if name != "journal":  # in the JSON only
+            lines.append(f"  {name}: {value}")
     drained = report["seconds to drain"]
     lines.append(f"Time to drain: clean {drained['clean']} s, faulted {drained['faulted']} s")
     lines.append(
