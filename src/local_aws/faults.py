@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 CALL_FAULTS = ("throttling", "server-error", "connection-reset", "timeout-after-apply")
 
@@ -192,7 +193,9 @@ class FaultInjector:
             return False
         with self._lock:
             self.figures.duplicates_delivered += 1
-            keys = [r.get("s3", {}).get("object", {}).get("key", "?") for r in json.loads(body)["Records"]]
+            keys = [
+                unquote_plus(r.get("s3", {}).get("object", {}).get("key", "?")) for r in json.loads(body)["Records"]
+            ]
             self.journal.append(f"S3 event delivered twice at once: {', '.join(keys)}")
         return True
 

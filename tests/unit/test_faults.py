@@ -117,9 +117,9 @@ def test_a_killed_invocation_stops_reaching_aws_and_loses_its_answer():
 
 def test_only_s3_events_are_delivered_twice():
     injector = FaultInjector(FaultPlan(duplicates=1.0))
-    s3_event = json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": "reference/a.csv"}}}]})
+    s3_event = json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": "reference/store/week+1.csv"}}}]})
     assert injector.duplicated(s3_event)
     assert not injector.duplicated(json.dumps({"Records": [{"eventSource": "aws:dynamodb"}]}))
     assert not injector.duplicated("not json")
     assert injector.figures.duplicates_delivered == 1
-    assert injector.journal == ["S3 event delivered twice at once: reference/a.csv"]  # which object, for a post-mortem
+    assert injector.journal == ["S3 event delivered twice at once: reference/store/week 1.csv"]  # which object, for a post-mortem
