@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qs, unquote_plus
 
 CALL_FAULTS = ("throttling", "server-error", "connection-reset", "timeout-after-apply")
 
@@ -149,7 +149,7 @@ class FaultInjector:
         with self._lock:
             self.figures.calls_faulted[kind] += 1
             self.figures.by_function[function] += 1
-            self.journal.append(f"{function} {_operation(request)}: {kind}")
+            self.journal.append(f"{function} {_operation(request).rstrip()}{_action(request)}: {kind}")
         return _fault(kind, request, send, self._draw("variant", identity, n))
 
     # ------------------------------------------------------------------ invocations
@@ -222,6 +222,14 @@ def _operation(request: Any) -> str:
     if target:
         return target.decode() if isinstance(target, bytes) else str(target)
     return f"{_service(request)} {request.method} {'/'.join(_s3_prefix(request.url))}"
+
+
+def _action(request: Any) -> str:
+    """A query-protocol call's Action (SNS Publish, PublishBatch), for the journal only: the decisions keep
+    `_operation`, so a seed meets the same faults as before."""
+    body = request.body if isinstance(request.body, bytes | str) else b""
+    form = parse_qs(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
+    return f" {form['Action'][0]}" if form.get("Action") else ""
 
 
 def _s3_prefix(url: str) -> list[str]:

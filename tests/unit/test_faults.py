@@ -117,9 +117,21 @@ def test_a_killed_invocation_stops_reaching_aws_and_loses_its_answer():
 
 def test_only_s3_events_are_delivered_twice():
     injector = FaultInjector(FaultPlan(duplicates=1.0))
-    s3_event = json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {"object": {"key": "reference/store/week+1.csv"}}}]})
+    stored = {"object": {"key": "reference/store/week+1.csv"}}  # as S3 events write keys: URL-encoded
+    s3_event = json.dumps({"Records": [{"eventSource": "aws:s3", "s3": stored}]})
     assert injector.duplicated(s3_event)
     assert not injector.duplicated(json.dumps({"Records": [{"eventSource": "aws:dynamodb"}]}))
     assert not injector.duplicated("not json")
     assert injector.figures.duplicates_delivered == 1
-    assert injector.journal == ["S3 event delivered twice at once: reference/store/week 1.csv"]  # which object, for a post-mortem
+    assert injector.journal == ["S3 event delivered twice at once: reference/store/week 1.csv"]
+
+
+def test_the_journal_names_a_query_protocol_call_by_its_action():
+    injector = FaultInjector(FaultPlan(seed=1, calls=1.0))
+    injector.register(KEY, "fn")
+    publish = request("sns")
+    publish.body = b"Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aeu-central-1%3A123456789012%3Aalerts&Message=x"
+    with contextlib.suppress(Exception):
+        injector.send(publish, lambda r: None)
+    [entry] = injector.journal
+    assert entry.startswith("fn sns POST Publish: ") and entry.split(": ")[1] in CALL_FAULTS
