@@ -135,3 +135,14 @@ def test_the_journal_names_a_query_protocol_call_by_its_action():
         injector.send(publish, lambda r: None)
     [entry] = injector.journal
     assert entry.startswith("fn sns POST Publish: ") and entry.split(": ")[1] in CALL_FAULTS
+
+
+def test_the_chaos_figures_name_the_arguments_that_reproduce_the_run():
+    from argparse import Namespace
+
+    from local_aws.chaos.__main__ import arguments
+
+    stress = Namespace(seed=11, rate=0.1, kills=0.25, duplicates=0.5, small=False)
+    assert arguments(stress) == ["--seed", "11", "--rate", "0.1", "--kills", "0.25", "--duplicates", "0.5"]
+    reference = Namespace(seed=1, rate=0.05, kills=0.02, duplicates=0.1, small=True)
+    assert arguments(reference) == ["--seed", "1", "--rate", "0.05", "--small"]

@@ -14,13 +14,17 @@ from typing import Any
 from local_aws.chaos import invariants, one_run, workload
 from local_aws.faults import FaultPlan
 
+DEFAULTS = {"kills": 0.02, "duplicates": 0.10}  # the issue's reference rates
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make chaos", description=__doc__)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rate", type=float, default=0.05, help="share of the functions' AWS calls that fault")
-    parser.add_argument("--kills", type=float, default=0.02, help="share of invocations killed")
-    parser.add_argument("--duplicates", type=float, default=0.10, help="share of S3 events delivered twice at once")
+    parser.add_argument("--kills", type=float, default=DEFAULTS["kills"], help="share of invocations killed")
+    parser.add_argument(
+        "--duplicates", type=float, default=DEFAULTS["duplicates"], help="share of S3 events delivered twice at once"
+    )
     parser.add_argument("--small", action="store_true", help="the small workload make test runs")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
@@ -52,7 +56,7 @@ def figures(
 ) -> dict[str, Any]:
     duplicates, emails = invariants.duplicate_emails(faulted["snapshot"])
     return {
-        "command": f'make chaos ARGS="--seed {args.seed} --rate {args.rate}' + (" --small" if args.small else "") + '"',
+        "command": f'make chaos ARGS="{" ".join(arguments(args))}"',
         "workload": size.__dict__,
         "plan": plan.__dict__,
         "faults": faulted["faults"],
@@ -64,6 +68,15 @@ def figures(
         "invariants held": f"{sum(v.held for v in verdicts)} of {len(verdicts)}",
         "invariants": [{"name": v.name, "held": v.held, "detail": v.detail, "examples": v.examples} for v in verdicts],
     }
+
+
+def arguments(args: argparse.Namespace) -> list[str]:
+    """The arguments that reproduce the run (the kill and duplicate shares only where they are not the defaults)."""
+    found = ["--seed", str(args.seed), "--rate", str(args.rate)]
+    for name, default in DEFAULTS.items():
+        if getattr(args, name) != default:
+            found += [f"--{name}", str(getattr(args, name))]
+    return found + (["--small"] if args.small else [])
 
 
 def render(report: dict[str, Any], verdicts: list[invariants.Verdict]) -> str:
