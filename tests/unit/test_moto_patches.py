@@ -11,18 +11,24 @@ from moto import mock_aws
 from local_aws import moto_patches
 
 
-@pytest.fixture
-def table():
+def patched_table(name, keys, **extra):
+    """moto (patched) in this process with one on-demand table of string `keys` (partition key first)."""
     moto_patches.install()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="eu-central-1")
         ddb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+            TableName=name,
+            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
             BillingMode="PAY_PER_REQUEST",
+            **extra,
         )
         yield ddb
+
+
+@pytest.fixture
+def table():
+    yield from patched_table("t", ["PK"])
 
 
 @pytest.mark.parametrize(
@@ -60,19 +66,8 @@ def test_one_cached_expression_applies_each_calls_own_values_to_its_own_item(tab
 
 @pytest.fixture
 def ledger():
-    moto_patches.install()
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="eu-central-1")
-        ddb.create_table(
-            TableName="ledger",
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+    stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    for ddb in patched_table("ledger", ["PK", "SK"], StreamSpecification=stream):
         for pk, sk, n in (("WH#a", "ITEM#1", 5), ("WH#a", "ITEM#2", 7), ("WH#b", "ITEM#1", 1)):
             ddb.put_item(TableName="ledger", Item={"PK": {"S": pk}, "SK": {"S": sk}, "n": {"N": str(n)}})
         yield ddb
