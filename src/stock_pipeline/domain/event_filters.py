@@ -6,6 +6,7 @@ replays a failed batch, so a function is given again only the records its mappin
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 
@@ -13,7 +14,13 @@ def matches_any(filters: list[dict[str, Any]], record: dict[str, Any]) -> bool:
     """Lambda event filtering (the subset of EventBridge patterns: values, prefix, exists)."""
     if not filters:
         return True
-    return any(_matches(json.loads(f["Pattern"]), record) for f in filters)
+    return any(_matches(_pattern(f["Pattern"]), record) for f in filters)
+
+
+@lru_cache(maxsize=64)
+def _pattern(text: str) -> Any:
+    """A mapping's pattern, parsed once: the poller filters every stream record with the same few patterns."""
+    return json.loads(text)
 
 
 def _matches(pattern: Any, value: Any) -> bool:
