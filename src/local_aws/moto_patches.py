@@ -17,6 +17,8 @@
 - BatchExecuteStatement: INSERT and UPDATE get DynamoDB's documented semantics (DuplicateItem; an UPDATE of a
   missing item refused; the stored item with ALL_OLD) at the cost of one PutItem/UpdateItem each, instead of a
   generic PartiQL engine that serialises the whole table for every statement (local_aws/partiql.py).
+- TransactWriteItems' ClientRequestToken, which moto ignores, is honoured as DynamoDB documents it
+  (local_aws/dynamodb_tokens.py).
 - Item size: moto re-adds the size of every attribute of an item each time one attribute is set (quadratic per
   item, a fifth of its time per written item). The running size is kept instead; the 400 KB check is the same.
 - Browser uploads (S3 POST with a policy): moto stores whatever is posted. S3 checks the signed policy: a SigV4
@@ -105,7 +107,9 @@ def install() -> None:
     _bucket_policies_evaluated_once()
     _sns_subjects_as_documented()
     _cognito_checks_totp_codes()
+    from local_aws import dynamodb_tokens
 
+    dynamodb_tokens.install()  # TransactWriteItems' ClientRequestToken, as DynamoDB documents it
     from local_aws import partiql
 
     original_batch = models.DynamoDBBackend.batch_execute_statement

@@ -128,3 +128,52 @@ def test_a_transaction_that_goes_through_writes_every_action_once(ledger):
         ("INSERT", "ITEM#1", None, {"N": "4"}),
         ("REMOVE", "ITEM#2", {"N": "7"}, None),
     ]
+
+
+def add(token, amount, *, key="k"):
+    """A transaction that adds `amount` to item `key`'s n, with an idempotency token."""
+    update = {"TableName": "t", "Key": {"PK": {"S": key}}, "UpdateExpression": "ADD n :a"}
+    update["ExpressionAttributeValues"] = {":a": {"N": str(amount)}}
+    return {"TransactItems": [{"Update": update}], "ClientRequestToken": token}
+
+
+def n_of(ddb, key="k"):
+    return int(ddb.get_item(TableName="t", Key={"PK": {"S": key}})["Item"]["n"]["N"])
+
+
+def test_a_token_sent_again_with_the_same_request_is_answered_without_applying_it(table):
+    table.transact_write_items(**add("token-1", 5))
+    table.transact_write_items(**add("token-1", 5))  # a retry after a lost response, within 10 minutes
+
+    assert n_of(table) == 5
+
+
+def test_a_token_sent_again_with_other_parameters_is_refused(table):
+    table.transact_write_items(**add("token-2", 5))
+
+    with pytest.raises(ClientError) as refused:
+        table.transact_write_items(**add("token-2", 6))  # the same token, another request (another delivery's clock)
+
+    assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    assert n_of(table) == 5
+
+
+def test_a_token_is_new_again_after_ten_minutes(table, monkeypatch):
+    from local_aws import dynamodb_tokens
+
+    table.transact_write_items(**add("token-3", 5))
+    later = dynamodb_tokens.clock() + dynamodb_tokens.WINDOW_SECONDS + 1
+    monkeypatch.setattr(dynamodb_tokens, "clock", lambda: later)
+
+    table.transact_write_items(**add("token-3", 6))
+
+    assert n_of(table) == 11
+
+
+def test_calls_without_a_token_each_get_their_own_from_botocore(table):
+    request = add("unused", 2)
+    del request["ClientRequestToken"]
+    table.transact_write_items(**request)
+    table.transact_write_items(**request)
+
+    assert n_of(table) == 4

@@ -4,7 +4,6 @@ thresholds and the alert flag (claim, mark sent, re-arm). Conditional writes mak
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -91,7 +90,11 @@ class StockLevels:
                 }
             )
         try:
-            self._ddb.transact_write_items(TransactItems=actions, ClientRequestToken=_token(ledger_pk, chunk))
+            # No ClientRequestToken of ours: the items carry this delivery's clock (appliedAt, updatedAt, ttl), so a
+            # token made from the key and chunk would be reused by the next delivery with other parameters, which
+            # DynamoDB refuses for 10 minutes (IdempotentParameterMismatchException). botocore gives each call a
+            # token of its own and resends it on its retries; across deliveries the ledger's condition guards.
+            self._ddb.transact_write_items(TransactItems=actions)
         except ClientError as exc:
             if _ledger_already_written(exc):
                 return False
@@ -352,11 +355,6 @@ class StockLevels:
 
 BELOW_THRESHOLD = "BELOW"  # GSI4's one partition: the levels below their threshold (few; changed at crossings only)
 NO_THRESHOLD = -1  # previousRestockIfBelow of an item that had none (thresholds are never negative)
-
-
-def _token(ledger_pk: str, chunk: int) -> str:
-    """Idempotency token of the transaction: a retry within 10 minutes is answered, not re-applied."""
-    return hashlib.sha256(f"{ledger_pk}#{chunk}".encode()).hexdigest()[:36]
 
 
 def _ledger_already_written(exc: ClientError) -> bool:
