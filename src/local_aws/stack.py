@@ -49,7 +49,7 @@ from local_aws.stack_support import (
     quiet,
     seed_public_ssm_parameter,
 )
-from local_aws.template import ROOT, code_dirs, load_template, package, translate, zip_folder
+from local_aws.template import ROOT, code_dirs, load_template, package, parameter_errors, translate, zip_folder
 
 log = logging.getLogger("local_aws")
 
@@ -192,6 +192,9 @@ class LocalStack(ResourceFillers, EventSources):
         sam_template = load_template(self.template_path)
         code_dir = next(iter(code_dirs(sam_template, self.template_path.parent)))
         parameters = self._prepare_account(code_dir)
+        refused = parameter_errors(sam_template, parameters)
+        if refused:  # CloudFormation's ValidationError: the stack is not created
+            raise ValueError("; ".join(refused))
         packaged = package(sam_template, f"s3://{self._artifact_bucket}/code.zip", self.template_path.parent)
         self.cfn_template = translate(packaged, parameters, EndpointSession(self._session, self.endpoint))
         cfn = self.client("cloudformation")

@@ -82,3 +82,41 @@ def translate(template: dict[str, Any], parameters: dict[str, str], session: Any
     translator = Translator(None, Parser(), boto_session=session)
     translated = translator.translate(fragment, parameter_values=values, get_managed_policy_map=loader.load)
     return undo_mark_unicode_str_in_template(translated)
+
+
+def parameter_errors(template: dict[str, Any], values: dict[str, str]) -> list[str]:
+    """CloudFormation's checks of the parameter values against their constraints, made before it creates anything
+    (moto's CloudFormation makes none). AllowedPattern must match the whole value of a String; a constraint's
+    ConstraintDescription is what CloudFormation says instead of the pattern
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html)."""
+    import re
+
+    errors = []
+    for name, spec in template.get("Parameters", {}).items():
+        if name not in values and "Default" not in spec:
+            errors.append(f"Parameters: [{name}] must have values")
+            continue
+        value = str(values.get(name, spec.get("Default")))
+        broken = None
+        if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+            broken = f"must be one of AllowedValues {spec['AllowedValues']}"
+        elif spec.get("Type", "String") == "String":
+            if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+                broken = f"must match pattern {spec['AllowedPattern']}"
+            elif not int(spec.get("MinLength", 0)) <= len(value) <= int(spec.get("MaxLength", 4096)):
+                broken = f"must have a length within [{spec.get('MinLength', 0)}, {spec.get('MaxLength', 4096)}]"
+        elif spec["Type"] == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                number = float("nan")
+            if not float(spec.get("MinValue", "-inf")) <= number <= float(spec.get("MaxValue", "inf")):
+                broken = f"must be within [{spec.get('MinValue', '-inf')}, {spec.get('MaxValue', 'inf')}]"
+        if broken:
+            described = spec.get("ConstraintDescription")
+            errors.append(
+                f"Parameter '{name}' failed to satisfy constraint: {described}"
+                if described
+                else f"Parameter '{name}' {broken}"
+            )
+    return errors

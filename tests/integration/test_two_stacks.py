@@ -1,5 +1,7 @@
 """Two stacks of template.yaml with the default names (dev and prod) in one account and region."""
 
+import pytest
+
 from local_aws.stack import LocalStack
 
 
@@ -17,3 +19,18 @@ def test_two_stacks_with_default_names_deploy_side_by_side():
         assert all(d.startswith("stock_pipeline_") for d in databases)
         glue = dev.client("glue")
         assert {d["Name"] for d in glue.get_databases()["DatabaseList"]} >= databases
+
+
+def test_a_bucket_name_with_dots_is_refused_before_anything_is_created():
+    # Given a name S3 would take, but whose virtual-hosted HTTPS address no certificate covers
+    stack = LocalStack(stack_name="pipeline-dotted", parameters={"DataBucketName": "stock.pipeline.data"})
+
+    # When it is deployed, then CloudFormation's parameter check refuses it, saying why
+    try:
+        with pytest.raises(ValueError, match="Parameter 'DataBucketName' failed to satisfy constraint: .*without dots"):
+            stack.start()
+        assert "pipeline-dotted" not in {
+            s["StackName"] for s in stack.client("cloudformation").list_stacks()["StackSummaries"]
+        }
+    finally:
+        stack.stop()

@@ -416,3 +416,42 @@ def test_two_factor_sign_in_is_a_parameter_off_by_default_with_totp_when_on(reso
     assert resources["ConsoleFunction"]["Properties"]["Environment"]["Variables"]["CONSOLE_MFA"] == {
         "Ref": "ConsoleMfa"
     }
+
+
+PANDAS_LAYER = "arn:aws:lambda:eu-central-1:336392948345:layer:AWSSDKPandas-Python312-Arm64:26"
+
+
+@pytest.mark.parametrize(
+    ("name", "taken"),
+    [
+        ("", True),  # the stack names it
+        ("stock-pipeline-data", True),
+        ("a1b", True),
+        ("stock.pipeline.data", False),  # virtual-hosted HTTPS: S3's wildcard certificate covers one label
+        ("Stock-Data", False),
+        ("-stock", False),
+        ("ab", False),
+        ("a" * 64, False),
+        ("xn--stock", False),
+        ("sthree-stock", False),
+        ("stock-s3alias", False),
+        ("stock--ol-s3", False),
+    ],
+)
+def test_the_bucket_name_parameter_takes_s3s_names_without_dots(name, taken):
+    from local_aws.template import parameter_errors
+
+    errors = parameter_errors(load_template(), {"DataBucketName": name, "PandasLayerArn": PANDAS_LAYER})
+    assert (errors == []) is taken, errors
+
+
+def test_each_parameter_default_satisfies_its_own_constraints():
+    from local_aws.template import parameter_errors
+
+    assert parameter_errors(load_template(), {"PandasLayerArn": PANDAS_LAYER}) == []
+
+
+def test_a_parameter_without_a_default_must_be_given():
+    from local_aws.template import parameter_errors
+
+    assert parameter_errors(load_template(), {}) == ["Parameters: [PandasLayerArn] must have values"]
