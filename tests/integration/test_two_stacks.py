@@ -27,7 +27,7 @@ def test_a_bucket_name_with_dots_is_refused_before_anything_is_created():
 
     # When it is deployed, then CloudFormation's parameter check refuses it, saying why
     try:
-        with pytest.raises(ValueError, match=r"Parameter 'DataBucketName' failed to satisfy constraint: .*without dots"):
+        with pytest.raises(ValueError, match=r"'DataBucketName' failed to satisfy constraint: .*without dots"):
             stack.start()
         assert "pipeline-dotted" not in {
             s["StackName"] for s in stack.client("cloudformation").list_stacks()["StackSummaries"]
