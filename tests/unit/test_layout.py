@@ -1,4 +1,5 @@
-"""Modules a newcomer can carry on: none over 500 lines, and the operator's CLI imports its parts one way only."""
+"""Modules a newcomer can carry on: none over 500 lines, no circle of imports, and the operator's CLI imports its
+parts one way only."""
 
 import ast
 from pathlib import Path
@@ -27,3 +28,46 @@ def test_no_part_of_stockctl_imports_its_entry_point():
             for alias in node.names
         }
         assert "stockctl.__main__" not in imported, path.name
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """Each module of src/ and the modules of src/ it imports, wherever the import stands (at the top, inside a
+    function or under TYPE_CHECKING: a lazy import hides a circle, it does not break it)."""
+    modules = {}
+    for path in SRC.rglob("*.py"):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parents = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parents + ([node.module] if node.module else []))
+                found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    graph = _module_imports()
+    reach = {}
+
+    def reachable(start):
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        return seen
+
+    for module in graph:
+        reach[module] = reachable(module)
+    circles = sorted({tuple(sorted((a, b))) for a in graph for b in reach[a] if a in reach[b] and a != b})
+    assert circles == [], "a circle of imports: move what both need into a module of its own, or pass it in"

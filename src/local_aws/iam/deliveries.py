@@ -23,13 +23,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from local_aws.iam.operations import Need, kms_needs
 from stock_pipeline.domain.subjects import subject_line
 
-if TYPE_CHECKING:
-    from local_aws.iam.enforcer import Enforcement
+
+class Enforcement(Protocol):
+    """What a delivery needs of the enforcer (local_aws.iam.enforcer installs the deliveries, so this module
+    names only the part it uses and does not import it back)."""
+
+    account: str
+
+    def delivery(self, service: str, needs: Sequence[Need], region: str, *, source_arn: str, what: str) -> bool: ...
 
 log = logging.getLogger("local_aws.iam")
 
