@@ -38,6 +38,7 @@ class Enforcement(Protocol):
 
     def delivery(self, service: str, needs: Sequence[Need], region: str, *, source_arn: str, what: str) -> bool: ...
 
+
 log = logging.getLogger("local_aws.iam")
 
 # CloudWatch's alarm e-mail names the Region in words (its subject: ALARM: "name" in EU (Frankfurt)).
