@@ -111,8 +111,8 @@ redrive: $(VENV)/.installed ## dead-letter messages back to their source: ARGS="
 preflight: $(VENV)/.installed ## check samconfig.toml's pandas layer (region, version, runtime, architecture) in AWS
 	$(PY) -m stockctl preflight $(ARGS)
 
-up: $(VENV)/.installed ## run the local stack in the foreground; writes .local-stack.json
-	$(PY) -m local_aws up
+up: $(VENV)/.installed ## run the local stack in the foreground; writes .local-stack.json (ARGS="--port 4570" if 4566 is taken)
+	$(PY) -m local_aws up $(ARGS)
 
 validate: $(VENV)/.installed ## start the nightly validation now and print its e-mail (local stack of make up; ARGS="--stack NAME" for AWS)
 	$(PY) -m stockctl validate --wait $(if $(ARGS),$(ARGS),--local --poll 0.5)
@@ -132,7 +132,7 @@ vendor: ## refresh the console's copy of uPlot from npm (pinned version, checked
 	&& cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css $(CURDIR)/src/stock_pipeline/console/ \
 	&& cp package/LICENSE $(CURDIR)/src/stock_pipeline/console/uPlot.LICENSE && rm -rf $$tmp
 
-diagram: $(VENV)/.installed ## docs/img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
+diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (needs Debian's graphviz)
 	@command -v dot >/dev/null || { apt-get update -qq && apt-get install -y -qq graphviz; }
 	$(PY) scripts/diagram.py
 

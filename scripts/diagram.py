@@ -1,4 +1,4 @@
-"""docs/img/architecture.png, drawn from code with the `diagrams` package (`make diagram`)."""
+"""img/architecture.png, drawn from code with the `diagrams` package (`make diagram`)."""
 
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from diagrams.aws.network import APIGateway
 from diagrams.aws.storage import S3
 from diagrams.onprem.client import Users
 
-OUT = Path(__file__).parents[1] / "docs" / "img" / "architecture"
+OUT = Path(__file__).parents[1] / "img" / "architecture"
 
 with Diagram("Stock Update Pipeline", filename=str(OUT), outformat="png", show=False, direction="LR"):
     producers = Users("KDG / loadgen")

@@ -2,6 +2,7 @@
 parts one way only."""
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).parents[2] / "src"
@@ -71,3 +72,14 @@ def test_no_two_modules_import_each_other_even_through_others():
         reach[module] = reachable(module)
     circles = sorted({tuple(sorted((a, b))) for a in graph for b in reach[a] if a in reach[b] and a != b})
     assert circles == [], "a circle of imports: move what both need into a module of its own, or pass it in"
+
+
+def test_the_pictures_live_in_the_top_level_img_folder_and_every_one_named_exists():
+    root = SRC.parent
+    pictures = {p.name for p in (root / "img").iterdir()}
+    assert "architecture.png" in pictures
+    assert not (root / "docs" / "img").exists(), "one place for the pictures: img/ (the docs site reads it)"
+    pages = [root / "README.md", *(root / "docs").glob("*.md")]
+    named = {(page.name, name) for page in pages for name in re.findall(r"\bimg/([\w.-]+\.png)", page.read_text())}
+    assert {(page, name) for page, name in named if name not in pictures} == set()
+    assert len(named) > 5
