@@ -20,7 +20,17 @@ def up(state_file: Path, port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     stack = LocalStack(port=port)
-    stack.start()
+    try:
+        stack.start()
+    except OSError as exc:  # the endpoint's port, or the HTTP API's next to it, is taken
+        stack.stop()
+        print(
+            f"make up: {exc}. Another local stack or program holds port {port} or the ports after it "
+            f"(see `ss -ltnp 'sport >= :{port}'`): stop it, or choose another port: make up ARGS='--port {port + 10}'",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     try:
         stack.run_in_background()
         state_file.write_text(json.dumps(stack.describe(), indent=2) + "\n")

@@ -106,7 +106,11 @@ class LocalStack(ResourceFillers, EventSources):
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         local_transport.share_service_models()
         self._moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._moto_server.start()
+        try:
+            _start_server(self._moto_server, self.port)
+        except OSError:
+            self._moto_server = None  # nothing listens: nothing to stop
+            raise
         host, port = self._moto_server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         local_transport.serve(f"{host}:{port}", local_transport.app_of(self._moto_server))
@@ -428,6 +432,40 @@ class LocalStack(ResourceFillers, EventSources):
             },
             "generatedAt": datetime.datetime.now(datetime.UTC).isoformat(),
         }
+
+
+class PortTakenError(OSError):
+    """The local endpoint's port is in use by another process."""
+
+
+def _start_server(server: Any, port: int) -> None:
+    """moto's ThreadedMotoServer.start() waits for an event that its server thread sets only once it is listening:
+    when the port is taken the thread dies of "Address already in use" and start() waits for ever (deaf to SIGTERM,
+    which Python handles only between the main thread's bytecodes). Its own entry is run here, and the wait ends
+    with the thread."""
+    import socket
+
+    if port:  # the same bind werkzeug makes (it prints its own message and exits the thread with SystemExit)
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise PortTakenError(f"127.0.0.1:{port} cannot be used ({exc.strerror})") from None
+    failure: list[BaseException] = []
+
+    def entry() -> None:
+        try:
+            server._server_entry()
+        except BaseException as exc:  # werkzeug exits the thread with SystemExit(1)
+            failure.append(exc)
+
+    server._thread = threading.Thread(target=entry, name="moto-server", daemon=True)
+    server._thread.start()
+    while not server._server_ready_event.wait(0.05):
+        if not server._thread.is_alive():
+            reason = failure[0].strerror if failure and isinstance(failure[0], OSError) else "the server stopped"
+            raise PortTakenError(f"127.0.0.1:{port} cannot be used ({reason})")
 
 
 # Types moto's CloudFormation knows but cannot create here, because they name resources it skips (a dashboard's
