@@ -23,6 +23,7 @@ class Settings:
     supplier_profiles_key: str = ""
     max_inflated_mb: int = 1024
     max_receives: int = 5  # the ingest queue's maxReceiveCount
+    parking_queue_url: str = ""  # the ingest dead-letter queue: messages no retry can help are parked there at once
     validation_topic_arn: str = ""
     validation_check_seconds: float = 10.0
     validation_budget_seconds: float = 840.0
@@ -105,6 +106,7 @@ class Settings:
             supplier_profiles_key=env.get("SUPPLIER_PROFILES_KEY", "").strip().lstrip("/"),
             max_inflated_mb=integer("MAX_INFLATED_MB", 1024, 1),
             max_receives=integer("MAX_RECEIVES", 5, 1),
+            parking_queue_url=env.get("PARKING_QUEUE_URL", "").strip(),
             validation_topic_arn=env.get("VALIDATION_TOPIC_ARN", "").strip(),
             validation_check_seconds=seconds("VALIDATION_CHECK_SECONDS", 10.0),
             validation_budget_seconds=seconds("VALIDATION_BUDGET_SECONDS", 840.0),

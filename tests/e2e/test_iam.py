@@ -26,6 +26,7 @@ CLIENT_ATTRIBUTES = {
     "_sfn": "states",
     "_idp": "cognito-idp",
     "_ssm": "ssm",
+    "_sqs": "sqs",
 }
 # boto3 operations whose IAM action is not the operation's name
 ACTIONS = {

@@ -206,6 +206,44 @@ def test_an_object_failing_its_last_receive_is_parked_with_its_reason(deps, s3, 
     assert "InvalidObjectState" in outcome["summary"]
 
 
+def test_an_event_of_another_bucket_is_parked_at_once_with_its_reason_and_ours_still_lands(
+    stack, deps, s3, bucket, caplog
+):
+    # Given a batch with a message about another bucket (a notification aimed at this queue by mistake, or forged)
+    ours = upload(s3, bucket, "raw/stock-updates/2026/11/23/13/ours.gz", gzip.compress(record("r-ours").encode()))
+    stranger = ("someone-elses-bucket", "raw/stock-updates/2026/11/23/13/theirs.gz", "abc")
+    event = sqs_event_for([stranger, (bucket, "raw/stock-updates/2026/11/23/13/ours.gz", ours)])
+
+    # When the ingest function gets it on its first receive
+    response = handle(event, None, deps)
+
+    # Then no message fails (no retry can help it), ours lands, and the other is in the dead-letter queue at once,
+    # with its reason, after one log line without a traceback
+    assert response == {"batchItemFailures": []}
+    assert ddb_quantity(stack, "r-ours") == 5
+    sqs = stack.client("sqs")
+    parked = sqs.receive_message(
+        QueueUrl=deps.settings.parking_queue_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert [json.loads(m["Body"])["Records"][0]["s3"]["bucket"]["name"] for m in parked] == ["someone-elses-bucket"]
+    reason = parked[0]["MessageAttributes"]["reason"]["StringValue"]
+    assert reason.startswith(f"the event names bucket someone-elses-bucket, not this stack's ({bucket})")
+    assert parked[0]["MessageAttributes"]["sourceMessageId"]["StringValue"] == "message-0"
+    logged = [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")]
+    assert [r.getMessage() for r in logged] == [f"message parked: {reason}"]
+    assert logged[0].exc_info is None
+    for message in parked:
+        sqs.delete_message(QueueUrl=deps.settings.parking_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def ddb_quantity(stack, retailer):
+    table = stack.outputs["StockTableName"]
+    item = stack.client("dynamodb").get_item(
+        TableName=table, Key={"PK": {"S": f"RET#{retailer}#ACC#1"}, "SK": {"S": "ART#1#CH#1"}}
+    )
+    return int(item["Item"]["quantity"]["N"])
+
+
 def test_a_vanished_object_is_not_retried_and_gets_a_failed_notice(stack, deps, bucket):
     notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="vanished-inbox")
     key = "raw/stock-updates/2026/11/23/10/never-written.gz"

@@ -21,6 +21,7 @@ from stock_pipeline.adapters.file_outcomes import FileOutcomes
 from stock_pipeline.adapters.lake import LakeWriter
 from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.movements import Movements
+from stock_pipeline.adapters.parking import ParkingQueue
 from stock_pipeline.adapters.reference import ProductCatalog, ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
@@ -72,6 +73,7 @@ class Dependencies:
     notices: NoticePublisher | None
     outcomes: FileOutcomes | None = None
     movements: Movements | None = None
+    parking: ParkingQueue | None = None
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
@@ -97,6 +99,11 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         workflow=(
             Workflow(session.client("stepfunctions", config=client_config()), settings.state_machine_arn)
             if settings.state_machine_arn
+            else None
+        ),
+        parking=(
+            ParkingQueue(session.client("sqs", config=client_config()), settings.parking_queue_url)
+            if settings.parking_queue_url
             else None
         ),
     )
@@ -380,6 +387,22 @@ def _parked_if_last(ref: ObjectRef, deps: Dependencies, record: SQSRecord, error
         logger.exception("the parked object's outcome could not be recorded", extra={"key": ref.key})
 
 
+def _park_foreign(record: SQSRecord, buckets: list[str], deps: Dependencies) -> None:
+    """An event for a bucket that is not the stack's (a notification configured on another bucket, a forged
+    message): this function may not read it, and no retry changes that. Parked in the dead-letter queue at once
+    with the reason (its alarm tells someone), one log line, and the message is done with."""
+    if deps.parking is None:
+        deps.settings.require("parking_queue_url")
+    assert deps.parking is not None
+    reason = (
+        f"the event names bucket {', '.join(buckets)}, not this stack's ({deps.settings.bucket_name}): "
+        "a notification of another bucket aimed at this queue, or a message not sent by S3; not processed"
+    )
+    deps.parking.park(record.body, reason=reason, message_id=record.message_id)
+    logger.error("message parked: " + reason, extra={"messageId": record.message_id})
+    metrics.add_metric(name="ForeignBucketEvents", unit=MetricUnit.Count, value=1)
+
+
 def _notices(deps: Dependencies) -> NoticePublisher:
     if deps.notices is None:
         deps.settings.require("feed_status_topic_arn")
@@ -414,7 +437,11 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def record_handler(record: SQSRecord) -> None:
-        for ref in object_refs(record.body):
+        refs = object_refs(record.body)
+        foreign = sorted({ref.bucket for ref in refs if ref.bucket != deps.settings.bucket_name})
+        if foreign:
+            _park_foreign(record, foreign, deps)
+        for ref in (ref for ref in refs if ref.bucket == deps.settings.bucket_name):
             try:
                 process_object(ref, deps)
             except Exception as exc:
