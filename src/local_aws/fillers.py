@@ -65,14 +65,107 @@ class ResourceFillers:
         return stand_in, f"{note}; settings applied, two-factor sign-in {mfa} (TOTP codes checked)"
 
     def _user_pool_user(self, lid: str, props: dict[str, Any]) -> tuple[StandIn, str]:
+        """AdminCreateUser, and what Cognito does inside it: the pool's custom message trigger writes the
+        invitation (kept in `invitations`; no e-mail leaves), and a trigger Cognito may not invoke fails the user,
+        and with it the deploy (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-custom-message.html)."""
         attributes = props.get("UserAttributes", [])
         self.client("cognito-idp").admin_create_user(
             UserPoolId=props["UserPoolId"],
             Username=props["Username"],
             UserAttributes=attributes,
-            MessageAction="SUPPRESS",
+            MessageAction="SUPPRESS",  # moto would send nothing either way; the trigger's message is kept below
         )
-        return StandIn(props["Username"]), "created with no invitation sent (no e-mail locally)"
+        pool_lid = self.cfn_template["Resources"][lid]["Properties"]["UserPoolId"].get("Ref", "")
+        trigger = (self.cfn_template["Resources"].get(pool_lid, {}).get("Properties", {}).get("LambdaConfig", {})).get(
+            "CustomMessage"
+        )
+        if not trigger:
+            return StandIn(props["Username"]), "created; the pool has no custom message trigger"
+        function_lid = trigger["Fn::GetAtt"][0] if isinstance(trigger.get("Fn::GetAtt"), list) else ""
+        by_name = {a["Name"]: a["Value"] for a in attributes}
+        self.invitations.append(
+            self._custom_message(lid, pool_lid, function_lid, props["UserPoolId"], props["Username"], by_name)
+        )
+        return StandIn(props["Username"]), "created; the invitation written by the pool's trigger is kept"
+
+    def _custom_message(
+        self, lid: str, pool_lid: str, function_lid: str, pool_id: str, username: str, attributes: dict[str, str]
+    ) -> dict[str, str]:
+        """Cognito invokes the trigger while CloudFormation creates `lid`: what it needs must be created before
+        `lid`, i.e. be among its dependencies (anything else CloudFormation may create later, or at the same
+        time). Two rules follow, each a first deploy rolled back in AWS:
+        - Cognito may invoke the function only through a Lambda::Permission for cognito-idp.amazonaws.com
+          (https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-working-with-lambda-triggers.html);
+        - the function's first invocation creates its log group /aws/lambda/<name>, and the template's LogGroup of
+          that name then fails as already existing
+          (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html)."""
+        from local_aws.iam.operations import Need
+        from local_aws.template import created_before
+
+        resources = self.cfn_template["Resources"]
+        before = created_before(self.dependencies, lid)
+        function = self.client("lambda").get_function_configuration(FunctionName=self._physical(function_lid))
+        permissions = [
+            p
+            for p, r in resources.items()
+            if r["Type"] == "AWS::Lambda::Permission"
+            and r["Properties"].get("Principal") == "cognito-idp.amazonaws.com"
+            and function_lid in json.dumps(r["Properties"].get("FunctionName"))
+        ]
+        log_groups = [
+            g
+            for g, r in resources.items()
+            if r["Type"] == "AWS::Logs::LogGroup" and "${" + function_lid + "}" in json.dumps(r["Properties"])
+        ]
+        unsure = [p for p in permissions + log_groups if p not in before] + (
+            [] if permissions else [f"a Lambda::Permission for cognito-idp.amazonaws.com on {function_lid}"]
+        )
+        if unsure:
+            raise RuntimeError(
+                f"{lid} CREATE_FAILED: Cognito runs the custom message trigger {function_lid} inside AdminCreateUser, "
+                f"and CloudFormation may create {lid} before {', '.join(unsure)} (no dependency between them): "
+                f"add them to {lid}'s DependsOn"
+            )
+        pool_arn = f"arn:aws:cognito-idp:{self.region}:{ACCOUNT_ID}:userpool/{pool_id}"
+        if not self.iam.delivery(
+            "cognito-idp.amazonaws.com",
+            [Need("lambda:InvokeFunction", function["FunctionArn"])],
+            self.region,
+            source_arn=pool_arn,
+            what=f"the custom message trigger of {pool_lid}",
+        ):
+            raise RuntimeError(f"{lid} CREATE_FAILED: {self.iam.undelivered[-1]}")
+        if function_lid not in self.functions:  # registered with the rest after the fill-in; needed now
+            self._register_function(function_lid, function["FunctionName"], self._code_dir)
+        event = {
+            "version": "1",
+            "triggerSource": "CustomMessage_AdminCreateUser",
+            "region": self.region,
+            "userPoolId": pool_id,
+            "userName": username,
+            "callerContext": {"awsSdkVersion": "aws-sdk-unknown", "clientId": "CLIENT_ID_NOT_APPLICABLE"},
+            "request": {
+                "userAttributes": attributes,
+                "codeParameter": "{####}",
+                "usernameParameter": "{username}",
+                "linkParameter": "{##Click Here##}",
+            },
+            "response": {"smsMessage": None, "emailMessage": None, "emailSubject": None},
+        }
+        response = self.functions[function_lid].invoke(event)["response"]
+        placeholder = "(temporary password)"  # Cognito's own, which it fills in as it sends
+        return {
+            "to": attributes.get("email", username),
+            "subject": response["emailSubject"],
+            "message": response["emailMessage"].replace("{username}", username).replace("{####}", placeholder),
+        }
+
+    def _physical(self, lid: str) -> str:
+        return next(
+            r["PhysicalResourceId"]
+            for r in self.client("cloudformation").describe_stack_resources(StackName=self.stack_name)["StackResources"]
+            if r.get("LogicalResourceId") == lid
+        )
 
     def _name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"

@@ -49,7 +49,17 @@ from local_aws.stack_support import (
     quiet,
     seed_public_ssm_parameter,
 )
-from local_aws.template import ROOT, code_dirs, load_template, package, parameter_errors, translate, zip_folder
+from local_aws.template import (
+    ROOT,
+    code_dirs,
+    creation_order,
+    dependencies,
+    load_template,
+    package,
+    parameter_errors,
+    translate,
+    zip_folder,
+)
 
 log = logging.getLogger("local_aws")
 
@@ -89,6 +99,9 @@ class LocalStack(ResourceFillers, EventSources):
         self.console_credentials: dict[str, str] | None = None
         self._precreated: dict[str, StandIn] = {}
         self.schedules: dict[str, str] = {}
+        self.invitations: list[dict[str, str]] = []  # what Cognito would e-mail to the users the stack creates
+        self.dependencies: dict[str, set[str]] = {}  # CloudFormation's graph of the deployed template
+        self._code_dir: Path | None = None
         self._moto_server: Any = None
         self._background: threading.Thread | None = None
         self._stop = threading.Event()
@@ -299,7 +312,9 @@ class LocalStack(ResourceFillers, EventSources):
             if lid in created:
                 self.inventory.append(Inventory(lid, active[lid]["Type"], "cloudformation", created[lid]))
         fillers = self._fillers()
-        for lid in sorted(pending, key=lambda x: FILL_ORDER.get(active[x]["Type"], 99)):
+        self._code_dir, self.dependencies = code_dir, dependencies(self.cfn_template)
+        rank = {lid: FILL_ORDER.get(active[lid]["Type"], 99) for lid in pending}
+        for lid in creation_order(self.dependencies, pending, rank):
             rtype = active[lid]["Type"]
             props = clean_json(active[lid].get("Properties", {}), resource_map)
             filler = fillers.get(rtype)

@@ -120,3 +120,67 @@ def parameter_errors(template: dict[str, Any], values: dict[str, str]) -> list[s
                 else f"Parameter '{name}' {broken}"
             )
     return errors
+
+
+def dependencies(template: dict[str, Any]) -> dict[str, set[str]]:
+    """Each resource's direct dependencies as CloudFormation reads them: Ref, Fn::GetAtt, the ${Name} and
+    ${Name.Attr} of Fn::Sub, and DependsOn. CloudFormation creates a resource only after these, and may create
+    any two resources with no path between them in either order, or at the same time
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html)."""
+    import re
+
+    resources = template.get("Resources", {})
+
+    def named(node: Any) -> set[str]:
+        found: set[str] = set()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Ref" and isinstance(value, str):
+                    found.add(value)
+                elif key == "Fn::GetAtt":
+                    target = value[0] if isinstance(value, list) else str(value).split(".", 1)[0]
+                    found.add(target)
+                elif key == "Fn::Sub":
+                    text = value[0] if isinstance(value, list) else value
+                    found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", str(text))}
+                found |= named(value)
+        elif isinstance(node, list):
+            for value in node:
+                found |= named(value)
+        return found
+
+    graph = {}
+    for lid, resource in resources.items():
+        depends_on = resource.get("DependsOn", [])
+        direct = named({k: v for k, v in resource.items() if k != "DependsOn"})
+        direct |= {depends_on} if isinstance(depends_on, str) else set(depends_on)
+        graph[lid] = {d for d in direct if d in resources and d != lid}
+    return graph
+
+
+def created_before(graph: dict[str, set[str]], lid: str) -> set[str]:
+    """What CloudFormation is sure to have created before `lid`: its dependencies, and theirs."""
+    seen: set[str] = set()
+    todo = list(graph.get(lid, ()))
+    while todo:
+        dependency = todo.pop()
+        if dependency not in seen:
+            seen.add(dependency)
+            todo.extend(graph.get(dependency, ()))
+    return seen
+
+
+def creation_order(graph: dict[str, set[str]], lids: list[str], rank: dict[str, int]) -> list[str]:
+    """`lids` in an order CloudFormation's graph allows (each after those of its dependencies among them), the
+    lowest rank first among those ready: a resource is made as early as the graph lets it, as CloudFormation,
+    which creates in parallel, may make it."""
+    pending = set(lids)
+    order: list[str] = []
+    while pending:
+        ready = [lid for lid in pending if not (graph.get(lid, set()) & pending)]
+        if not ready:
+            raise ValueError(f"circular dependency between resources: {sorted(pending)}")
+        chosen = min(ready, key=lambda lid: (rank.get(lid, 99), lids.index(lid)))
+        order.append(chosen)
+        pending.remove(chosen)
+    return order

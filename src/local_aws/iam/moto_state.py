@@ -3,13 +3,14 @@ whether an object exists, and which KMS key encrypts a bucket, object, queue, to
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from local_aws.iam import operations
 
 
 def resource_policy_document(account: str, arn: str, region: str) -> Any:
-    """The bucket, queue or topic policy of the resource an ARN names (None when it has none)."""
+    """The bucket, queue, topic or function policy of the resource an ARN names (None when it has none)."""
     if arn.startswith("arn:aws:s3:::"):
         from moto.s3.models import s3_backends
 
@@ -25,6 +26,17 @@ def resource_policy_document(account: str, arn: str, region: str) -> Any:
 
         topic = sns_backends[account][arn.split(":")[3]].topics.get(arn)
         return topic._policy_json if topic is not None else None
+    if arn.startswith("arn:aws:lambda:"):  # the function's resource-based policy (its Lambda::Permission statements)
+        from moto.awslambda.models import lambda_backends
+
+        try:
+            document = json.loads(json.loads(lambda_backends[account][arn.split(":")[3]].get_policy(arn))["Policy"])
+        except Exception:  # no such function, or no statement yet
+            return None
+        document["Statement"] = [  # moto keeps the FunctionName it was given in each statement
+            {k: v for k, v in statement.items() if k != "FunctionName"} for statement in document.get("Statement", [])
+        ]
+        return json.dumps(document) if document["Statement"] else None
     return None
 
 
