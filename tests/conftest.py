@@ -3,6 +3,7 @@
 import copy
 import json
 import os
+import random
 import zlib
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -41,6 +42,35 @@ def pytest_configure(config):
     from _pytest import unraisableexception
 
     config.stash[unraisableexception.gc_collect_iterations_key] = 1
+    _order_seed()  # chosen here, before pytest-xdist starts its workers, which inherit it
+
+
+ORDER_SEED = "TEST_ORDER_SEED"  # a number repeats a run's order; "file" keeps the order of the files
+
+
+def _order_seed() -> int | None:
+    """Set once, in the process that starts pytest: pytest-xdist's workers inherit it (each must collect the same
+    order)."""
+    value = os.environ.setdefault(ORDER_SEED, str(random.SystemRandom().randrange(1_000_000)))
+    return None if value == "file" else int(value)
+
+
+def _shuffled_within_modules(items, seed):
+    """Each test sets up what it asserts on: shuffled within its module, a test that leans on another's leftovers
+    (or is broken by them) fails within a few runs instead of hiding behind the file's order."""
+    rng = random.Random(seed)
+    modules = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    for group in modules.values():
+        rng.shuffle(group)
+    return [item for group in modules.values() for item in group]
+
+
+def pytest_terminal_summary(terminalreporter):
+    seed = os.environ.get(ORDER_SEED)
+    how = "in the order of their files" if seed == "file" else f"shuffled within each module, seed {seed}"
+    terminalreporter.write_line(f"tests ran {how}: {ORDER_SEED}={seed} repeats the order")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
@@ -62,6 +92,9 @@ def pytest_collection_modifyitems(config, items):
         share = zlib.crc32(module.encode()) % E2E_SHARES
         group = f"e2e-{region}-{share}" if region and module not in SLOWEST_FIRST else module
         item.add_marker(pytest.mark.xdist_group(f"{group}-{region}" if module in SLOWEST_FIRST and region else group))
+    seed = _order_seed()
+    if seed is not None:
+        items[:] = _shuffled_within_modules(items, seed)
     rank = {module: n for n, module in enumerate(MOTO_RESETS + SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keeps its order
 

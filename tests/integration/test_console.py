@@ -121,6 +121,9 @@ def test_a_presigned_post_writes_its_key_only_within_its_size_and_type(stack, co
 
 
 def test_todays_files_say_waiting_then_processed_or_failed_with_the_reason(stack, console, token, s3, bucket):
+    # Given a product table that maps acme's parts (the feed below needs one)
+    s3.put_object(Bucket=bucket, Key="reference/product/for-todays-files.csv", Body=product_table_csv(20))
+    stack.drain()
     uploads = {}
     for name, body in (
         ("good.xlsx", supplier_feed("acme", 12, seed=1, unmapped=2)),

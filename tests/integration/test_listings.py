@@ -2,6 +2,7 @@
 
 import csv
 import io
+import itertools
 import json
 import threading
 
@@ -43,13 +44,28 @@ def lake(stack, s3, bucket, inbox):
     rows += [(3000 + n, n, "acme", "Store B") for n in range(5)]
     s3.put_object(Bucket=bucket, Key="reference/store/week-48.csv", Body=listings_csv(rows))
     stack.drain()
-    return inbox.read()
+    table = stack.outputs["StockTableName"]
+    return {  # what the first upload gave, as it stood then (the module's tests change it)
+        "notices": inbox.read(),
+        "store_keys": sorted(k["Key"] for k in s3.list_objects_v2(Bucket=bucket, Prefix="curated/store/")["Contents"]),
+        "store_a_acme": ebay(s3, bucket, "Store A", "acme"),
+        "acme": {n: supplier_quantity(stack, table, "acme", n) for n in (0, 7)},
+    }
 
 
 def day(n):
     import datetime
 
-    return datetime.date(2026, 11, 20 + n)
+    return datetime.date(2026, 11, 20) + datetime.timedelta(days=n)
+
+
+_later_days = itertools.count(10)
+
+
+def next_day():
+    """A feed day later than every feed uploaded so far: a test's feed is the newest whatever order tests run in
+    (an older day's feed is a past run, which the listings do not go back to)."""
+    return day(next(_later_days))
 
 
 def ebay(s3, bucket, store, supplier):
@@ -65,34 +81,32 @@ def supplier_quantity(stack, table_name, supplier, n):
     return int(item["Item"]["quantity"]["N"])
 
 
-def test_a_store_upload_lands_per_store_and_supplier_and_gives_every_listing_its_quantity(
-    lake, stack, s3, bucket, table_name
-):
-    keys = s3.list_objects_v2(Bucket=bucket, Prefix="curated/store/")["Contents"]
-    assert sorted(k["Key"] for k in keys) == [
+def test_a_store_upload_lands_per_store_and_supplier_and_gives_every_listing_its_quantity(lake, s3, bucket):
+    assert lake["store_keys"] == [
         "curated/store/ebay_store=Store A/supplier=acme/listings.snappy.parquet",
         "curated/store/ebay_store=Store A/supplier=northwind/listings.snappy.parquet",
         "curated/store/ebay_store=Store B/supplier=acme/listings.snappy.parquet",
     ]
-    table = ebay(s3, bucket, "Store A", "acme")
+    table = lake["store_a_acme"]
     assert len(table) == 31
-    assert table[1007]["quantity"] == supplier_quantity(stack, table_name, "acme", 7)
+    assert table[1007]["quantity"] == lake["acme"][7]
     assert (table[1035]["quantity"], table[1035]["quantity_source"]) == (0, "none")  # SKU 35: no feed has it
-    subjects = sorted(m["subject"] for m in lake)
+    subjects = sorted(m["subject"] for m in lake["notices"])
     assert "Store listings loaded" in subjects
     assert sum(s.startswith("eBay listings Store A") for s in subjects) == 2  # acme and northwind
-    notice = next(json.loads(m["message"]) for m in lake if m["subject"].startswith("eBay listings Store B"))
+    notice = next(json.loads(m["message"]) for m in lake["notices"] if m["subject"].startswith("eBay listings Store B"))
     assert (notice["listings"], notice["changed"]) == (5, 5)
     revise = s3.get_object(Bucket=bucket, Key=notice["export_key"])["Body"].read().decode().splitlines()
     assert revise[0] == "Action,ItemID,Quantity" and len(revise) == 6
-    assert revise[1] == f"Revise,3000,{supplier_quantity(stack, table_name, 'acme', 0)}"
+    assert revise[1] == f"Revise,3000,{lake['acme'][0]}"
 
 
 def test_a_feed_that_drops_skus_revises_only_what_changed_and_keeps_the_last_known_quantity(
     lake, stack, s3, bucket, inbox
 ):
+    inbox.read()  # what earlier tests left
     before = ebay(s3, bucket, "Store A", "acme")
-    s3.put_object(Bucket=bucket, Key=feed_key("acme", day(2)), Body=supplier_feed("acme", 20, seed=2))
+    s3.put_object(Bucket=bucket, Key=feed_key("acme", next_day()), Body=supplier_feed("acme", 20, seed=2))
     stack.drain()
     after = ebay(s3, bucket, "Store A", "acme")
     dropped = [1000 + n for n in range(20, 30)]
@@ -112,7 +126,7 @@ def test_a_profile_that_zeroes_missing_skus(lake, stack, s3, bucket):
     )
     profiles["suppliers"]["acme"]["missing_in_feed"] = "zero"
     s3.put_object(Bucket=bucket, Key="reference/supplier_profiles.json", Body=json.dumps(profiles).encode())
-    s3.put_object(Bucket=bucket, Key=feed_key("acme", day(3)), Body=supplier_feed("acme", 10, seed=3))
+    s3.put_object(Bucket=bucket, Key=feed_key("acme", next_day()), Body=supplier_feed("acme", 10, seed=3))
     stack.drain()
     after = ebay(s3, bucket, "Store B", "acme")
     assert [after[3000 + n]["quantity_source"] for n in range(5)] == ["feed"] * 5
@@ -152,9 +166,9 @@ def test_an_upload_replaces_only_its_partitions_and_a_broken_one_keeps_the_curre
 
 def test_two_suppliers_feeds_finishing_together_keep_both_tables(lake, stack, deps, s3, bucket):
     feeds = [("acme", supplier_feed("acme", 30, seed=8)), ("northwind", supplier_feed("northwind", 10, seed=8))]
-    refs = []
+    refs, when = [], next_day()
     for supplier, body in feeds:
-        key = feed_key(supplier, day(5))
+        key = feed_key(supplier, when)
         refs.append((bucket, key, s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')))
     results = []
     threads = [
@@ -172,11 +186,15 @@ def test_two_suppliers_feeds_finishing_together_keep_both_tables(lake, stack, de
 
 
 def test_a_feed_delivered_again_after_a_later_run_keeps_its_revise_file(lake, stack, deps, s3, bucket):
-    key = feed_key("acme", day(2))
-    etag = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    # Given a feed, then a later one
+    key = feed_key("acme", next_day())
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=supplier_feed("acme", 20, seed=6))["ETag"].strip('"')
+    stack.drain()
+    s3.put_object(Bucket=bucket, Key=feed_key("acme", next_day()), Body=supplier_feed("acme", 25, seed=7))
+    stack.drain()
     exports = {
         o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="exports/ebay/Store A/")["Contents"]
     }
     assert ingest(sqs_event_for([(bucket, key, etag)]), None, deps) == {"batchItemFailures": []}
     after = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="exports/ebay/Store A/")["Contents"]}
-    assert after == exports  # the day-2 revise file still lists the day-2 changes, nothing new was written
+    assert after == exports  # the first feed's revise file still lists its changes, nothing new was written

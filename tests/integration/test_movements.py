@@ -75,13 +75,26 @@ def test_a_transfer_moves_both_levels_together_and_refuses_to_go_below_zero_unle
 
 
 def test_the_history_shows_each_movement_once_with_who_made_it(stocked, console, token, s3, bucket):
+    # Given levels of its own, an adjustment and a transfer (each sent twice, as a browser may)
+    rows = "".join(f"2026-12-06T08:00:00Z\tHist {w}\tm-1\tMug\t{q}\n" for w, q in (("A", 10), ("C", 4)))
+    s3.put_object(Bucket=bucket, Key="inventory_files/2026/12/06/20261206080500_inventory.csv", Body=HEADER + rows)
     stocked.drain()
+    adjustment = {"movement_id": uuid.uuid4().hex, "warehouse": "Hist A", "item_id": "m-1", "change": -3}
+    transfer = {"movement_id": uuid.uuid4().hex, "from": "Hist C", "to": "Hist B", "item_id": "m-1", "quantity": 6}
+    for _ in range(2):
+        assert post(console, token, "adjustments", {**adjustment, "reason": "damaged"})[0] == 200
+        assert post(console, token, "transfers", {**transfer, "confirm": True})[0] == 200
+
+    # When the history function has read the table's stream
+    stocked.drain()
+
+    # Then the history has each movement once, with who made it
     rows = [
         row
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="curated/stock_history/")
         for obj in page.get("Contents", [])
         for row in pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())).to_pylist()
-        if row["entity"] == "warehouse_level" and row["warehouse"].startswith("Nord ")
+        if row["entity"] == "warehouse_level" and row["warehouse"].startswith("Hist ")
     ]
     user = stocked.console_credentials["username"]
     moves = sorted(
@@ -90,9 +103,9 @@ def test_the_history_shows_each_movement_once_with_who_made_it(stocked, console,
         if not r["source_key"].startswith("inventory_files/")
     )
     assert moves == [
-        ("Nord A", -3, "adjustment", user),
-        ("Nord B", 6, "transfer", user),
-        ("Nord C", -6, "transfer", user),
+        ("Hist A", -3, "adjustment", user),
+        ("Hist B", 6, "transfer", user),
+        ("Hist C", -6, "transfer", user),
     ]
 
 

@@ -1,5 +1,6 @@
 """Supplier feeds and the product table through the ingest handler, on the template's stack in moto."""
 
+import itertools
 import json
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -53,18 +54,37 @@ def partition(bucket, supplier, day):
     return wr.s3.read_parquet(path).sort_values("source_line")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def product_table(deps, s3, bucket, notices):
-    """Parts 0..199 of every bundled supplier are our SKUs 0..199."""
-    upload_and_deliver(
-        deps, s3, bucket, "reference/product/2026-11.csv", product_table_csv(200), "2026-11-01T00:00:00Z"
-    )
+_arrivals = itertools.count(1)
+
+
+def arrival() -> str:
+    """A product table's arrival time later than every earlier one of the module: the newest upload replaces the
+    table, so a test's own upload wins whatever order the tests run in."""
+    return (datetime(2027, 1, 1, tzinfo=UTC) + timedelta(hours=next(_arrivals))).isoformat()
+
+
+def standard_products(deps, s3, bucket, notices):
+    """Parts 0..199 of every bundled supplier are our SKUs 0..199 (the table other tests replace)."""
+    when = arrival()  # and a name of its own: the same object delivered again is a re-delivery, not an upload
+    upload_and_deliver(deps, s3, bucket, f"reference/product/{when[:13]}.csv", product_table_csv(200), when)
     notice = one(notices)
     assert notice["attributes"] == {"supplier": "*", "status": "SUCCEEDED", "kind": "product_table"}
     assert notice["body"]["mapped"] == 600
 
 
+@pytest.fixture(scope="module", autouse=True)
+def product_table(deps, s3, bucket, notices):
+    standard_products(deps, s3, bucket, notices)
+
+
+@pytest.fixture(autouse=True)
+def quiet_inbox(notices):
+    """Each test reads the notices of its own uploads only."""
+    notices.read()
+
+
 def test_a_feed_lands_in_dynamodb_the_lake_and_one_notice(deps, s3, bucket, notices, supplier_stock):
+    standard_products(deps, s3, bucket, notices)
     # Given an acme workbook with 150 known parts and 3 the product table does not know
     key = feed_key("acme", DAY)
 
@@ -88,7 +108,8 @@ def test_a_feed_lands_in_dynamodb_the_lake_and_one_notice(deps, s3, bucket, noti
     rows = partition(bucket, "acme", DAY)
     assert len(rows) == 150 and rows["custom_label"].iloc[0] == custom_label(0)
     # and DynamoDB the latest stock per SKU, the first delta being the quantity itself
-    items = {i["customLabel"]: i for i in supplier_stock.stock_of_supplier("acme")}
+    fed = {custom_label(n) for n in range(150)}  # (other tests feed acme under SKUs of other product tables)
+    items = {i["customLabel"]: i for i in supplier_stock.stock_of_supplier("acme") if i["customLabel"] in fed}
     assert len(items) == 150
     first = items[custom_label(0)]
     assert first["quantityDelta"] == first["quantity"] == int(rows["quantity"].iloc[0])
@@ -96,6 +117,7 @@ def test_a_feed_lands_in_dynamodb_the_lake_and_one_notice(deps, s3, bucket, noti
 
 
 def test_a_reupload_of_the_same_day_replaces_the_partition_and_sets_deltas(deps, s3, bucket, notices, supplier_stock):
+    standard_products(deps, s3, bucket, notices)
     # Given the day's feed, processed
     key = feed_key("globex", DAY)
     upload_and_deliver(deps, s3, bucket, key, supplier_feed("globex", 40, seed=1), "2026-11-20T08:00:00.000Z")
@@ -199,7 +221,7 @@ def test_the_product_table_replaced_during_a_feed_maps_the_whole_feed_through_on
 
         def read(self, ref):
             body = deps.store.read(ref)
-            load_products(deps, ObjectRef(bucket, new_key, new_etag, event_time="2026-12-01T00:00:00Z"))
+            load_products(deps, ObjectRef(bucket, new_key, new_etag, event_time=arrival()))
             return body
 
     day = date(2026, 11, 21)
@@ -235,8 +257,7 @@ def test_feeds_racing_product_table_replacements_never_mix_two_versions(deps, s3
         while not stop.is_set():
             family = ("OLD", "NEW")[n % 2]
             key, etag = tables[family]
-            # ever newer arrival times, so each upload replaces the table
-            when = (datetime(2027, 1, 1, tzinfo=UTC) + timedelta(milliseconds=n)).isoformat()
+            when = arrival()  # ever newer arrival times, so each upload replaces the table
             assert load_products(deps, ObjectRef(bucket, key, f"{etag}-{n}", event_time=when)).notice.lake_replaced
             n += 1
 
@@ -260,7 +281,7 @@ def test_feeds_racing_product_table_replacements_never_mix_two_versions(deps, s3
 
 def test_an_unusable_product_table_is_refused_and_the_current_one_kept(deps, s3, bucket, notices):
     before = s3.head_object(Bucket=bucket, Key=deps.catalog.key)["ETag"]
-    upload_and_deliver(deps, s3, bucket, "reference/product/broken.csv", b"sku,part\nA,B\n", "2027-02-01T00:00:00Z")
+    upload_and_deliver(deps, s3, bucket, "reference/product/broken.csv", b"sku,part\nA,B\n", arrival())
     notice = one(notices)
     assert notice["attributes"] == {"supplier": "*", "status": "FAILED", "kind": "product_table"}
     assert "missing column(s) custom_label, part_number, supplier" in notice["body"]["reason"]
@@ -271,7 +292,7 @@ def test_profiles_are_overridden_from_the_bucket_and_a_broken_override_fails_fee
     override_key = deps.settings.supplier_profiles_key
     assert override_key == "reference/supplier_profiles.json"  # as the template configures the function
     product = b"custom_label,part_number,supplier\nSKU-I1,I-1,initech\nSKU-I2,I-2,initech\n"
-    upload_and_deliver(deps, s3, bucket, "reference/product/initech.csv", product, "2027-03-01T00:00:00Z")
+    upload_and_deliver(deps, s3, bucket, "reference/product/initech.csv", product, arrival())
     notices.read()
     layout = Layout("Bestand", 2, ("Teil", "Menge"), 0, 1, "Initech")
     feed = workbook(layout, [["I-1", 7], ["I-2", "12"]])

@@ -83,3 +83,15 @@ def test_the_pictures_live_in_the_top_level_img_folder_and_every_one_named_exist
     named = {(page.name, name) for page in pages for name in re.findall(r"\bimg/([\w.-]+\.png)", page.read_text())}
     assert {(page, name) for page, name in named if name not in pictures} == set()
     assert len(named) > 5
+
+
+def test_make_test_shuffles_tests_within_their_modules_and_keeps_the_modules_in_order():
+    from types import SimpleNamespace
+
+    from tests.conftest import _shuffled_within_modules
+
+    items = [SimpleNamespace(nodeid=f"tests/{m}.py::t{n}") for m in ("a", "b") for n in range(30)]
+    once, again = _shuffled_within_modules(items, 7), _shuffled_within_modules(items, 7)
+    assert once == again != items  # a seed repeats its order
+    assert [i.nodeid.split("::")[0] for i in once] == [i.nodeid.split("::")[0] for i in items]
+    assert sorted(i.nodeid for i in once) == sorted(i.nodeid for i in items)
