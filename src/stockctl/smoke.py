@@ -15,8 +15,11 @@ Each step is timed and printed as OK or FAILED with the AWS error; the exit stat
 - the five reports over HTTP, signed with SigV4, and their values;
 - the nightly validation started once (it must not fail; a run holding the lock ends as SKIPPED);
 - every dead-letter queue empty, no alarm in ALARM;
+- an alarm reaches people: one of the stack's alarms set to ALARM (SetAlarmState), CloudWatch's notification read
+  from a queue subscribed to the KMS-encrypted operations topic, and the alarm set back (the operator needs
+  cloudwatch:SetAlarmState on the stack's alarms);
 - cleanup: its table items, uploaded files (every version), the warehouse's lake partition, lake files holding only
-  its rows, the workflow file, the subscription and its queue. What stays: the change history (an audit trail,
+  its rows, the workflow file, the subscriptions and their queues. What stays: the change history (an audit trail,
   named after the run), raw Firehose objects (they may hold other data; expired by RawRetentionDays) and the
   validation run's record, report and run files (a real run of the nightly check, named <run>-validation).
 
@@ -66,6 +69,8 @@ class Created:
     files: list[tuple[str, str, bytes]] = field(default_factory=list)  # (key, ETag, body) of ingested uploads
     queue_url: str | None = None
     subscription: str | None = None
+    operations_queue_url: str | None = None
+    operations_subscription: str | None = None
 
 
 class Smoke(OperationsSteps):
@@ -108,6 +113,7 @@ class Smoke(OperationsSteps):
             ("validation run started", self.validation),
             ("dead-letter queues empty", self.dead_letters_empty),
             ("no alarm in ALARM", self.alarms_ok),
+            ("an alarm reaches the operations topic", self.alarm_reaches_people),
         ]
         try:
             for name, check in checks:

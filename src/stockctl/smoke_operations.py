@@ -100,12 +100,64 @@ class OperationsSteps:
             raise SmokeFailure(f"in ALARM: {', '.join(firing)}")
         return f"{len(alarms)} alarms, none in ALARM"
 
+    def alarm_reaches_people(self) -> str:
+        """CloudWatch -> the KMS-encrypted operations topic -> a subscriber, which no alarm exercises until something
+        breaks: a key policy that does not let CloudWatch encrypt silences every alarm. One alarm of the stack is
+        set to ALARM (SetAlarmState), its notification read from a queue subscribed to the topic, and the alarm set
+        back; CloudWatch evaluates it again at its next period anyway."""
+        from stockctl.stack import topic_may_send
+
+        cloudwatch, sqs, sns = (self.target.client(s) for s in ("cloudwatch", "sqs", "sns"))
+        topic = self.target.outputs["OperationsTopicArn"]
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{self.target.stack}-")
+        alarm = next(
+            (
+                a
+                for page in pages
+                for a in page.get("MetricAlarms", [])
+                if topic in a.get("AlarmActions", []) and a["StateValue"] != "ALARM"
+            ),
+            None,
+        )
+        if alarm is None:
+            raise SmokeFailure(f"no alarm of {self.target.stack} notifies {topic} (or all are in ALARM)")
+        url = sqs.create_queue(QueueName=f"{self.run}-operations")["QueueUrl"]
+        self.created.operations_queue_url = url
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(topic_may_send(arn, topic))})
+        self.created.operations_subscription = sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True
+        )["SubscriptionArn"]
+        name = alarm["AlarmName"]
+        cloudwatch.set_alarm_state(
+            AlarmName=name, StateValue="ALARM", StateReason=f"stockctl smoke {self.run}: do alarms reach people?"
+        )
+        try:
+
+            def notified() -> str | None:
+                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    body = json.loads(message["Body"])
+                    alarm_message = json.loads(body.get("Message") or "{}")
+                    if alarm_message.get("AlarmName") == name and alarm_message.get("NewStateValue") == "ALARM":
+                        return str(body.get("Subject"))
+                return None
+
+            subject = self._until(f"the notification of {name} on the operations topic", notified)
+        finally:
+            cloudwatch.set_alarm_state(
+                AlarmName=name, StateValue=alarm["StateValue"], StateReason=f"stockctl smoke {self.run}: set back"
+            )
+        return f"{subject!r} arrived; {name} set back to {alarm['StateValue']}"
+
     def cleanup(self) -> str:
         removed = self._cleanup_table() + self._cleanup_bucket()
-        if self.created.subscription:
-            self.target.client("sns").unsubscribe(SubscriptionArn=self.created.subscription)
-        if self.created.queue_url:
-            self.target.client("sqs").delete_queue(QueueUrl=self.created.queue_url)
+        sns, sqs = self.target.client("sns"), self.target.client("sqs")
+        for subscription in (self.created.subscription, self.created.operations_subscription):
+            if subscription:
+                sns.unsubscribe(SubscriptionArn=subscription)
+        for url in (self.created.queue_url, self.created.operations_queue_url):
+            if url:
+                sqs.delete_queue(QueueUrl=url)
         return f"{removed} items and objects removed; the change history keeps the run's rows"
 
     def _cleanup_table(self) -> int:

@@ -32,10 +32,17 @@ def test_the_smoke_run_passes_every_step_and_removes_its_data(running, capsys):
         "reports: five routes, SigV4",
         "validation run started",
         "dead-letter queues empty",
+        "an alarm reaches the operations topic",
         "cleanup: the run's data removed",
     ):
         line = next(line for line in out.splitlines() if line.startswith(step))
         assert line.split()[-1] != "FAILED" and " OK " in line, line
+    # CloudWatch's own notification came through the encrypted operations topic (the key policy the local stack
+    # checks for cloudwatch.amazonaws.com), and the alarm is back where it was
+    alarm_line = next(line for line in out.splitlines() if line.startswith("an alarm reaches the operations topic"))
+    assert "'ALARM: \"" + stack.stack_name in alarm_line and "in EU (Frankfurt)'" in alarm_line, alarm_line
+    alarms = stack.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{stack.stack_name}-")["MetricAlarms"]
+    assert [a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM"] == []
 
     # nothing of the run in the table but the validation run's record; in the bucket the validation's report and
     # run files (workflow/, expired after 30 days), the raw Firehose object and the change history (they hold the
