@@ -3,7 +3,9 @@ sign in, upload a workbook and a broken one, watch one processed and one FAILED 
 and download its CSV. Screenshots of each page land in test-output/ for a person to look at."""
 
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -99,6 +101,8 @@ def test_sign_in_upload_watch_and_report_in_a_browser(local_stack, browser, data
         good_row.get_by_role("button", name="Download").click()
     assert json.loads(Path(rejected.value.path()).read_text().splitlines()[0])["reason"].startswith("unmapped")
     page.screenshot(path=OUTPUT / "console-files.png", full_page=True)
+    files = page.locator("#files table")
+    assert files.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth")  # no column past the page at 1,280 px
 
     # Reports: a warehouse's items, those above a quantity, below threshold, and the CSV
     page.get_by_role("link", name="Reports").click()
@@ -176,7 +180,8 @@ def test_count_adjust_and_transfer_then_see_the_overview_and_the_item_chart_chan
         "2026-11-26T07:30:00Z\tCount Hall\tcnt-2\tCount Mug\t5\n",
     )
     local_stack.drain()
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # a reader in New York, on a laptop's width
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, timezone_id="America/New_York", locale="en-US")
     page.goto(local_stack.outputs["ConsoleUrl"])
     page.get_by_label("User name").fill(local_stack.console_credentials["username"])
     page.get_by_label("Password").fill(local_stack.console_credentials["password"])
@@ -243,3 +248,22 @@ def test_count_adjust_and_transfer_then_see_the_overview_and_the_item_chart_chan
     assert "stocktake" in changes and f"by {user}: counted 6, was 5" in changes and "transfer" in changes
     assert page.locator("#item-levels tbody tr").count() == 2  # Count Hall and Count Annex
     page.screenshot(path=OUTPUT / "console-item.png", full_page=True)
+
+    # ... read as a person reads it: who made each change in words, times in the reader's zone to the minute (the
+    # exact time on hover), something said where no days of cover are known, and nothing wider than the page
+    filed = page.locator("#item-changes tbody tr", has_text="inventory_files/")
+    assert filed.locator("td").nth(6).inner_text() == "uploaded to S3 directly"  # put straight into the bucket
+    when = filed.locator("td").nth(0)
+    exact = datetime.fromisoformat(when.get_attribute("title").replace("Z", "+00:00"))
+    local = exact.astimezone(ZoneInfo("America/New_York"))
+    shown = when.inner_text()
+    assert f"{local:%b} {local.day}, {local:%Y}, {local.hour % 12 or 12}:{local:%M}" in shown, shown
+    assert ":" + f"{local:%S}" + " " not in shown and "T" not in shown  # to the minute, not an ISO string
+    covers = page.locator("#item-levels tbody tr td:nth-child(4)").all_inner_texts()
+    assert covers == ["not computed yet", "not computed yet"]  # no nightly rates yet
+    fits = page.evaluate(
+        """() => [document.documentElement.scrollWidth <= innerWidth,
+                  ...[...document.querySelectorAll('#item-page table')]
+                     .map(t => t.scrollWidth <= t.parentElement.clientWidth)]"""
+    )
+    assert all(fits), fits

@@ -215,3 +215,13 @@ def test_the_consoles_copy_of_uplot_is_the_pinned_release():
         pinned = re.search(rf"^{variable} := ([0-9a-f]{{64}})$", makefile, re.M).group(1)
         body = (root / "src" / "stock_pipeline" / "console" / name).read_bytes()
         assert hashlib.sha256(body).hexdigest() == pinned, name
+
+
+def test_principal_ids_stored_before_names_were_given_read_as_names_on_the_item_page():
+    from stock_pipeline.domain.console import item_page
+
+    levels = [{"warehouse": "A", "quantity": 3, "lastChangedBy": "AWS:AIDAJQABLZS4A3QDU576Q"}]
+    changes = {"A": [{"at": "2026-12-06T08:00:00Z", "by": "AWS:AROAJ2KXXGLTXPYRZ4:etl", "delta": 3}]}
+    page = item_page("i1", levels, None, 10, changes)
+    assert page["levels"][0]["changed_by"] == "uploaded to S3 directly"
+    assert page["history"]["A"][0]["by"] == "etl (a role session, uploaded to S3 directly)"

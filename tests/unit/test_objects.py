@@ -69,3 +69,19 @@ def test_parquet_pages_that_expand_past_the_limit_are_refused(one_mib_limit):
     zeros = pa.table({"x": pa.array([0] * 400_000, pa.int64())})
     with pytest.raises(UnreadableObjectError, match="refused: its pages expand to 3 MiB"):
         check_parquet(parquet(zeros, compression="snappy"), "stock updates")
+
+
+@pytest.mark.parametrize(
+    ("principal", "shown"),
+    [
+        ("console-user", "console-user"),  # the console's upload: its user's name, from the object's metadata
+        ("AWS:AROAJ2KXXGLTXPYRZ4:nightly-export", "nightly-export (a role session, uploaded to S3 directly)"),
+        ("AWS:AIDAJQABLZS4A3QDU576Q", "uploaded to S3 directly"),  # an IAM user: the event has its id, not its name
+        ("AWS:123456789012", "uploaded to S3 directly"),  # the account's root
+        (None, "uploaded to S3 directly"),
+    ],
+)
+def test_who_uploaded_a_file_reads_as_a_name_or_says_it_came_straight_to_s3(principal, shown):
+    from stock_pipeline.domain.objects import uploader_name
+
+    assert uploader_name(principal) == shown

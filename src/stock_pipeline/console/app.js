@@ -221,10 +221,37 @@ function fileRow(file) {
     button.addEventListener("click", () => downloadRejected(file.rejected_key));
     rejected.append(button);
   }
-  row.append(cell(file.name, file.key), cell(file.kind), cell(file.uploaded_at.slice(11, 19)),
+  row.append(cell(file.name, file.key), cell(file.kind), timeCell(file.uploaded_at),
     cell(file.uploaded_by || ""), status, cell(file.summary || "waiting to be processed"), rejected);
   label(row, ["File", "Kind", "Uploaded", "By", "Status", "Details", "Rejected rows"]);
   return row;
+}
+
+// ------------------------------------------------------------------ how values read to a person
+
+const MINUTES = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+function parseTime(iso) {
+  // the API's times are ISO 8601 in UTC, some with microseconds: milliseconds are all a Date keeps
+  const date = new Date(String(iso).replace(/(\.\d{3})\d+/, "$1"));
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+function timeCell(iso) {
+  // in the reader's time zone, to the minute; the exact time (UTC, as stored) on hover
+  const date = iso === null ? null : parseTime(iso);
+  if (date === null) return cell(iso === null ? "" : String(iso));
+  const td = cell(MINUTES.format(date), String(iso));
+  td.className = "time";
+  return td;
+}
+
+function coverCell(days, row) {
+  // an empty cell says nothing: no rate computed yet (the nightly forecast) or none sold in its window
+  if (days !== null) return cell(String(days));
+  const td = cell(row.daily_sales === null || row.daily_sales === undefined ? "not computed yet" : "no sales yet");
+  td.className = "muted";
+  return td;
 }
 
 function label(row, names) {
@@ -314,7 +341,10 @@ function fillTable(target, columns, rows) {
   }
   const body = rows.map((row) => {
     const tr = document.createElement("tr");
-    for (const [name] of columns) tr.append(cell(row[name] === null || row[name] === undefined ? "" : String(row[name])));
+    for (const [name, , format] of columns) {
+      const value = row[name] === null || row[name] === undefined ? null : row[name];
+      tr.append(format ? format(value, row) : cell(value === null ? "" : String(value)));
+    }
     label(tr, columns.map(([, title]) => title));
     return tr;
   });
@@ -348,10 +378,10 @@ async function loadOverview() {
     return [dt, dd];
   }));
   const below = [["warehouse", "Warehouse"], ["item_id", "Item"], ["item_name", "Name"], ["quantity", "Level"],
-    ["threshold", "Restock below"], ["days_of_cover", "Days of cover"], ["changed_by", "Last changed by"]];
+    ["threshold", "Restock below"], ["days_of_cover", "Days of cover", coverCell], ["changed_by", "Last changed by"]];
   fillTable($("overview-below"), below, view.below);
   for (const [n, row] of view.below.entries()) $("overview-below").tBodies[0].rows[n].cells[1].replaceChildren(itemLink(row));
-  fillTable($("overview-alerts"), [["alerted_at", "Crossed at"], ["warehouse", "Warehouse"], ["item_id", "Item"], ["quantity", "Level"]], view.alerts);
+  fillTable($("overview-alerts"), [["alerted_at", "Crossed at", timeCell], ["warehouse", "Warehouse"], ["item_id", "Item"], ["quantity", "Level"]], view.alerts);
   fillTable($("overview-files"), [["name", "File"], ["status", "Status"], ["uploaded_by", "By"], ["summary", "Details"]], view.files);
 }
 
@@ -364,10 +394,11 @@ async function loadItem(itemId) {
   $("item-summary").textContent = "Restock below " + view.restock_if_below + (view.threshold_is_default ? " (the default)" : "") +
     "; total " + view.levels.reduce((sum, l) => sum + l.quantity, 0) + " in " + view.levels.length + " warehouse(s).";
   fillTable($("item-levels"), [["warehouse", "Warehouse"], ["quantity", "Level"], ["daily_sales", "Sold a day"],
-    ["days_of_cover", "Days of cover"], ["changed_by", "Last changed by"], ["updated_at", "Updated"]], view.levels);
+    ["days_of_cover", "Days of cover", coverCell], ["changed_by", "Last changed by"], ["updated_at", "Updated", timeCell]],
+    view.levels);
   const changes = Object.entries(view.history).flatMap(([warehouse, list]) => list.map((c) => Object.assign({ warehouse }, c)))
     .sort((a, b) => (a.at < b.at ? 1 : -1));
-  fillTable($("item-changes"), [["at", "When (UTC)"], ["warehouse", "Warehouse"], ["old", "Was"], ["new", "Now"],
+  fillTable($("item-changes"), [["at", "When", timeCell], ["warehouse", "Warehouse"], ["old", "Was"], ["new", "Now"],
     ["delta", "Change"], ["cause", "Cause"], ["by", "By"]], changes);
   drawChart(view);
 }

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from stock_pipeline.domain.errors import PipelineError
 from stock_pipeline.domain.forecast import level_forecast
+from stock_pipeline.domain.objects import uploader_name
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONTENT_TYPES = {
@@ -173,7 +174,7 @@ def file_rows(
                 "summary": None if outcome is None else outcome.get("summary"),
                 "rejected": 0 if outcome is None else int(outcome.get("rejected") or 0),
                 "rejected_key": None if outcome is None else outcome.get("rejectedKey"),
-                "uploaded_by": None if outcome is None else outcome.get("uploadedBy"),
+                "uploaded_by": None if outcome is None else _who(outcome.get("uploadedBy")),
             }
         )
     return sorted(rows, key=lambda r: r["uploaded_at"], reverse=True)
@@ -216,6 +217,14 @@ def invitation(console_url: str | None, *, username: str, code: str, mfa: str, d
 RUNNING_OUT_DAYS = 7
 
 
+def _who(changed_by: Any) -> str | None:
+    """A principal id stored before names were given at ingestion reads as a name too; programs and the
+    pipeline's own names ("unknown" for none) stay as they are."""
+    if changed_by is None or not str(changed_by).startswith("AWS:"):
+        return changed_by
+    return uploader_name(str(changed_by))
+
+
 def overview(below: Iterable[Mapping[str, Any]], files: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
     """The console's landing page: the levels below their threshold worst first (fewest days of cover, then
     furthest below), today's files with the failed ones first, the crossings of the last 24 hours, counts on top."""
@@ -232,7 +241,7 @@ def overview(below: Iterable[Mapping[str, Any]], files: list[dict[str, Any]], *,
                 "daily_sales": daily,
                 "days_of_cover": cover,
                 "alerted_at": level.get("alertedAt"),
-                "changed_by": level.get("lastChangedBy"),
+                "changed_by": _who(level.get("lastChangedBy")),
             }
         )
     rows.sort(
@@ -282,7 +291,7 @@ def item_page(
                 "daily_sales": daily,
                 "days_of_cover": cover,
                 "updated_at": level.get("updatedAt"),
-                "changed_by": level.get("lastChangedBy"),
+                "changed_by": _who(level.get("lastChangedBy")),
             }
         )
     history = {
@@ -293,7 +302,7 @@ def item_page(
                 "new": change.get("new_value"),
                 "delta": change.get("delta"),
                 "cause": change.get("cause"),
-                "by": change.get("by"),
+                "by": _who(change.get("by")),
             }
             for change in found
         ]

@@ -39,6 +39,24 @@ class ObjectRef:
         return hashlib.sha256(f"{self.key}\0{self.etag}".encode()).hexdigest()[:24]
 
 
+DIRECT_UPLOAD = "uploaded to S3 directly"
+
+
+def uploader_name(principal_id: str | None) -> str:
+    """Who made an object, for people. The console's uploads carry the signed-in user's name; an upload straight
+    to S3 has only the event's userIdentity.principalId: "AWS:<role id>:<session name>" for a role session (its
+    session name is the one name the event carries), "AWS:<user id>" for an IAM user, whose name the event does
+    not carry (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html)."""
+    if not principal_id:
+        return DIRECT_UPLOAD
+    if not principal_id.startswith("AWS:"):
+        return principal_id  # a name already (the console's user)
+    parts = principal_id.split(":", 2)
+    if len(parts) == 3 and parts[1].startswith("AROA") and parts[2]:
+        return f"{parts[2]} (a role session, {DIRECT_UPLOAD})"
+    return DIRECT_UPLOAD
+
+
 def set_inflation_limit(megabytes: int) -> None:
     _limits["inflated_bytes"] = megabytes * 1024 * 1024
 
