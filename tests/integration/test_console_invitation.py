@@ -23,18 +23,22 @@ def test_the_first_user_is_invited_with_the_consoles_address(stack):
     assert "first.user@example.com" in invitation["message"]  # the username, as Cognito fills it in
 
 
-def without_depends_on(template):
-    template["Resources"]["ConsoleAdminUser"].pop("DependsOn", None)
+def stack_where_the_user_depends_on(tmp_path, name, depends_on):
+    """The stack of a copy of template.yaml in which the console's first user waits for `depends_on` only."""
+
+    def change(template):
+        template["Resources"]["ConsoleAdminUser"]["DependsOn"] = depends_on
+
+    return LocalStack(
+        stack_name=name,
+        template_path=template_with(tmp_path, change),
+        parameters={"GlueDatabaseName": name.replace("-", "_"), **STACK_PARAMETERS},
+    )
 
 
 def test_a_first_user_that_does_not_wait_for_the_triggers_permission_fails_the_deploy(tmp_path):
     # Given the template with nothing making CloudFormation create the user after the trigger's permission
-    path = template_with(tmp_path, without_depends_on)
-    stack = LocalStack(
-        stack_name="invite-order",
-        template_path=path,
-        parameters={"GlueDatabaseName": "invite_order", **STACK_PARAMETERS},
-    )
+    stack = stack_where_the_user_depends_on(tmp_path, "invite-order", [])
 
     # When it is deployed, then the user's creation fails as Cognito's AdminCreateUser would
     try:
@@ -46,18 +50,8 @@ def test_a_first_user_that_does_not_wait_for_the_triggers_permission_fails_the_d
 
 def test_a_first_user_that_does_not_wait_for_the_consoles_address_is_invited_without_it(tmp_path):
     # Given the user made to wait for the trigger's permission and log group, but not for the address parameter
-    def without_the_parameter(template):
-        template["Resources"]["ConsoleAdminUser"]["DependsOn"] = [
-            "ConsoleInvitePermission",
-            "ConsoleInviteFunctionLogGroup",
-        ]
-
-    path = template_with(tmp_path, without_the_parameter)
-    stack = LocalStack(
-        stack_name="invite-early",
-        template_path=path,
-        parameters={"GlueDatabaseName": "invite_early", **STACK_PARAMETERS},
-    )
+    waits_for = ["ConsoleInvitePermission", "ConsoleInviteFunctionLogGroup"]
+    stack = stack_where_the_user_depends_on(tmp_path, "invite-early", waits_for)
 
     # When it is deployed: CloudFormation may create the user as soon as the pool and those two exist
     try:
