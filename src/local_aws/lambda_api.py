@@ -47,11 +47,17 @@ def answer(environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] 
             [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InvalidParameterValueException")],
             body.encode(),
         )
+    from local_aws.lambda_limits import InvocationError, RequestTooLargeError
+
     event = json.loads(payload or b"{}")
     headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", "$LATEST")]
     try:
         result = function.invoke(event)
+    except RequestTooLargeError as exc:  # Lambda's refusal of the request: the function never ran
+        body = json.dumps({"Type": "User", "message": str(exc)})
+        return 413, [("Content-Type", "application/json"), ("x-amzn-ErrorType", exc.error_type)], body.encode()
     except Exception as exc:  # the function's error, as Lambda reports an unhandled one
-        error = {"errorMessage": str(exc), "errorType": type(exc).__name__}
+        kind = exc.error_type if isinstance(exc, InvocationError) else type(exc).__name__
+        error = {"errorMessage": str(exc), "errorType": kind}
         return 200, [*headers, ("X-Amz-Function-Error", "Unhandled")], json.dumps(error).encode()
     return 200, headers, json.dumps(result, default=str).encode()

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_aws.lambda_limits import check_request, check_response
+
 # One invocation at a time: the process environment is shared, as a Lambda container's is not.
 _INVOKE_LOCK = threading.RLock()
 
@@ -74,6 +76,7 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Synchronous invoke; an exception is the function's error, as Lambda reports it to the poller."""
+        check_request(event)
         with (
             _INVOKE_LOCK,
             _environment({**self.base_environment, **self.credentials, **self.environment, **self._lambda_vars()}),
@@ -120,10 +123,13 @@ class LocalFunction:
         injector = faults.ACTIVE
         try:
             if injector is None:
-                return handler(event, context)
-            access_key = self.credentials.get("AWS_ACCESS_KEY_ID", "")
-            with injector.invocation(self.logical_id, access_key, killable=killable):
-                return handler(event, context)
+                result = handler(event, context)
+            else:
+                access_key = self.credentials.get("AWS_ACCESS_KEY_ID", "")
+                with injector.invocation(self.logical_id, access_key, killable=killable):
+                    result = handler(event, context)
+            check_response(result)
+            return result
         except Exception:
             self.errors += 1
             raise
