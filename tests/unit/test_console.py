@@ -225,3 +225,30 @@ def test_principal_ids_stored_before_names_were_given_read_as_names_on_the_item_
     page = item_page("i1", levels, None, 10, changes)
     assert page["levels"][0]["changed_by"] == "uploaded to S3 directly"
     assert page["history"]["A"][0]["by"] == "etl (a role session, uploaded to S3 directly)"
+
+
+def test_the_overview_lists_the_worst_and_newest_few_and_counts_them_all():
+    import random
+
+    from stock_pipeline.domain.console import overview
+
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    rng = random.Random(5)
+    below = [
+        {
+            "warehouse": f"W{n % 7}",
+            "itemId": f"i{n}",
+            "quantity": rng.randint(-5, 9),
+            "alertThreshold": 10,
+            "dailySales": rng.choice([None, 0.5, 1.0, 3.0]),
+            "alertedAt": f"2026-12-{rng.randint(1, 7):02d}T{rng.randint(0, 23):02d}:00:00Z",
+        }
+        for n in range(5000)
+    ]
+    everything = overview(below, [], now=now, limit=10**6)
+    bounded = overview(iter(below), [], now=now, limit=25)  # one pass over a stream of levels
+
+    assert bounded["below"] == everything["below"][:25]
+    assert bounded["alerts"] == everything["alerts"][:25]
+    assert bounded["counts"] == everything["counts"]
+    assert bounded["counts"]["below_threshold"] == 5000 and bounded["limit"] == 25

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,17 +39,17 @@ class StockQueries:
                 return names
             start = page.last_key
 
-    def below_threshold(self) -> list[dict[str, Any]]:
-        """Every level below its threshold (GSI4, sparse: set with the alert flag, removed at the re-arm)."""
-        items: list[dict[str, Any]] = []
+    def below_threshold(self) -> Iterator[dict[str, Any]]:
+        """Every level below its threshold (GSI4, sparse: set with the alert flag, removed at the re-arm), page by
+        page as it is read: a caller that keeps a few of them holds one page at a time, not tens of thousands."""
         start = None
         while True:
             page = self._page(
                 1000, start, IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk", values={":pk": BELOW_THRESHOLD}
             )
-            items.extend(page.items)
+            yield from page.items
             if not page.last_key:
-                return items
+                return
             start = page.last_key
 
     def warehouse_known(self, warehouse: str) -> bool:

@@ -383,6 +383,15 @@ async function loadOverview() {
   for (const [n, row] of view.below.entries()) $("overview-below").tBodies[0].rows[n].cells[1].replaceChildren(itemLink(row));
   fillTable($("overview-alerts"), [["alerted_at", "Crossed at", timeCell], ["warehouse", "Warehouse"], ["item_id", "Item"], ["quantity", "Level"]], view.alerts);
   fillTable($("overview-files"), [["name", "File"], ["status", "Status"], ["uploaded_by", "By"], ["summary", "Details"]], view.files);
+  // the page lists the first few of each; the counts above are of all of them
+  const shown = [["overview-below-shown", view.below.length, c.below_threshold,
+    "the rest, warehouse by warehouse: Reports, \u201cItems below their restock threshold\u201d"],
+  ["overview-alerts-shown", view.alerts.length, c.alerts_24h, "the newest first"],
+  ["overview-files-shown", view.files.length, c.files_today, "all of them: Files"]];
+  for (const [id, listed, total, where] of shown) {
+    $(id).hidden = listed >= total;
+    $(id).textContent = "Showing " + listed.toLocaleString() + " of " + total.toLocaleString() + "; " + where + ".";
+  }
 }
 
 async function loadItem(itemId) {

@@ -225,50 +225,104 @@ def _who(changed_by: Any) -> str | None:
     return uploader_name(str(changed_by))
 
 
-def overview(below: Iterable[Mapping[str, Any]], files: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
-    """The console's landing page: the levels below their threshold worst first (fewest days of cover, then
-    furthest below), today's files with the failed ones first, the crossings of the last 24 hours, counts on top."""
-    rows = []
-    for level in below:
-        daily, cover = level_forecast(level)
-        rows.append(
-            {
-                "warehouse": level.get("warehouse"),
-                "item_id": level.get("itemId"),
-                "item_name": level.get("itemName"),
-                "quantity": int(level.get("quantity") or 0),
-                "threshold": level.get("alertThreshold"),
-                "daily_sales": daily,
-                "days_of_cover": cover,
-                "alerted_at": level.get("alertedAt"),
-                "changed_by": _who(level.get("lastChangedBy")),
-            }
-        )
-    rows.sort(
-        key=lambda r: (
-            r["days_of_cover"] if r["days_of_cover"] is not None else float("inf"),
-            r["quantity"] - int(r["threshold"] or 0),
-            str(r["warehouse"]),
-            str(r["item_id"]),
-        )
+OVERVIEW_ROWS = 100  # levels, crossings and files the overview lists; the counts cover all of them
+
+
+def _below_row(level: Mapping[str, Any]) -> dict[str, Any]:
+    daily, cover = level_forecast(level)
+    return {
+        "warehouse": level.get("warehouse"),
+        "item_id": level.get("itemId"),
+        "item_name": level.get("itemName"),
+        "quantity": int(level.get("quantity") or 0),
+        "threshold": level.get("alertThreshold"),
+        "daily_sales": daily,
+        "days_of_cover": cover,
+        "alerted_at": level.get("alertedAt"),
+        "changed_by": _who(level.get("lastChangedBy")),
+    }
+
+
+def _worst_first(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["days_of_cover"] if row["days_of_cover"] is not None else float("inf"),
+        row["quantity"] - int(row["threshold"] or 0),
+        str(row["warehouse"]),
+        str(row["item_id"]),
     )
+
+
+def overview(
+    below: Iterable[Mapping[str, Any]], files: list[dict[str, Any]], *, now: datetime, limit: int = OVERVIEW_ROWS
+) -> dict[str, Any]:
+    """The console's landing page: the levels below their threshold worst first (fewest days of cover, then
+    furthest below), today's files with the failed ones first, the crossings of the last 24 hours, counts on top.
+
+    Bounded whatever the table holds: one pass over the levels keeps the worst `limit` and the newest `limit`
+    crossings (a first import can leave tens of thousands below threshold; their answer would pass Lambda's 6 MB),
+    and the counts say how many there are in all."""
+    import heapq
+    import itertools
+
     since = (now - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S")
-    alerts = sorted((r for r in rows if (r["alerted_at"] or "") >= since), key=lambda r: r["alerted_at"], reverse=True)
+    counted = {"below": 0, "running_out": 0, "alerts": 0}
+    worst: list[tuple[Any, ...]] = []  # the `limit` worst so far; its top is the least bad of them
+    newest: list[tuple[str, int, dict[str, Any]]] = []  # the `limit` newest crossings; its top the oldest of them
+    order = itertools.count()
+    for level in below:
+        row = _below_row(level)
+        counted["below"] += 1
+        if row["days_of_cover"] is not None and row["days_of_cover"] <= RUNNING_OUT_DAYS:
+            counted["running_out"] += 1
+        n = next(order)
+        entry = (_Reversed(_worst_first(row)), n, row)
+        if len(worst) < limit:
+            heapq.heappush(worst, entry)
+        elif entry[0] > worst[0][0]:
+            heapq.heapreplace(worst, entry)
+        if (row["alerted_at"] or "") >= since:
+            counted["alerts"] += 1
+            crossing = (str(row["alerted_at"]), n, row)
+            if len(newest) < limit:
+                heapq.heappush(newest, crossing)
+            elif crossing[:2] > newest[0][:2]:
+                heapq.heapreplace(newest, crossing)
+    rows = sorted((row for _, _, row in worst), key=_worst_first)
+    alerts = [row for _, _, row in sorted(newest, key=lambda c: c[:2], reverse=True)]
     failed_first = sorted(files, key=lambda f: (f["status"] != "FAILED", f["status"] != "waiting"))
     return {
         "counts": {
-            "below_threshold": len(rows),
-            "running_out": sum(
-                1 for r in rows if r["days_of_cover"] is not None and r["days_of_cover"] <= RUNNING_OUT_DAYS
-            ),
-            "alerts_24h": len(alerts),
+            "below_threshold": counted["below"],
+            "running_out": counted["running_out"],
+            "alerts_24h": counted["alerts"],
             "files_today": len(files),
             "files_failed": sum(1 for f in files if f["status"] == "FAILED"),
         },
         "below": rows,
         "alerts": alerts,
-        "files": failed_first,
+        "files": failed_first[:limit],
+        "limit": limit,
     }
+
+
+class _Reversed:
+    """A sort key compared the other way round: the heap's smallest is then the best of the worst kept."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.key > other.key
+
+    def __gt__(self, other: _Reversed) -> bool:
+        return self.key < other.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and self.key == other.key
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def item_page(

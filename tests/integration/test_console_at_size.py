@@ -1,0 +1,65 @@
+"""The console's overview for a large tenant: a first import that leaves tens of thousands of levels below their
+threshold, put straight into the table as that tenant's would be. Its answer stays far under Lambda's 6 MB (the
+local stack refuses a larger one, as Lambda does) and its counts are of every level."""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from tests.integration.test_console import call
+
+BELOW = 12_000  # listed whole, and again as the day's crossings, these came to 7 MB: Lambda refuses that
+NOW = datetime.now(UTC)
+
+
+def below_threshold_level(n):
+    warehouse, item = f"Store {n % 50:02d}", f"big-{n:05d}"
+    return {
+        "PK": {"S": f"WH#{warehouse}"},
+        "SK": {"S": f"ITEM#{item}"},
+        "entity": {"S": "StockLevel"},
+        "warehouse": {"S": warehouse},
+        "itemId": {"S": item},
+        "itemName": {"S": f"Imported article number {n} with a long enough name"},
+        "quantity": {"N": str(n % 10)},
+        "alertThreshold": {"N": "10"},
+        "belowThreshold": {"BOOL": True},
+        "GSI4PK": {"S": "BELOW"},
+        # an import: every crossing within the last day
+        "alertedAt": {"S": (NOW - timedelta(minutes=n % 1380, microseconds=n)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        "lastChangedBy": {"S": "initial-import"},
+        **({"dailySales": {"N": str(1 + n % 5)}} if n % 3 else {}),
+    }
+
+
+def fill(stack):
+    ddb, table = stack.client("dynamodb"), stack.outputs["StockTableName"]
+
+    def write(start):
+        requests = [{"PutRequest": {"Item": below_threshold_level(n)}} for n in range(start, min(start + 25, BELOW))]
+        while requests:
+            left = ddb.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems", {})
+            requests = left.get(table, [])
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(0, BELOW, 25)))
+
+
+def test_the_overview_of_a_large_first_import_lists_the_worst_and_counts_them_all(stack, console, token):
+    # Given twelve thousand levels below their threshold
+    fill(stack)
+
+    # When a person opens the console
+    started = time.monotonic()
+    status, _, body = call(f"{console}/api/overview", token=token)
+
+    # Then the answer is whole and small: the worst hundred, the newest hundred crossings, and counts of all
+    assert status == 200, body[:300]
+    view = json.loads(body)
+    assert len(body) < 200_000, len(body)
+    assert view["counts"]["below_threshold"] == view["counts"]["alerts_24h"] == BELOW
+    assert len(view["below"]) == len(view["alerts"]) == view["limit"] == 100
+    covers = [row["days_of_cover"] for row in view["below"]]
+    assert covers == sorted(covers) and covers[0] == 0.0  # none left, selling: the worst there is
+    print(f"overview of {BELOW} levels below threshold: {len(body)} bytes in {time.monotonic() - started:.1f} s")
