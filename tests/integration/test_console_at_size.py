@@ -63,3 +63,38 @@ def test_the_overview_of_a_large_first_import_lists_the_worst_and_counts_them_al
     covers = [row["days_of_cover"] for row in view["below"]]
     assert covers == sorted(covers) and covers[0] == 0.0  # none left, selling: the worst there is
     print(f"overview of {BELOW} levels below threshold: {len(body)} bytes in {time.monotonic() - started:.1f} s")
+
+
+STORES = 2_000
+
+
+def test_the_item_page_of_an_article_in_two_thousand_stores_lists_the_lowest_and_totals_them_all(stack, console, token):
+    # Given an article stocked in two thousand stores
+    ddb, table = stack.client("dynamodb"), stack.outputs["StockTableName"]
+    levels = [
+        {
+            "PK": {"S": f"WH#Shop {n:04d}"},
+            "SK": {"S": "ITEM#chain-1"},
+            "GSI1PK": {"S": "ITEM#chain-1"},
+            "GSI1SK": {"S": f"WH#Shop {n:04d}"},
+            "entity": {"S": "StockLevel"},
+            "warehouse": {"S": f"Shop {n:04d}"},
+            "itemId": {"S": "chain-1"},
+            "itemName": {"S": "Chain article"},
+            "quantity": {"N": str((n * 37) % 500)},
+        }
+        for n in range(STORES)
+    ]
+    for start in range(0, STORES, 25):
+        ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in levels[start : start + 25]]})
+
+    # When its page is opened
+    status, _, body = call(f"{console}/api/items/chain-1", token=token)
+
+    # Then it lists the hundred lowest, charts the ten lowest (one history read each, not two thousand) and
+    # totals every store
+    assert status == 200, body[:300]
+    view = json.loads(body)
+    assert (view["warehouses"], view["total_quantity"]) == (STORES, sum((n * 37) % 500 for n in range(STORES)))
+    assert len(view["levels"]) == 100 and [row["quantity"] for row in view["levels"]][:3] == [0, 0, 0]
+    assert len(view["history"]) == 10

@@ -252,3 +252,16 @@ def test_the_overview_lists_the_worst_and_newest_few_and_counts_them_all():
     assert bounded["alerts"] == everything["alerts"][:25]
     assert bounded["counts"] == everything["counts"]
     assert bounded["counts"]["below_threshold"] == 5000 and bounded["limit"] == 25
+
+
+def test_the_item_page_of_a_chain_lists_its_lowest_levels_and_totals_every_store():
+    from stock_pipeline.domain.console import item_page, lowest_levels
+
+    levels = [{"warehouse": f"Store {n:04d}", "quantity": (n * 37) % 500} for n in range(2500)]
+    page = item_page("i1", levels, 12, 10, {}, limit=100)
+
+    assert (page["warehouses"], page["total_quantity"]) == (2500, sum(lv["quantity"] for lv in levels))
+    quantities = [row["quantity"] for row in page["levels"]]
+    assert len(quantities) == 100 and quantities == sorted(quantities)
+    listed = {id(lv) for lv in lowest_levels(levels, 100)}
+    assert quantities[-1] <= min(lv["quantity"] for lv in levels if id(lv) not in listed)

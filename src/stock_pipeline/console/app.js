@@ -400,8 +400,11 @@ async function loadItem(itemId) {
   if (!response.ok) return say(await problem(response));
   const view = await response.json();
   $("item-title").textContent = "Item " + view.item_id;
+  const listed = view.levels.length < view.warehouses
+    ? " The " + view.levels.length + " lowest are listed, and the changes of the " + Object.keys(view.history).length + " lowest charted."
+    : "";
   $("item-summary").textContent = "Restock below " + view.restock_if_below + (view.threshold_is_default ? " (the default)" : "") +
-    "; total " + view.levels.reduce((sum, l) => sum + l.quantity, 0) + " in " + view.levels.length + " warehouse(s).";
+    "; total " + view.total_quantity.toLocaleString() + " in " + view.warehouses.toLocaleString() + " warehouse(s)." + listed;
   fillTable($("item-levels"), [["warehouse", "Warehouse"], ["quantity", "Level"], ["daily_sales", "Sold a day"],
     ["days_of_cover", "Days of cover", coverCell], ["changed_by", "Last changed by"], ["updated_at", "Updated", timeCell]],
     view.levels);

@@ -325,17 +325,32 @@ class _Reversed:
     __hash__ = None  # type: ignore[assignment]
 
 
+ITEM_ROWS = 100  # warehouses the item page lists, lowest level first; its totals cover all
+ITEM_CHARTED = 10  # of those, the warehouses whose month of changes the page charts (one Query each)
+
+
+def lowest_levels(levels: Iterable[Mapping[str, Any]], limit: int = ITEM_ROWS) -> list[Mapping[str, Any]]:
+    """The `limit` warehouses holding the least of an item (a chain may hold it in thousands of stores)."""
+    import heapq
+
+    return heapq.nsmallest(limit, levels, key=lambda lv: (int(lv.get("quantity") or 0), str(lv.get("warehouse"))))
+
+
 def item_page(
     item_id: str,
     levels: Iterable[Mapping[str, Any]],
     threshold: int | None,
     default_threshold: int,
     changes: Mapping[str, list[Mapping[str, Any]]],
+    *,
+    limit: int = ITEM_ROWS,
 ) -> dict[str, Any]:
-    """One item: its level in each warehouse (with the forecast), its threshold, and each level's changes of the
-    last 30 days (time, old, new, delta, cause, who) for the chart and the table."""
+    """One item: its level in each warehouse (with the forecast), lowest first and at most `limit` of them, its
+    threshold, totals over every warehouse, and the last 30 days of changes (time, old, new, delta, cause, who)
+    of the warehouses in `changes` for the chart and the table."""
+    every = list(levels)
     rows = []
-    for level in sorted(levels, key=lambda lv: str(lv.get("warehouse"))):
+    for level in lowest_levels(every, limit):
         daily, cover = level_forecast(level)
         rows.append(
             {
@@ -366,6 +381,8 @@ def item_page(
         "item_id": item_id,
         "restock_if_below": threshold if threshold is not None else default_threshold,
         "threshold_is_default": threshold is None,
+        "warehouses": len(every),
+        "total_quantity": sum(int(level.get("quantity") or 0) for level in every),
         "levels": rows,
         "history": history,
     }

@@ -31,10 +31,12 @@ from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.console import (
+    ITEM_CHARTED,
     KINDS,
     UploadError,
     file_rows,
     item_page,
+    lowest_levels,
     overview,
     todays_prefixes,
     upload_target,
@@ -339,7 +341,7 @@ def landing() -> Response:
 
 @app.get("/console/api/items/<item_id>")
 def item(item_id: str) -> Response:
-    """One item: its levels, threshold and the last 30 days of each level's changes (one Query per warehouse)."""
+    """One item: its lowest levels, threshold, totals and the last 30 days of the lowest few levels' changes."""
     from urllib.parse import unquote
 
     item_id = unquote(item_id)
@@ -347,9 +349,10 @@ def item(item_id: str) -> Response:
     if not levels:
         return _problem(404, f"no warehouse holds a stock level of item {item_id!r}")
     since = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    charted = lowest_levels(levels, ITEM_CHARTED)  # one Query each: the lowest few, not every store of a chain
     changes = {
         str(level["warehouse"]): deps().recent.of_level(str(level["warehouse"]), item_id, since=since)
-        for level in levels
+        for level in charted
     }
     threshold = deps().levels.thresholds([item_id]).get(item_id)
     return _json(200, item_page(item_id, levels, threshold, deps().settings.default_restock_threshold, changes))
