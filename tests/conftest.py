@@ -58,12 +58,11 @@ def _order_seed() -> int | None:
 def _shuffled_within_modules(items, seed):
     """Each test sets up what it asserts on: shuffled within its module, a test that leans on another's leftovers
     (or is broken by them) fails within a few runs instead of hiding behind the file's order."""
-    rng = random.Random(seed)
     modules = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
-    for group in modules.values():
-        rng.shuffle(group)
+    for module, group in modules.items():  # each module by its own seed: the same order whatever else is selected
+        random.Random(f"{seed}:{module}").shuffle(group)
     return [item for group in modules.values() for item in group]
 
 

@@ -95,3 +95,16 @@ def test_make_test_shuffles_tests_within_their_modules_and_keeps_the_modules_in_
     assert once == again != items  # a seed repeats its order
     assert [i.nodeid.split("::")[0] for i in once] == [i.nodeid.split("::")[0] for i in items]
     assert sorted(i.nodeid for i in once) == sorted(i.nodeid for i in items)
+
+
+def test_a_modules_shuffled_order_is_the_same_whatever_else_is_selected():
+    from types import SimpleNamespace
+
+    from tests.conftest import _shuffled_within_modules
+
+    alone = [SimpleNamespace(nodeid=f"tests/b.py::t{n}") for n in range(20)]
+    others = [SimpleNamespace(nodeid=f"tests/a.py::t{n}") for n in range(13)]
+    with_others = _shuffled_within_modules(others + alone, 137)
+    assert [i.nodeid for i in with_others if i.nodeid.startswith("tests/b.py")] == [
+        i.nodeid for i in _shuffled_within_modules(alone, 137)
+    ]
