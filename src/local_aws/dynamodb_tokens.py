@@ -19,14 +19,16 @@ import hashlib
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 WINDOW_SECONDS = 600.0
 
 _lock = threading.Lock()
-# (account, region, token) -> (fingerprint of the other parameters, monotonic time the request completed)
-_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+# (account, region, token) -> (fingerprint of the other parameters, monotonic time the request completed), oldest
+# completion first: every transaction carries a token (botocore's), so the expired ones leave from the front
+_tokens: OrderedDict[tuple[str, str, str], tuple[str, float]] = OrderedDict()
 clock: Callable[[], float] = time.monotonic  # a test moves it past the window
 
 
@@ -43,8 +45,8 @@ def seen(account: str, region: str, token: str, body: dict[str, Any]) -> bool:
 
     now = clock()
     with _lock:
-        for key in [k for k, (_, at) in _tokens.items() if now - at > WINDOW_SECONDS]:
-            del _tokens[key]
+        while _tokens and now - next(iter(_tokens.values()))[1] > WINDOW_SECONDS:
+            _tokens.popitem(last=False)
         known = _tokens.get((account, region, token))
     if known is None:
         return False
@@ -59,7 +61,9 @@ def seen(account: str, region: str, token: str, body: dict[str, Any]) -> bool:
 
 def completed(account: str, region: str, token: str, body: dict[str, Any]) -> None:
     with _lock:
-        _tokens[(account, region, token)] = (fingerprint(body), clock())
+        key = (account, region, token)
+        _tokens[key] = (fingerprint(body), clock())
+        _tokens.move_to_end(key)  # a token new again after its window completes now: it expires last
 
 
 def install() -> None:
