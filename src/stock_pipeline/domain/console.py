@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -266,28 +266,22 @@ def overview(
 
     since = (now - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S")
     counted = {"below": 0, "running_out": 0, "alerts": 0}
-    worst: list[tuple[Any, ...]] = []  # the `limit` worst so far; its top is the least bad of them
     newest: list[tuple[str, int, dict[str, Any]]] = []  # the `limit` newest crossings; its top the oldest of them
     order = itertools.count()
-    for level in below:
-        row = _below_row(level)
-        counted["below"] += 1
-        if row["days_of_cover"] is not None and row["days_of_cover"] <= RUNNING_OUT_DAYS:
-            counted["running_out"] += 1
-        n = next(order)
-        entry = (_Reversed(_worst_first(row)), n, row)
-        if len(worst) < limit:
-            heapq.heappush(worst, entry)
-        elif entry[0] > worst[0][0]:
-            heapq.heapreplace(worst, entry)
-        if (row["alerted_at"] or "") >= since:
-            counted["alerts"] += 1
-            crossing = (str(row["alerted_at"]), n, row)
-            if len(newest) < limit:
-                heapq.heappush(newest, crossing)
-            elif crossing[:2] > newest[0][:2]:
-                heapq.heapreplace(newest, crossing)
-    rows = sorted((row for _, _, row in worst), key=_worst_first)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for level in below:
+            row = _below_row(level)
+            counted["below"] += 1
+            if row["days_of_cover"] is not None and row["days_of_cover"] <= RUNNING_OUT_DAYS:
+                counted["running_out"] += 1
+            if (row["alerted_at"] or "") >= since:
+                counted["alerts"] += 1
+                crossing = (str(row["alerted_at"]), next(order), row)
+                (heapq.heappushpop if len(newest) >= limit else heapq.heappush)(newest, crossing)
+            yield row
+
+    worst = heapq.nsmallest(limit, rows(), key=_worst_first)  # as sorted(...)[:limit], holding `limit` rows
     alerts = [row for _, _, row in sorted(newest, key=lambda c: c[:2], reverse=True)]
     failed_first = sorted(files, key=lambda f: (f["status"] != "FAILED", f["status"] != "waiting"))
     return {
@@ -298,31 +292,11 @@ def overview(
             "files_today": len(files),
             "files_failed": sum(1 for f in files if f["status"] == "FAILED"),
         },
-        "below": rows,
+        "below": worst,
         "alerts": alerts,
         "files": failed_first[:limit],
         "limit": limit,
     }
-
-
-class _Reversed:
-    """A sort key compared the other way round: the heap's smallest is then the best of the worst kept."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: tuple[Any, ...]) -> None:
-        self.key = key
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return self.key > other.key
-
-    def __gt__(self, other: _Reversed) -> bool:
-        return self.key < other.key
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reversed) and self.key == other.key
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 ITEM_ROWS = 100  # warehouses the item page lists, lowest level first; its totals cover all
