@@ -43,21 +43,15 @@ def _marshal(result: Any) -> bytes:
         raise InvocationError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
 
 
+def _within(payload: Any, limit: int, refusal: type[InvocationError], error_type: str, what: str) -> None:
+    size = len(_marshal(payload))
+    if size > limit:
+        raise refusal(error_type, f"{what} of {size} bytes exceeded the maximum allowed payload size ({limit} bytes)")
+
+
 def check_request(event: Any) -> None:
-    size = len(_marshal(event))
-    if size > SYNC_REQUEST_BYTES:
-        raise RequestTooLargeError(
-            "RequestEntityTooLargeException",
-            f"{size} byte payload is too large for the RequestResponse invocation type "
-            f"(limit {SYNC_REQUEST_BYTES} bytes)",
-        )
+    _within(event, SYNC_REQUEST_BYTES, RequestTooLargeError, "RequestEntityTooLargeException", "Request payload")
 
 
 def check_response(result: Any) -> None:
-    size = len(_marshal(result))
-    if size > SYNC_RESPONSE_BYTES:
-        raise InvocationError(
-            "Function.ResponseSizeTooLarge",
-            f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
-            f"({SYNC_RESPONSE_BYTES} bytes).",
-        )
+    _within(result, SYNC_RESPONSE_BYTES, InvocationError, "Function.ResponseSizeTooLarge", "Response payload")

@@ -76,7 +76,6 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Synchronous invoke; an exception is the function's error, as Lambda reports it to the poller."""
-        check_request(event)
         with (
             _INVOKE_LOCK,
             _environment({**self.base_environment, **self.credentials, **self.environment, **self._lambda_vars()}),
@@ -110,6 +109,7 @@ class LocalFunction:
     def _run(self, event: dict[str, Any], *, container: int, killable: bool) -> Any:
         from local_aws import faults
 
+        check_request(event)  # before the function runs (and for each of concurrent deliveries too)
         handler = self._resolve(container)
         context = LambdaContext(
             function_name=self.name,

@@ -59,7 +59,7 @@ def test_a_response_at_the_limit_passes_and_one_byte_more_fails_the_invocation(f
     with pytest.raises(InvocationError) as failed:
         function.invoke(answer_of(SYNC_RESPONSE_BYTES + 1))
     assert failed.value.error_type == "Function.ResponseSizeTooLarge"
-    assert "(6291557 bytes) exceeded maximum allowed payload size (6291556 bytes)" in str(failed.value)
+    assert "of 6291557 bytes exceeded the maximum allowed payload size (6291556 bytes)" in str(failed.value)
     assert function.errors == 1  # the function's error, as Lambda counts it
 
 
