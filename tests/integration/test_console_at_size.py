@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from benchmarks.reports import level_item
 from tests.integration.test_console import call
 
 BELOW = 12_000  # listed whole, and again as the day's crossings, these came to 7 MB: Lambda refuses that
@@ -14,15 +15,9 @@ NOW = datetime.now(UTC)
 
 
 def below_threshold_level(n):
-    warehouse, item = f"Store {n % 50:02d}", f"big-{n:05d}"
+    """A level as the inventory writer stores it (the reports benchmark's), flagged below its threshold."""
     return {
-        "PK": {"S": f"WH#{warehouse}"},
-        "SK": {"S": f"ITEM#{item}"},
-        "entity": {"S": "StockLevel"},
-        "warehouse": {"S": warehouse},
-        "itemId": {"S": item},
-        "itemName": {"S": f"Imported article number {n} with a long enough name"},
-        "quantity": {"N": str(n % 10)},
+        **level_item(f"Store {n % 50:02d}", n, n % 10),
         "alertThreshold": {"N": "10"},
         "belowThreshold": {"BOOL": True},
         "GSI4PK": {"S": "BELOW"},
