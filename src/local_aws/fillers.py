@@ -110,7 +110,7 @@ class ResourceFillers:
             for p, r in resources.items()
             if r["Type"] == "AWS::Lambda::Permission"
             and r["Properties"].get("Principal") == "cognito-idp.amazonaws.com"
-            and function_lid in json.dumps(r["Properties"].get("FunctionName"))
+            and f'"{function_lid}"' in json.dumps(r["Properties"].get("FunctionName"))  # Ref or GetAtt of it
         ]
         log_groups = [
             g

@@ -17,7 +17,8 @@ Each step is timed and printed as OK or FAILED with the AWS error; the exit stat
 - every dead-letter queue empty, no alarm in ALARM;
 - an alarm reaches people: one of the stack's alarms set to ALARM (SetAlarmState), CloudWatch's notification read
   from a queue subscribed to the KMS-encrypted operations topic, and the alarm set back (the operator needs
-  cloudwatch:SetAlarmState on the stack's alarms);
+  cloudwatch:SetAlarmState on the stack's alarms). The topic's e-mail subscribers get that ALARM e-mail too, its
+  reason naming the smoke run: the proof that alarms reach them;
 - cleanup: its table items, uploaded files (every version), the warehouse's lake partition, lake files holding only
   its rows, the workflow file, the subscriptions and their queues. What stays: the change history (an audit trail,
   named after the run), raw Firehose objects (they may hold other data; expired by RawRetentionDays) and the
