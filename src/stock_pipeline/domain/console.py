@@ -218,8 +218,8 @@ RUNNING_OUT_DAYS = 7
 
 
 def _who(changed_by: Any) -> str | None:
-    """A principal id stored before names were given at ingestion reads as a name too; programs and the
-    pipeline's own names ("unknown" for none) stay as they are."""
+    """Who changed a number, for people: the table and the lake keep S3's principal id of a direct upload (the
+    audit trail's one identity of it); the console says what it is. Names (the console's users, "unknown") stay."""
     if changed_by is None or not str(changed_by).startswith("AWS:"):
         return changed_by
     return uploader_name(str(changed_by))

@@ -33,7 +33,7 @@ from stock_pipeline.domain.counted_files import STOCKTAKES_PREFIX, CountedFileEr
 from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
 from stock_pipeline.domain.inventory import is_inventory_key
 from stock_pipeline.domain.listings import STORE_PREFIX, is_store_key
-from stock_pipeline.domain.objects import ObjectRef, set_inflation_limit, uploader_name
+from stock_pipeline.domain.objects import ObjectRef, set_inflation_limit
 from stock_pipeline.domain.products import is_product_table_key
 from stock_pipeline.domain.supplier_feeds import is_feed_key
 from stock_pipeline.domain.thresholds import is_thresholds_key
@@ -170,7 +170,7 @@ def uploader(ref: ObjectRef, deps: Dependencies) -> ObjectRef:
     the event. Firehose objects (thousands a day, written by the delivery role) are not asked."""
     if ref.key.startswith(STOCK_UPDATES_PREFIX):
         return ref
-    return replace(ref, uploaded_by=deps.store.uploaded_by(ref) or uploader_name(ref.uploaded_by))
+    return replace(ref, uploaded_by=deps.store.uploaded_by(ref) or ref.uploaded_by)
 
 
 def _unprocessed(ref: ObjectRef, deps: Dependencies, reason: str, *, metric: str) -> None:
