@@ -5,12 +5,13 @@ Knows the domain and the adapters' interfaces, not HTTP and not AWS.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from stock_pipeline.adapters.queries import QueryPage
 from stock_pipeline.domain import reports as domain
-from stock_pipeline.domain.forecast import STOCKOUT_COLUMNS, stockout_order, stockout_rows
+from stock_pipeline.domain.forecast import STOCKOUT_COLUMNS, stockout_candidates, stockout_order
 from stock_pipeline.domain.reports import NotFoundError, Page, Query, ReportError
 
 
@@ -75,12 +76,31 @@ def warehouse_items(
     return Page(page.columns, page.rows, page.next_token, summary, page.read_capacity)
 
 
-def item_total(levels: ItemLevels, item_id: str, *, default_threshold: int) -> Page:
+def item_total(
+    levels: ItemLevels,
+    item_id: str,
+    *,
+    default_threshold: int,
+    limit: int | None = None,
+    token: str | None = None,
+    now: int = 0,
+) -> Page:
     """Report 3: the item over every warehouse (GSI1), with its restock threshold (an unknown item, blanks only
-    included, is a 404)."""
+    included, is a 404). The total counts every warehouse; the rows come a page at a time (a chain's article is
+    in thousands of stores), after the warehouse the token names."""
+    query = Query("item_total", {"item": item_id}, "GSI1PK", f"ITEM#{item_id}")
+    after = None
+    if token:
+        key = domain.decode_token(token, query, now=now)
+        after = str(key.get("GSI1SK", {}).get("S", "")).removeprefix("WH#")
     found = levels.levels_of_item(item_id)
     threshold = levels.thresholds([item_id]).get(item_id)
-    return domain.item_total(item_id, found, threshold, default_threshold)
+    page, last = domain.item_total(item_id, found, threshold, default_threshold, limit=limit, after=after)
+    next_token = None
+    if last is not None:
+        position = {"GSI1PK": {"S": f"ITEM#{item_id}"}, "GSI1SK": {"S": f"WH#{last}"}}
+        next_token = domain.encode_token(position, query, now=now)
+    return Page(page.columns, page.rows, next_token, page.summary)
 
 
 def article_stock(
@@ -142,22 +162,36 @@ def stockouts(
     elif warehouse is not None and not queries.warehouse_known(warehouse):
         raise NotFoundError(f"no stock has been recorded for warehouse {warehouse!r}")
     names = [warehouse] if warehouse is not None else queries.warehouse_names()
-    levels: list[dict[str, Any]] = []
-    capacity = 0.0
-    for name in names:
-        start = None
-        while True:
-            page = queries.selling(name, limit=SELLING_PAGE, start=start)
-            levels.extend(page.items)
-            capacity += page.read_capacity
-            if not page.last_key:
-                break
-            start = page.last_key
-    rows = stockout_rows(levels, within_days=within_days)
-    remaining = [row for row in rows if after is None or stockout_order(row) > after]
+    capacity = [0.0]
+
+    def selling() -> Iterator[dict[str, Any]]:
+        for name in names:
+            start = None
+            while True:
+                page = queries.selling(name, limit=SELLING_PAGE, start=start)
+                yield from page.items
+                capacity[0] += page.read_capacity
+                if not page.last_key:
+                    break
+                start = page.last_key
+
+    # One pass, one page of levels held at a time: a million selling levels are read, not kept (a 512 MB function
+    # could not hold them); only the page's rows and one more (is there a next page?) are.
+    matching = [0]
+
+    def counted(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            matching[0] += 1
+            if after is None or stockout_order(row) > after:
+                yield row
+
+    remaining = heapq.nsmallest(
+        size + 1, counted(stockout_candidates(selling(), within_days=within_days)), key=stockout_order
+    )
     shown = remaining[:size]
+    shown = shown[: domain.rows_within(shown)]
     next_token = None
-    if len(remaining) > size:
+    if len(remaining) > len(shown):
         last = shown[-1]
         position = {
             "scope": {"S": scope},
@@ -166,10 +200,10 @@ def stockouts(
             "item": {"S": str(last["item_id"])},
         }
         next_token = domain.encode_token(position, query, now=now)
-    summary: dict[str, Any] = {"within_days": within_days, "matching": len(rows)}
+    summary: dict[str, Any] = {"within_days": within_days, "matching": matching[0]}
     if warehouse is not None:
         summary["warehouse"] = warehouse
-    return Page(STOCKOUT_COLUMNS, shown, next_token, summary, capacity)
+    return Page(STOCKOUT_COLUMNS, shown, next_token, summary, capacity[0])
 
 
 def _paged(
@@ -184,5 +218,9 @@ def _paged(
     size = domain.limit_from(limit)
     start = domain.decode_token(token, query, now=now) if token else None
     page = fetch(size, start)
-    next_token = domain.encode_token(page.last_key, query, now=now) if page.last_key else None
-    return Page(columns, [row(item) for item in page.items], next_token, read_capacity=page.read_capacity)
+    rows = [row(item) for item in page.items]
+    fit = domain.rows_within(rows)
+    # Fewer rows than were read fit in a page's bytes: the next page starts after the last one shown.
+    last = page.keys[fit - 1] if fit < len(rows) else page.last_key
+    next_token = domain.encode_token(last, query, now=now) if last else None
+    return Page(columns, rows[:fit], next_token, read_capacity=page.read_capacity)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from stock_pipeline.config import Settings
+from stock_pipeline.domain.reports import PAGE_BYTES
 from stock_pipeline.handlers import reports
 from stock_pipeline.handlers.ingest import handle as ingest
 from tests.conftest import load_event, sqs_event_for
@@ -89,6 +90,57 @@ def test_report_3_totals_an_item_over_warehouses_with_unicode_and_slash_names_an
     assert (body["restock_if_below"], body["threshold_is_default"]) == (25, False)
     _, other, _ = get(report_deps, "/items/item-06/total")
     assert (other["restock_if_below"], other["threshold_is_default"]) == (10, True)
+
+
+def test_report_3_pages_the_warehouses_and_totals_all_of_them_on_every_page(seeded, report_deps):
+    pages, token = [], None
+    while True:
+        _, body, _ = get(report_deps, "/items/item-05/total", {"limit": 1, **({"next": token} if token else {})})
+        pages.append(body)
+        token = body["next"]
+        if not token:
+            break
+    assert [row["warehouse"] for page in pages for row in page["items"]] == ["Berlin 1", "Hamburg/2", "München 3"]
+    assert {(page["total"], page["warehouses"]) for page in pages} == {(10, 3)}
+    status, other, _ = get(report_deps, "/items/item-06/total", {"next": pages[0]["next"]})
+    assert (status, other["parameter"]) == (400, "next")  # a token of another item's report
+
+
+def test_a_page_of_long_names_stays_within_its_bytes_and_the_next_page_goes_on_after_it(stack, report_deps):
+    # Given a warehouse whose eight levels have item names of 300 KB each (DynamoDB keeps items up to 400 KB)
+    ddb, table = stack.client("dynamodb"), stack.outputs["StockTableName"]
+    ddb.put_item(TableName=table, Item={"PK": {"S": "WAREHOUSES"}, "SK": {"S": "WH#Long"}, "warehouse": {"S": "Long"}})
+    for n in range(8):
+        ddb.put_item(
+            TableName=table,
+            Item={
+                "PK": {"S": "WH#Long"},
+                "SK": {"S": f"ITEM#long-{n}"},
+                "GSI2PK": {"S": "WH#Long"},
+                "warehouse": {"S": "Long"},
+                "itemId": {"S": f"long-{n}"},
+                "itemName": {"S": "é" * 150_000},
+                "quantity": {"N": str(n)},
+            },
+        )
+
+    # When report 1 and report 2 are read in pages of up to 1,000 rows
+    for query in ({}, {"min_quantity": 0}):
+        seen, token, sizes = [], None, []
+        while True:
+            status, body, _ = get(
+                report_deps, "/warehouses/Long/items", {"limit": 1000, **query, **({"next": token} if token else {})}
+            )
+            assert status == 200
+            sizes.append(len(json.dumps(body["items"], ensure_ascii=False).encode()))
+            seen += [row["item_id"] for row in body["items"]]
+            token = body["next"]
+            if not token:
+                break
+
+        # Then each page holds the rows that fit in a page's bytes, and the pages together hold each level once
+        assert max(sizes) <= PAGE_BYTES and len(sizes) > 1, sizes
+        assert sorted(seen) == [f"long-{n}" for n in range(8) if not query or n > 0]  # report 2: more than 0
 
 
 def test_warehouses_are_listed_from_their_registry(seeded, report_deps):

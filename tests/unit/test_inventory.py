@@ -68,6 +68,10 @@ def test_file_names_carry_a_12_or_14_digit_timestamp(key, expected):
         ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t3", "Timestamp: not an ISO-8601 timestamp"),
         ("2021-02-15T12:00:00Z\t \ta1\tShirt\t3", "WarehouseName: empty"),
         ("2021-02-15T12:00:00Z\tBerlin 1\t\tShirt\t3", "ItemId: empty"),
+        ("2021-02-15T12:00:00Z\tBerlin 1\t" + "a" * 257 + "\tShirt\t3", "ItemId: longer than 256 characters"),
+        # 251 characters of 4 bytes: 1,004 bytes, over the 1,000 that keep "WH#"+name within a 1,024-byte sort key
+        ("2021-02-15T12:00:00Z\t" + "\U0001f3ec" * 251 + "\ta1\tShirt\t3", "WarehouseName: longer than 256"),
+        ("2021-02-15T12:00:00Z\tBerlin 1\ta1\t" + "Shirt " * 200 + "\t3", "ItemName: longer than 1,000 characters"),
     ],
 )
 def test_bad_rows_are_rejected_with_line_and_reason_and_the_rest_counts(row, reason):

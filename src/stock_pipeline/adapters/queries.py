@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stock_pipeline.adapters.levels import BELOW_THRESHOLD, WAREHOUSE_REGISTRY
@@ -15,6 +15,19 @@ class QueryPage:
     items: list[dict[str, Any]]
     last_key: dict[str, Any] | None
     read_capacity: float
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    """each item's own key in the index read (what DynamoDB would return as LastEvaluatedKey after it), so that a
+    caller that shows fewer items than it read can go on after the last one it showed"""
+
+
+# The key attributes of each index's LastEvaluatedKey: its own key, then the table's (template.yaml's StockTable).
+INDEX_KEYS: dict[str | None, tuple[str, ...]] = {
+    None: ("PK", "SK"),
+    "GSI1": ("GSI1PK", "GSI1SK", "PK", "SK"),
+    "GSI2": ("GSI2PK", "quantity", "PK", "SK"),
+    "GSI3": ("GSI3PK", "itemId", "PK", "SK"),
+    "GSI4": ("GSI4PK", "alertedAt", "PK", "SK"),
+}
 
 
 class StockQueries:
@@ -111,8 +124,11 @@ class StockQueries:
         if start:
             request["ExclusiveStartKey"] = start
         response = self._ddb.query(**request)
+        raw = response.get("Items", [])
+        key_names = INDEX_KEYS[kwargs.get("IndexName")]
         return QueryPage(
-            items=[plain_item(item) for item in response.get("Items", [])],
+            items=[plain_item(item) for item in raw],
             last_key=response.get("LastEvaluatedKey"),
             read_capacity=float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0)),
+            keys=[{name: item[name] for name in key_names if name in item} for item in raw],
         )

@@ -15,7 +15,7 @@ that moment, so a report never shows a cover older than the level beside it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,24 +182,25 @@ def level_forecast(level: Mapping[str, Any]) -> tuple[float | None, float | None
 def stockout_rows(levels: Iterable[Mapping[str, Any]], *, within_days: float) -> list[dict[str, Any]]:
     """Levels with a sales rate expected to reach zero within `within_days` (already at or below zero included),
     fewest days of cover first, then warehouse and item (a total order, so pages can resume after a row)."""
-    rows = []
+    return sorted(stockout_candidates(levels, within_days=within_days), key=stockout_order)
+
+
+def stockout_candidates(levels: Iterable[Mapping[str, Any]], *, within_days: float) -> Iterator[dict[str, Any]]:
+    """`stockout_rows` in the levels' order, one at a time (for a caller that keeps only the first few)."""
     for level in levels:
         daily, cover = level_forecast(level)
         if daily is None or cover is None or cover > within_days:
             continue
-        rows.append(
-            {
-                "warehouse": level.get("warehouse"),
-                "item_id": level.get("itemId"),
-                "item_name": level.get("itemName"),
-                "quantity": int(level.get("quantity") or 0),
-                "daily_sales": daily,
-                "days_of_cover": cover,
-                "below_threshold": bool(level.get("belowThreshold", False)),
-                "forecast_at": level.get("forecastAt"),
-            }
-        )
-    return sorted(rows, key=stockout_order)
+        yield {
+            "warehouse": level.get("warehouse"),
+            "item_id": level.get("itemId"),
+            "item_name": level.get("itemName"),
+            "quantity": int(level.get("quantity") or 0),
+            "daily_sales": daily,
+            "days_of_cover": cover,
+            "below_threshold": bool(level.get("belowThreshold", False)),
+            "forecast_at": level.get("forecastAt"),
+        }
 
 
 def stockout_order(row: Mapping[str, Any]) -> tuple[float, str, str]:

@@ -39,6 +39,11 @@ TRANSACTIONS_SCHEMA = pa.schema(
 CHUNK_SIZE = 99
 _INT_PATTERN = r"^\s*[+-]?\d{1,18}\s*$"
 MAX_CHANGE = 10**12  # a million million units: far above any real movement, far below int64 over 10**6 rows
+# Names become DynamoDB keys ("ITEM#<id>", "WH#<warehouse>"), and a sort key takes at most 1,024 bytes
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-partition-sort-keys):
+# a longer one would fail its whole chunk. Item names are shown on every page of the reports and the console.
+MAX_NAME_CHARS = {"WarehouseName": 256, "ItemId": 256, "ItemName": 1000}
+MAX_KEY_NAME_BYTES = 1000
 
 
 @dataclass(slots=True)
@@ -140,6 +145,15 @@ def _validate(raw: pa.Table, lines: np.ndarray) -> tuple[pa.Table, list[Rejectio
     trimmed = {name: nfc(pc.utf8_trim_whitespace(raw.column(name))) for name in COLUMNS}
     for name in ("WarehouseName", "ItemId"):
         reject(as_mask(pc.equal(pc.utf8_length(trimmed[name]), 0)), f"{name}: empty")
+    for name, most in MAX_NAME_CHARS.items():
+        too_long = pc.greater(pc.utf8_length(trimmed[name]), most)
+        if name != "ItemName":
+            too_long = pc.or_(too_long, pc.greater(pc.binary_length(trimmed[name]), MAX_KEY_NAME_BYTES))
+        reject(
+            as_mask(too_long),
+            f"{name}: longer than {most:,} characters"
+            + ("" if name == "ItemName" else f" or {MAX_KEY_NAME_BYTES:,} bytes"),
+        )
     change_ok = as_mask(pc.match_substring_regex(raw.column("StockLevelChange"), _INT_PATTERN))
     for i in np.flatnonzero(~change_ok & ~bad):
         reasons[int(i)] = f"StockLevelChange: not an integer: {raw.column('StockLevelChange')[int(i)].as_py()!r}"

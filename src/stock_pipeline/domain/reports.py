@@ -25,6 +25,10 @@ TOKEN_VERSION = 1
 TOKEN_MAX_AGE_S = 24 * 3600
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+# A page's rows, as JSON, stay within this many bytes whatever the names in them: the HTTP API's envelope escapes
+# the body once more (a quote or a non-ASCII character takes at most 3 times its bytes there), and Lambda refuses
+# a response over 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+PAGE_BYTES = 1_000_000
 
 
 class ReportError(ValueError):
@@ -88,6 +92,17 @@ def decode_token(token: str, query: Query, *, now: int) -> dict[str, Any]:
     if not _is_key(key) or key.get(query.partition_attribute) != {"S": query.partition_value}:
         raise ReportError("next", "the next token does not belong to this report")
     return key
+
+
+def rows_within(rows: Sequence[Mapping[str, Any]], budget: int = PAGE_BYTES) -> int:
+    """How many of the first rows fit in `budget` bytes of JSON (at least one: a stored item is at most 400 KB,
+    so a row alone always fits)."""
+    used = 0
+    for n, row in enumerate(rows):
+        used += len(json.dumps(row, default=str, ensure_ascii=False).encode()) + 1
+        if used > budget and n:
+            return n
+    return len(rows)
 
 
 def _is_key(key: Mapping[str, Any]) -> bool:
@@ -180,8 +195,18 @@ def supplier_row(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def item_total(item_id: str, levels: Iterable[Mapping[str, Any]], threshold: int | None, default: int) -> Page:
-    """Report 3: the total of an item over every warehouse, each warehouse's level, and the threshold."""
+def item_total(
+    item_id: str,
+    levels: Iterable[Mapping[str, Any]],
+    threshold: int | None,
+    default: int,
+    *,
+    limit: int | None = None,
+    after: str | None = None,
+) -> tuple[Page, str | None]:
+    """Report 3: the total of an item over every warehouse and the threshold (of all its levels), and the
+    warehouses' levels a page at a time in name order (`after`: the last warehouse of the previous page). Returns
+    the page and the last warehouse shown when more follow."""
     rows = sorted(
         (
             {
@@ -197,9 +222,12 @@ def item_total(item_id: str, levels: Iterable[Mapping[str, Any]], threshold: int
     )
     if not rows:
         raise NotFoundError(f"no warehouse holds a stock level of item {item_id!r}")
-    return Page(
+    remaining = [row for row in rows if after is None or str(row["warehouse"]) > after]
+    shown = remaining[: limit_from(limit)]
+    shown = shown[: rows_within(shown)]
+    page = Page(
         columns=TOTAL_COLUMNS,
-        rows=rows,
+        rows=shown,
         summary={
             "item_id": item_id,
             "total": sum(int(row["quantity"] or 0) for row in rows),
@@ -208,6 +236,7 @@ def item_total(item_id: str, levels: Iterable[Mapping[str, Any]], threshold: int
             "threshold_is_default": threshold is None,
         },
     )
+    return page, (str(shown[-1]["warehouse"]) if len(shown) < len(remaining) else None)
 
 
 def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:

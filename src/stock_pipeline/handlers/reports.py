@@ -101,8 +101,8 @@ class WarehouseLevel(BaseModel):
 
 class ItemTotal(BaseModel):
     item_id: str
-    total: int
-    warehouses: int
+    total: int = Field(description="over every warehouse, on every page")
+    warehouses: int = Field(description="warehouses holding a level of the item, on every page")
     restock_if_below: int
     threshold_is_default: bool
     count: int
@@ -225,10 +225,15 @@ def get_warehouse_items(
     "/items/<item_id>/total", summary="Total of an item across warehouses (report 3)", responses=_responses(ItemTotal)
 )
 def get_item_total(
-    item_id: Annotated[str, Path()], format: FORMAT = None
+    item_id: Annotated[str, Path()], limit: LIMIT = None, next: NEXT = None, format: FORMAT = None
 ) -> Any:  # JSON or CSV: the models are documented in `responses`
     page = reports.item_total(
-        deps().levels, unquote(item_id), default_threshold=deps().settings.default_restock_threshold
+        deps().levels,
+        unquote(item_id),
+        default_threshold=deps().settings.default_restock_threshold,
+        limit=limit,
+        token=next,
+        now=_now(),
     )
     return _answer(page, format)
 
