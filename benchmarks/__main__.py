@@ -7,7 +7,17 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import ebay, forecast, history, local_iam, reports, stock_updates, validation, xlsx_reader
+from benchmarks import (
+    ebay,
+    forecast,
+    history,
+    local_iam,
+    object_memory,
+    reports,
+    stock_updates,
+    validation,
+    xlsx_reader,
+)
 from benchmarks.common import RESULTS, write_section
 
 SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
@@ -19,6 +29,7 @@ SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "ebay": ebay.run,
     "local-iam": local_iam.run,
     "forecast": forecast.run,
+    "object-memory": object_memory.run,
 }
 
 

@@ -1,6 +1,8 @@
 """One handler invocation on one Firehose object, in a process of its own (so its peak memory is its own).
 
-    python -m benchmarks.handler_run <object file> [--tutorial]   -> one JSON line on stdout
+    python -m benchmarks.handler_run <object file> [--tutorial] [--key <object key>]   -> one JSON line on stdout
+
+The key decides the input kind (a Firehose object by default; any key the ingest function routes).
 
 AWS requests are answered in-process by the request counter (no network, no moto): the figure is the handler's
 own work, botocore's per-request serialisation and signing included, and the exact requests it makes.
@@ -57,7 +59,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(path: str, *, tutorial: bool = False) -> dict:
+def main(path: str, *, tutorial: bool = False, key: str = KEY) -> dict:
     import boto3
 
     from benchmarks.transport import RequestCounter
@@ -65,7 +67,7 @@ def main(path: str, *, tutorial: bool = False) -> dict:
 
     data = Path(path).read_bytes()
     session = boto3.session.Session()
-    counter = RequestCounter({(BUCKET, KEY): data}).install(session)
+    counter = RequestCounter({(BUCKET, key): data}).install(session)
     if tutorial:
         from benchmarks.tutorial_lambda import make_handler
 
@@ -77,7 +79,15 @@ def main(path: str, *, tutorial: bool = False) -> dict:
         from stock_pipeline.config import Settings
         from stock_pipeline.handlers.ingest import build_dependencies, handle
 
-        deps = build_dependencies(Settings(table_name="bench-table", bucket_name=BUCKET), session)
+        topic = "arn:aws:sns:eu-central-1:000000000000:bench"
+        settings = Settings(
+            table_name="bench-table",
+            bucket_name=BUCKET,
+            feed_status_topic_arn=topic,
+            restock_topic_arn=topic,
+            supplier_profiles_key="reference/supplier_profiles.json",
+        )
+        deps = build_dependencies(settings, session)
 
         def run(event: dict) -> dict:
             return handle(event, None, deps)
@@ -85,7 +95,7 @@ def main(path: str, *, tutorial: bool = False) -> dict:
     before_mb = peak_rss_mb()
     cpu_before = time.process_time()
     start = time.perf_counter()
-    response = run(sqs_event(BUCKET, KEY, "bench"))
+    response = run(sqs_event(BUCKET, key, "bench"))
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_before
     assert response == {"batchItemFailures": []}, response
@@ -95,11 +105,13 @@ def main(path: str, *, tutorial: bool = False) -> dict:
         "cpu_seconds": cpu_seconds,
         "peak_rss_mb": peak_mb,
         "rss_before_mb": before_mb,
-        "distinct_keys": latest_per_article(parse_stock_updates(data).table).num_rows,
+        "distinct_keys": latest_per_article(parse_stock_updates(data).table).num_rows if key == KEY else None,
         "requests": dict(counter.counts),
     }
 
 
 if __name__ == "__main__":
     sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "src")]
-    print(json.dumps(main(sys.argv[1], tutorial="--tutorial" in sys.argv[2:])))
+    options = sys.argv[2:]
+    key = options[options.index("--key") + 1] if "--key" in options else KEY
+    print(json.dumps(main(sys.argv[1], tutorial="--tutorial" in options, key=key)))

@@ -7,6 +7,8 @@ Everything above the HTTP send runs for real: parameter validation, serialisatio
 from __future__ import annotations
 
 import io
+import json
+import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -47,12 +49,19 @@ class RequestCounter:
         body = b""
         if service == "s3" and operation == "GetObject":
             path = unquote(urlsplit(request.url).path)  # path-style or virtual-hosted: the key ends the path
-            body = next(data for (_, key), data in self._objects.items() if path.endswith("/" + key))
+            found = next((data for (_, key), data in self._objects.items() if path.endswith("/" + key)), None)
+            if found is None:  # what S3 answers for a key it does not have (a reference file not uploaded)
+                body = b"<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"
+                return AWSResponse(request.url, 404, HTTPHeaders(), _Body(body))
+            body = found
             headers["Content-Length"] = str(len(body))
             headers["ETag"] = '"canned"'
         elif service == "dynamodb":
             body = _dynamodb_answer(operation, request.body)
             headers["Content-Type"] = "application/x-amz-json-1.0"
+        elif service == "sns":  # a Query-protocol answer botocore can parse
+            body = f"<{operation}Response><{operation}Result><MessageId>canned</MessageId></{operation}Result>".encode()
+            body += f"<ResponseMetadata><RequestId>canned</RequestId></ResponseMetadata></{operation}Response>".encode()
         else:
             headers["ETag"] = '"canned"'
         return AWSResponse(request.url, 200, headers, _Body(body))
@@ -75,4 +84,13 @@ def _dynamodb_answer(operation: str, request_body: bytes | str | None) -> bytes:
         return b'{"Responses": [' + b",".join([b"{}"] * raw.count(b'"Statement"')) + b"]}"
     if operation == "BatchGetItem":
         return b'{"Responses": {}, "UnprocessedKeys": {}}'
+    if operation in ("Query", "Scan"):
+        return b'{"Items": [], "Count": 0, "ScannedCount": 0}'
+    if operation == "UpdateItem" and b'"ReturnValues"' in raw:
+        # the item as the SET clause writes it to an empty key: `name = :value` or `if_not_exists(x, :value)`
+        request = json.loads(raw)
+        values = request.get("ExpressionAttributeValues", {})
+        assigned = re.findall(r"(\w+) = (?:if_not_exists\(\w+, )?(:\w+)", request.get("UpdateExpression", ""))
+        attributes = {name: values[value] for name, value in assigned if value in values}
+        return json.dumps({"Attributes": attributes}).encode()
     return b"{}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_aws.lambda_limits import check_request, check_response
+from local_aws.lambda_limits import check_memory, check_request, check_response, start_memory_watch
 
 # One invocation at a time: the process environment is shared, as a Lambda container's is not.
 _INVOKE_LOCK = threading.RLock()
@@ -121,6 +121,8 @@ class LocalFunction:
         )
         self.invocations += 1
         injector = faults.ACTIVE
+        # one invocation at a time (killable): its memory is watched; concurrent ones would reset each other's mark
+        watch = start_memory_watch() if killable else None
         try:
             if injector is None:
                 result = handler(event, context)
@@ -128,6 +130,7 @@ class LocalFunction:
                 access_key = self.credentials.get("AWS_ACCESS_KEY_ID", "")
                 with injector.invocation(self.logical_id, access_key, killable=killable):
                     result = handler(event, context)
+            check_memory(self.memory_mb, watch)
             check_response(result)
             return result
         except Exception:

@@ -18,6 +18,7 @@ from local_aws.iam.operations import Need
 from local_aws.iam.policy import Principal
 from local_aws.runtime import LocalFunction
 
+STATE_DATA_BYTES = 256 * 1024
 _functions: dict[str, LocalFunction] = {}
 _principals: list[Callable[[str], Principal | None]] = []
 
@@ -73,7 +74,22 @@ def _invoke(parameters: dict[str, Any], region: str, state_credentials: Any = No
                 "stackTrace": traceback.format_tb(exc.__traceback__),
             },
         }
-    return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": json.loads(json.dumps(result, default=str))}
+    output = json.dumps(result, default=str)
+    if len(output.encode()) > STATE_DATA_BYTES:
+        # A task's result becomes the state's data, which takes at most 256 KiB of UTF-8: beyond it the execution
+        # fails with States.DataLimitExceeded (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html,
+        # "Maximum input or output size for a task, state, or execution"). Locally the task fails with that error.
+        return {
+            "StatusCode": 200,
+            "FunctionError": "Unhandled",
+            "ExecutedVersion": "$LATEST",
+            "Payload": {
+                "errorType": "States.DataLimitExceeded",
+                "errorMessage": f"the state/task '{function.name}' returned a result of {len(output.encode())} bytes, "
+                f"which exceeds the maximum size limit of {STATE_DATA_BYTES} bytes",
+            },
+        }
+    return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": json.loads(output)}
 
 
 def wait_for_executions() -> int:

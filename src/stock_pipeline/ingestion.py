@@ -221,7 +221,7 @@ def ingest_inventory_file(
     already applied, and a run that crashed half-way continues with the first chunk that is missing. The file is
     entered in the arrival register first, so the nightly validation also sees a file that then fails to apply.
     """
-    data = decompress(store.read(ref))  # once: hashed here, parsed below (plain text is left as it is)
+    data = decompress(store.read(ref), "inventory")  # once: hashed here, parsed below (plain text is left as it is)
     register_until = int((now + timedelta(days=ARRIVAL_REGISTER_DAYS)).timestamp())
     first_key, first_etag = levels.claim_content(
         digest=hashlib.sha256(data).hexdigest(),

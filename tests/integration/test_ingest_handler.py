@@ -289,3 +289,24 @@ def test_names_in_any_letter_case_are_ingested_and_folder_markers_skipped(stack,
     assert ingest(deps, bucket, (key, etag), ("inventory_files/2026/11/25/", folder)) == {"batchItemFailures": []}
     assert deps.levels.level("Case 1", "c1")["quantity"] == 4
     assert notices.read() == []
+
+
+def test_an_object_larger_than_its_kind_may_be_is_refused_before_it_is_read_with_its_size_and_the_limit(
+    stack, s3, bucket
+):
+    # Given a counted file of 2.4 MB (a counted file may have 2 MB: three requests a row), uploaded to the stack
+    notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="too-large-inbox")
+    rows = "".join(f"Store 01,big-{n:07d},{n % 50}\n" for n in range(100_000))
+    key = "stocktakes/2026/12/07/whole-chain.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=("warehouse,item_id,counted\n" + rows).encode())
+
+    # When the pipeline gets its notification
+    stack.drain()
+
+    # Then one FAILED notice names its size and the limit, and not one count of it was applied
+    [notice] = [n for n in notices.read() if n["subject"] == f"File FAILED: {key}"]
+    summary = json.loads(notice["message"])["summary"]
+    assert "refused before reading: 2.4 MB, over the 2 MB a counted file may have" in summary
+    ddb, table = stack.client("dynamodb"), stack.outputs["StockTableName"]
+    level = ddb.get_item(TableName=table, Key={"PK": {"S": "WH#Store 01"}, "SK": {"S": "ITEM#big-0000001"}})
+    assert "Item" not in level

@@ -28,6 +28,10 @@ def handler(event, context):
         return {"n": Decimal("3"), "f": Decimal("2.5")}
     if kind == "datetime":
         return {"at": datetime.datetime(2026, 12, 7)}
+    if kind == "memory":  # holds this many MB at once, then lets them go
+        held = bytearray(event["mb"] * 1024 * 1024)
+        held[:: 4096] = b"x" * len(held[:: 4096])  # touched: resident, not only reserved
+        return {"held_mb": len(held) // (1024 * 1024)}
     return {"statusCode": 200, "body": "small"}
 """
 
@@ -42,7 +46,7 @@ def function(tmp_path):
         handler="sized.handler",
         environment={},
         timeout_s=3,
-        memory_mb=128,
+        memory_mb=256,
         code_dir=tmp_path,
         base_environment={},
     )
@@ -89,3 +93,27 @@ def test_the_http_api_answers_an_oversized_response_with_500(function):
         assert big.value.code == 500 and json.loads(big.value.read()) == {"message": "Internal Server Error"}
     finally:
         api.stop()
+
+
+def test_a_task_result_over_step_functions_state_limit_fails_the_task_as_data_limit_exceeded(function):
+    from local_aws import stepfunctions
+
+    stepfunctions._functions[function.name] = function
+    try:
+        within = stepfunctions._invoke({"FunctionName": function.name, "Payload": json.dumps(answer_of(200_000))}, "")
+        over = stepfunctions._invoke({"FunctionName": function.name, "Payload": json.dumps(answer_of(262_145))}, "")
+    finally:
+        stepfunctions._functions.pop(function.name)
+    assert "FunctionError" not in within and len(within["Payload"]["body"]) > 199_000
+    assert over["FunctionError"] == "Unhandled"
+    assert over["Payload"]["errorType"] == "States.DataLimitExceeded"
+    assert "262145 bytes, which exceeds the maximum size limit of 262144 bytes" in over["Payload"]["errorMessage"]
+
+
+def test_an_invocation_past_its_memory_size_fails_as_lambda_ends_it(function):
+    # 256 MB, of which the runtime's own footprint takes 130 MB in the model
+    assert function.invoke({"answer": "memory", "mb": 20}) == {"held_mb": 20}
+    with pytest.raises(InvocationError) as killed:
+        function.invoke({"answer": "memory", "mb": 200})
+    assert killed.value.error_type == "Runtime.OutOfMemory"
+    assert re.search(r"about \d+ MB used of the function's 256 MB", str(killed.value))

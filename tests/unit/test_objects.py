@@ -2,14 +2,23 @@
 
 import gzip
 import io
+import re
 import zipfile
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stock_pipeline.domain.errors import UnreadableObjectError
-from stock_pipeline.domain.objects import check_parquet, decompress, inflation_limit, set_inflation_limit
+from stock_pipeline.domain.errors import ObjectTooLargeError, UnreadableObjectError
+from stock_pipeline.domain.objects import (
+    MAX_OBJECT_MB,
+    check_object_size,
+    check_parquet,
+    decompress,
+    inflation_limit,
+    set_inflation_limit,
+)
 from stock_pipeline.domain.products import ProductTableError, parse_product_table
 from stock_pipeline.domain.workbooks import WorkbookError, open_workbook
 
@@ -85,3 +94,27 @@ def test_who_uploaded_a_file_reads_as_a_name_or_says_it_came_straight_to_s3(prin
     from stock_pipeline.domain.objects import uploader_name
 
     assert uploader_name(principal) == shown
+
+
+def test_an_object_over_its_kinds_limit_is_refused_with_its_size_and_the_limit():
+    check_object_size(MAX_OBJECT_MB["inventory"] * 1_000_000, "inventory")  # at the limit: read
+    check_object_size(None, "inventory")  # no size announced: the readers bound what they inflate
+    with pytest.raises(ObjectTooLargeError, match=r"312\.5 MB, over the 200 MB an inventory file may have"):
+        check_object_size(312_500_000, "inventory")
+
+
+def test_gzip_inflating_past_its_kinds_limit_is_refused_as_too_large():
+    bomb = gzip.compress(b"\n" * 21_000_000)  # 21 MB of newlines, a few KB compressed
+    with pytest.raises(ObjectTooLargeError, match="expands past 20 MB when decompressed, the most a thresholds"):
+        decompress(bomb, "thresholds")
+    assert len(decompress(bomb, "inventory")) == 21_000_000
+
+
+def test_every_limit_is_within_the_largest_object_the_benchmark_measured():
+    page = (Path(__file__).parents[2] / "docs" / "benchmarks.md").read_text()
+    measured = {
+        kind: float(largest.replace(",", ""))
+        for kind, largest in re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) MB \| [\d,]+ MB(?: \(over!\))? \|$", page, re.M)
+    }
+    assert set(measured) == set(MAX_OBJECT_MB), "run: make bench ARGS='--only object-memory'"
+    assert {kind: limit for kind, limit in MAX_OBJECT_MB.items() if limit > measured[kind]} == {}

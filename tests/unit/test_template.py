@@ -282,7 +282,7 @@ def test_files_not_processed_and_undeliverable_notifications_alarm(resources):
         for m in unprocessed["Metrics"]
         if "MetricStat" in m
     }
-    assert set(named) == {"ObjectsUnrouted", "ObjectsGone", "ObjectsUnreadable"}
+    assert set(named) == {"ObjectsUnrouted", "ObjectsGone", "ObjectsUnreadable", "ObjectsTooLarge"}
     # the metrics the ingest handler publishes, under the namespace and service dimension Powertools gives them
     source = (Path(__file__).parents[2] / "src" / "stock_pipeline" / "handlers" / "ingest.py").read_text()
     assert all(f'"{name}"' in source for name in named)

@@ -9,6 +9,11 @@ class UnreadableObjectError(PipelineError):
     """The object as a whole cannot be read (not gzip, not NDJSON, not Parquet): retrying will not help."""
 
 
+class ObjectTooLargeError(UnreadableObjectError):
+    """The object is larger than its kind may be: refused before it is read (reading it could exhaust the
+    function's memory, and Lambda would end the invocation before any notice is written)."""
+
+
 class ObjectGoneError(PipelineError):
     """The announced object no longer exists (deleted or expired before it was processed)."""
 

@@ -77,7 +77,7 @@ def is_inventory_key(key: str) -> bool:
 
 def parse_inventory_file(body: bytes) -> ParsedTransactions:
     """TAB-separated with a header; every row is checked, bad ones rejected with their line, the rest kept."""
-    data = decompress(body)
+    data = decompress(body, "inventory")
     if not data.strip():
         return ParsedTransactions(TRANSACTIONS_SCHEMA.empty_table())
     skipped: list[Rejection] = []

@@ -8,7 +8,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-from stock_pipeline.domain.errors import UnreadableObjectError
+from stock_pipeline.domain.errors import ObjectTooLargeError, UnreadableObjectError
 
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -19,6 +19,41 @@ _limits = {"inflated_bytes": 1024 * 1024 * 1024}
 # The codecs the AWS SDK for pandas layer's pyarrow is built with (Snappy and zlib); ZSTD, LZ4 or Brotli would
 # fail inside the layer even where a local pyarrow reads them.
 LAYER_PARQUET_CODECS = frozenset({"SNAPPY", "GZIP", "UNCOMPRESSED"})
+
+
+# The largest object of each input kind, in MB as stored and (gzip) once inflated. The ingest function (1,769 MB)
+# peaks at about 200 MB plus the kind's MB of memory per MB of input, measured by `make bench ARGS="--only
+# object-memory"` (docs/benchmarks.md): each limit keeps the peak under 80% of the function's memory. Thresholds
+# and counted files are bounded by time as well: one DynamoDB request or more per row (docs/scale.md).
+MAX_OBJECT_MB = {
+    "inventory": 200,  # 5.6 MB a MB: about 2 million rows
+    "stock_updates": 500,  # 2.2 MB a MB of NDJSON; Firehose's own objects are at most 128 MB before GZIP
+    "thresholds": 20,  # 28 MB a MB; about 280,000 entries, one UpdateItem each
+    "supplier_feed": 40,  # 27 MB a MB of xlsx
+    "counted": 2,  # 16 MB a MB; about 80,000 rows, three requests each
+    "product_table": 50,  # 23 MB a MB
+    "store_listings": 120,  # 9.5 MB a MB
+}
+KIND_NAMES = {
+    "inventory": "an inventory file",
+    "stock_updates": "a stock updates object",
+    "thresholds": "a thresholds file",
+    "supplier_feed": "a supplier feed",
+    "counted": "a counted file",
+    "product_table": "a product table",
+    "store_listings": "a store listings file",
+}
+
+
+def check_object_size(size: int | None, kind: str) -> None:
+    """Refuse an object larger than its kind may be, before reading it: ObjectTooLargeError names the size and the
+    limit (a size S3 did not give is not checked here; decompression and the parsers bound what they inflate)."""
+    limit = MAX_OBJECT_MB[kind]
+    if size is not None and size > limit * 1_000_000:
+        raise ObjectTooLargeError(
+            f"refused before reading: {size / 1_000_000:,.1f} MB, over the {limit:,} MB {KIND_NAMES[kind]} may "
+            f"have (the ingest function's memory); split it into files of at most {limit:,} MB"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +100,15 @@ def inflation_limit() -> int:
     return _limits["inflated_bytes"]
 
 
-def decompress(body: bytes) -> bytes:
+def decompress(body: bytes, kind: str | None = None) -> bytes:
     """Firehose objects are GZIP when compression is on; plain otherwise. Decide by content, not by name.
 
-    Inflated in steps, so that a small file that expands past the limit is refused before it fills the memory.
+    Inflated in steps, so that a small file that expands past the limit (the kind's, else MAX_INFLATED_MB) is
+    refused before it fills the memory.
     """
     if body[:2] != GZIP_MAGIC:
         return body
-    limit = inflation_limit()
+    limit = min(inflation_limit(), MAX_OBJECT_MB[kind] * 1_000_000) if kind else inflation_limit()
     out, data = [], body
     size = 0
     try:
@@ -82,6 +118,11 @@ def decompress(body: bytes) -> bytes:
             while True:
                 size += len(chunk)
                 if size > limit:
+                    if kind and limit == MAX_OBJECT_MB[kind] * 1_000_000:
+                        raise ObjectTooLargeError(
+                            f"refused: expands past {MAX_OBJECT_MB[kind]:,} MB when decompressed, the most "
+                            f"{KIND_NAMES[kind]} may have (the ingest function's memory)"
+                        )
                     raise UnreadableObjectError(
                         f"refused: expands past {limit // (1024 * 1024):,} MiB (MAX_INFLATED_MB) when decompressed"
                     )

@@ -80,7 +80,7 @@ class ParsedUpdates:
 
 def parse_stock_updates(body: bytes) -> ParsedUpdates:
     """Parse one Firehose object: gzip or plain NDJSON, or Parquet from Firehose format conversion."""
-    data = decompress(body)
+    data = decompress(body, "stock_updates")
     if is_parquet(data):
         raw, lines, rejections = _read_parquet(data)
     elif not data.strip():

@@ -40,7 +40,7 @@ def effective_from(key: str) -> str:
 def parse_thresholds(body: bytes) -> tuple[list[Threshold], list[Rejection]]:
     """Each malformed entry is rejected with its index and reason; the others apply. Later duplicates win."""
     try:
-        document = json.loads(decompress(body) or b"{}")
+        document = json.loads(decompress(body, "thresholds") or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UnreadableObjectError(f"thresholds file is not JSON: {exc}") from exc
     entries = document.get("ThresholdList") if isinstance(document, dict) else None

@@ -30,10 +30,10 @@ from stock_pipeline.adapters.supplier_stock import SupplierStock
 from stock_pipeline.adapters.workflow import Workflow
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.counted_files import STOCKTAKES_PREFIX, CountedFileError, is_counted_file_key
-from stock_pipeline.domain.errors import ObjectGoneError, UnreadableObjectError
+from stock_pipeline.domain.errors import ObjectGoneError, ObjectTooLargeError, UnreadableObjectError
 from stock_pipeline.domain.inventory import is_inventory_key
 from stock_pipeline.domain.listings import STORE_PREFIX, is_store_key
-from stock_pipeline.domain.objects import ObjectRef, set_inflation_limit
+from stock_pipeline.domain.objects import ObjectRef, check_object_size, set_inflation_limit
 from stock_pipeline.domain.products import is_product_table_key
 from stock_pipeline.domain.supplier_feeds import is_feed_key
 from stock_pipeline.domain.thresholds import is_thresholds_key
@@ -151,16 +151,25 @@ def process_object(ref: ObjectRef, deps: Dependencies) -> None:
         return
     try:
         ref = uploader(ref, deps)
-        ingest = next(
-            (handler for prefix, takes, handler in ROUTES if ref.key.startswith(prefix) and takes(ref.key)), None
+        route = next(
+            (
+                (kind, handler)
+                for prefix, takes, kind, handler in ROUTES
+                if ref.key.startswith(prefix) and takes(ref.key)
+            ),
+            None,
         )
-        if ingest is None:
+        if route is None:
             _unprocessed(ref, deps, unrecognised_name(ref.key), metric="ObjectsUnrouted")
             return
+        kind, ingest = route
+        check_object_size(ref.size, kind)  # before GetObject: a read past the memory would end without a notice
         ingest(ref, deps)
         metrics.add_metric(name="ObjectsIngested", unit=MetricUnit.Count, value=1)
     except ObjectGoneError as exc:
         _unprocessed(ref, deps, f"the object was deleted before it could be read ({exc})", metric="ObjectsGone")
+    except ObjectTooLargeError as exc:
+        _unprocessed(ref, deps, str(exc), metric="ObjectsTooLarge")
     except UnreadableObjectError as exc:  # retrying cannot fix the content: say why, once, instead of the DLQ
         _unprocessed(ref, deps, f"unreadable: {exc}", metric="ObjectsUnreadable")
 
@@ -421,14 +430,14 @@ def _report_notice(what: str, outcome: FeedOutcome) -> None:
 
 
 # Each input prefix, the names its ingestion takes (any letter case) and the ingestion: the one table of routes.
-ROUTES: list[tuple[str, Callable[[str], bool], Callable[[ObjectRef, Dependencies], None]]] = [
-    (STOCK_UPDATES_PREFIX, lambda key: True, _stock_updates),
-    (INVENTORY_PREFIX, is_inventory_key, _inventory),
-    (THRESHOLDS_PREFIX, is_thresholds_key, _thresholds),
-    (SUPPLIER_FEEDS_PREFIX, is_feed_key, _supplier_feed),
-    (PRODUCT_TABLE_PREFIX, is_product_table_key, _product_table),
-    (STORE_PREFIX, is_store_key, _store_listings),
-    (STOCKTAKES_PREFIX, is_counted_file_key, _counted_file),
+ROUTES: list[tuple[str, Callable[[str], bool], str, Callable[[ObjectRef, Dependencies], None]]] = [
+    (STOCK_UPDATES_PREFIX, lambda key: True, "stock_updates", _stock_updates),
+    (INVENTORY_PREFIX, is_inventory_key, "inventory", _inventory),
+    (THRESHOLDS_PREFIX, is_thresholds_key, "thresholds", _thresholds),
+    (SUPPLIER_FEEDS_PREFIX, is_feed_key, "supplier_feed", _supplier_feed),
+    (PRODUCT_TABLE_PREFIX, is_product_table_key, "product_table", _product_table),
+    (STORE_PREFIX, is_store_key, "store_listings", _store_listings),
+    (STOCKTAKES_PREFIX, is_counted_file_key, "counted", _counted_file),
 ]
 
 
