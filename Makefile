@@ -15,7 +15,7 @@ DOCS_VENV := .venv-docs
 SAM_ENV := PATH="$(dir $(PYTHON_BOOT)):$$PATH" SAM_CLI_TELEMETRY=0
 export PYTHONPATH := src
 
-.PHONY: help browser venv docs redrive demo test unit integration e2e lint build deploy preflight smoke report up validate forecast vendor diagram bench chaos cost openapi clean
+.PHONY: help browser venv docs redrive demo test unit integration e2e lint build deploy preflight smoke report up validate forecast vendor diagram bench scale chaos cost openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -138,6 +138,9 @@ diagram: $(VENV)/.installed ## img/architecture.png from scripts/diagram.py (nee
 
 bench: $(VENV)/.installed ## benchmarks (never part of make test)
 	$(PY) -m benchmarks $(ARGS)
+
+scale: $(VENV)/.installed ## a large tenant's workload on the local stack, DynamoDB's units per partition key -> docs/scale.md
+	$(PY) -m local_aws.scale $(ARGS)
 
 chaos: $(VENV)/.installed ## the reference workload clean, then under injected faults; exits 1 on a violated invariant (ARGS="--seed N --rate 0.05")
 	$(PY) -m local_aws.chaos $(ARGS)

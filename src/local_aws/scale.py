@@ -30,6 +30,8 @@ from typing import Any
 
 from local_aws import capacity
 from local_aws.capacity import CAPACITY, PARTITION_READ_UNITS, PARTITION_WRITE_UNITS, Phase
+from stock_pipeline.adapters.levels import below_shard
+from stock_pipeline.domain.pacing import PARTITION_WRITE_UNITS_PER_SECOND, Pacer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "scale.md"
@@ -75,7 +77,7 @@ def level_item(warehouse: str, n: int, rng: random.Random) -> dict[str, Any]:
             "belowThreshold": {"BOOL": True},
             "alertThreshold": {"N": "10"},
             "alertId": {"S": f"fill-{warehouse}-{n}"},
-            "GSI4PK": {"S": "BELOW"},
+            "GSI4PK": {"S": below_shard(warehouse, f"sku-{n:06d}")},
             "alertedAt": {"S": f"2026-12-0{1 + n % 6}T08:00:00.{n:06d}Z"},
         }
     return item
@@ -118,28 +120,6 @@ def day_file(items: int, rows: int) -> str:
         when = start + timedelta(seconds=r * 0.3)
         lines.append(f"{when:%Y-%m-%dT%H:%M:%S.%f}Z\tStore 00\tsku-{n:06d}\tArticle {n} in blue, size M\t{change}\n")
     return "".join(lines)
-
-
-def rates(phase: Phase, seconds_in_aws: float) -> list[dict[str, Any]]:
-    """The hottest keys of a phase as rates over its duration in AWS, and their ratio to the partition limits."""
-    out = []
-    for kind, counter, limit in (
-        ("write", phase.writes, PARTITION_WRITE_UNITS),
-        ("read", phase.reads, PARTITION_READ_UNITS),
-    ):
-        for (_table, index, key), units in counter.most_common(4):
-            rate = units / seconds_in_aws if seconds_in_aws else 0.0
-            out.append(
-                {
-                    "kind": kind,
-                    "index": index or "table",
-                    "key": key,
-                    "units": units,
-                    "rate": rate,
-                    "ratio": rate / limit,
-                }
-            )
-    return out
 
 
 def call(url: str, method: str = "GET", body: Any = None, token: str | None = None) -> tuple[int, bytes, float]:
@@ -185,7 +165,8 @@ def run(items: int, rows: int) -> dict[str, Any]:
     from local_aws.stack import LocalStack
 
     capacity.install()
-    with LocalStack(stack_name="scale", function_environment={"POWERTOOLS_LOG_LEVEL": "ERROR"}) as stack:
+    quiet = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+    with LocalStack(stack_name="scale", function_environment=quiet) as stack:
         started = time.monotonic()
         filled = fill(stack, items)
         fill_s = time.monotonic() - started
@@ -206,29 +187,53 @@ def run(items: int, rows: int) -> dict[str, Any]:
     return {"items": items, "rows": rows, "filled": filled, "file": file_phase, "file_s": file_s, "routes": served}
 
 
-def file_seconds_in_aws(phase: Phase) -> tuple[float, float]:
-    """The file phase's duration in AWS: the ingest's transactions in sequence; the alert function's claims over the
-    stream's shards (they run while the ingest writes; the slower of the two sets the pace of each key)."""
-    ingest = phase.requests["TransactWriteItems"] * PACE["TransactWriteItems"]
-    claims = sum(
-        units for (_, index, key), units in phase.writes.items() if index == "GSI4" and key.startswith("BELOW")
-    )
-    alerts = claims * PACE["UpdateItem"] / PACE["stream_shards"]
-    return ingest, alerts
+def ingest_seconds_in_aws(transactions: int, levels: float, *, paced: bool) -> float:
+    """The ingest function's time in AWS for a file's chunks, one after another: each transaction's own time and,
+    paced, the waits of its pacer (`domain.pacing`, simulated on a clock of its own)."""
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    pacer = Pacer(PARTITION_WRITE_UNITS_PER_SECOND, clock=lambda: clock[0], sleep=sleep)
+    per_chunk = levels / max(transactions, 1)
+    for _ in range(transactions):
+        if paced:
+            pacer.spend("warehouse", 2 * per_chunk)
+        clock[0] += PACE["TransactWriteItems"]
+    return clock[0]
+
+
+def key_rows(phase: Phase, *, paced: bool) -> tuple[list[str], float, float]:
+    """Each hot key's rate over the time its writer takes in AWS: the ingest's keys over the ingest's time, GSI4's
+    (written by the alert function's claims, which follow the ingest's crossings) over the slower of the two."""
+    levels = max((units for (_, index, key), units in phase.writes.items() if index == "GSI2"), default=0)
+    ingest_s = ingest_seconds_in_aws(phase.requests["TransactWriteItems"], levels, paced=paced)
+    claims = sum(units for (_, index, _key), units in phase.writes.items() if index == "GSI4")
+    alerts_s = max(ingest_s, claims * PACE["UpdateItem"] / PACE["stream_shards"])
+    rows = []
+    for kind, counter, limit in (
+        ("write", phase.writes, PARTITION_WRITE_UNITS),
+        ("read", phase.reads, PARTITION_READ_UNITS),
+    ):
+        for (_table, index, key), units in counter.most_common(4):
+            seconds = alerts_s if index == "GSI4" else ingest_s
+            rate = units / seconds if seconds else 0.0
+            rows.append(
+                f"| {kind} | {index or 'table'} | `{key[:60]}` | {units:,.0f} | {seconds:,.1f} s | {rate:,.0f}/s | "
+                f"**{rate / limit:.2f}** |"
+            )
+    return rows, ingest_s, alerts_s
 
 
 def report(result: dict[str, Any]) -> str:
     phase: Phase = result["file"]
-    ingest_s, alerts_s = file_seconds_in_aws(phase)
-    rows = []
-    for r in rates(phase, max(ingest_s, 0.001)):
-        seconds = alerts_s if r["index"] == "GSI4" else ingest_s
-        rate = r["units"] / seconds if seconds else 0.0
-        limit = PARTITION_WRITE_UNITS if r["kind"] == "write" else PARTITION_READ_UNITS
-        rows.append(
-            f"| {r['kind']} | {r['index']} | `{r['key']}` | {r['units']:,.0f} | {seconds:,.1f} s | {rate:,.0f}/s | "
-            f"**{rate / limit:.2f}** |"
-        )
+    unpaced, ingest_unpaced, _ = key_rows(phase, paced=False)
+    paced, ingest_s, alerts_s = key_rows(phase, paced=True)
+    header = [
+        "| | on | partition key | units | over (in AWS) | rate | of the partition's limit |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     routes_md = [
         f"| {r['route']} | {r['status']} | {r['bytes']:,} | {r['seconds']:.1f} s | {r['read_units']:,.0f} |"
         for r in result["routes"]
@@ -237,16 +242,24 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"_Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make scale` ({levels:,} levels in {WAREHOUSES} "
-            f"warehouses, {result['filled']['below']:,} below threshold; a {result['rows']:,}-row file)._",
+            f"warehouses, {result['filled']['below']:,} below threshold; a {result['rows']:,}-row file; "
+            f"{result['file_s']:,.0f} s locally)._",
             "",
-            f"**A day's file for one warehouse.** {phase.requests['TransactWriteItems']:,} transactions; in AWS the "
-            f"ingest function applies them one after another ({PACE['TransactWriteItems'] * 1000:.0f} ms each: "
-            f"{ingest_s:,.1f} s), the alert function claims the crossings on {PACE['stream_shards']} stream shards "
-            f"({PACE['UpdateItem'] * 1000:.0f} ms a claim: {alerts_s:,.1f} s).",
+            f"**A day's file for one warehouse**: {phase.requests['TransactWriteItems']:,} transactions. In AWS the "
+            f"ingest function applies them one after another ({PACE['TransactWriteItems'] * 1000:.0f} ms each); the "
+            f"alert function claims the crossings on {PACE['stream_shards']} stream shards "
+            f"({PACE['UpdateItem'] * 1000:.0f} ms a claim).",
             "",
-            "| | on | partition key | units | over (in AWS) | rate | of the partition's limit |",
-            "|---|---|---|---:|---:|---:|---:|",
-            *rows,
+            f"Unpaced (as before): the file's writes take {ingest_unpaced:,.1f} s.",
+            "",
+            *header,
+            *unpaced,
+            "",
+            f"Paced (each warehouse's writes at {PARTITION_WRITE_UNITS_PER_SECOND:,} units a second, "
+            f"`domain/pacing.py`): {ingest_s:,.1f} s; the claims {alerts_s:,.1f} s.",
+            "",
+            *header,
+            *paced,
             "",
             "**Each route at that size** (through the console's API on the local stack; read units counted):",
             "",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stock_pipeline.domain.errors import ConfigError
+from stock_pipeline.domain.pacing import PARTITION_WRITE_UNITS_PER_SECOND
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class Settings:
     feed_status_topic_arn: str = ""
     supplier_profiles_key: str = ""
     max_inflated_mb: int = 1024
+    partition_write_units: int = PARTITION_WRITE_UNITS_PER_SECOND  # a second, per warehouse, for a file's levels
     max_receives: int = 5  # the ingest queue's maxReceiveCount
     parking_queue_url: str = ""  # the ingest dead-letter queue: messages no retry can help are parked there at once
     validation_topic_arn: str = ""
@@ -105,6 +107,7 @@ class Settings:
             feed_status_topic_arn=env.get("FEED_STATUS_TOPIC_ARN", "").strip(),
             supplier_profiles_key=env.get("SUPPLIER_PROFILES_KEY", "").strip().lstrip("/"),
             max_inflated_mb=integer("MAX_INFLATED_MB", 1024, 1),
+            partition_write_units=integer("PARTITION_WRITE_UNITS", PARTITION_WRITE_UNITS_PER_SECOND, 1),
             max_receives=integer("MAX_RECEIVES", 5, 1),
             parking_queue_url=env.get("PARKING_QUEUE_URL", "").strip(),
             validation_topic_arn=env.get("VALIDATION_TOPIC_ARN", "").strip(),

@@ -10,6 +10,7 @@ import pytest
 
 from local_aws.pollers import DynamoDbStreamPoller
 from stock_pipeline.domain.objects import ObjectRef
+from stock_pipeline.domain.pacing import Pacer
 from stock_pipeline.handlers.ingest import handle
 from stock_pipeline.ingestion import ingest_inventory_file
 from tests.conftest import sqs_event_for
@@ -119,6 +120,31 @@ def test_a_file_reprocessed_after_a_crash_half_way_applies_every_change_exactly_
     assert (report.chunks, report.chunks_already_applied) == (3, 1)
     levels = {item["itemId"]: item["quantity"] for item in deps.levels.levels_of_warehouse("WH-crash")}
     assert levels == dict(entries)
+
+
+def test_a_large_file_for_one_warehouse_is_written_at_its_partitions_rate_and_a_small_one_at_once(deps, s3, bucket):
+    # Given a file of 600 levels of one warehouse and 40 of another, paced at 100 units a second (on a clock that
+    # moves only when the pacer waits: the figure is the waiting, not this machine's speed)
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    pacer = Pacer(100, clock=lambda: clock[0], sleep=sleep)
+    text = rows("WH-paced", *[(f"p-{i:03d}", 1) for i in range(600)]) + rows("WH-small", ("s-1", 2))[len(HEADER) :]
+    etag = s3.put_object(Bucket=bucket, Key=key(9), Body=text.encode())["ETag"].strip('"')
+    common = {"store": deps.store, "writer": deps.store, "lake": deps.lake, "rejected_prefix": "rejected/"}
+
+    # When it is ingested
+    report = ingest_inventory_file(
+        ObjectRef(bucket, key(9), etag), levels=deps.levels, now=datetime.now(UTC), pacer=pacer, **common
+    )
+
+    # Then its 1,200 units to WH-paced took 11 seconds past the burst of one, the small warehouse none, and
+    # every level is applied
+    assert report.paced_s == pytest.approx((1200 - 100) / 100)
+    assert report.levels == 601
+    assert level(deps, "WH-paced", "p-599") == 1 and level(deps, "WH-small", "s-1") == 2
 
 
 def test_files_arriving_out_of_order_give_the_same_levels(deps, s3, bucket):

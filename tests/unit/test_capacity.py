@@ -84,3 +84,14 @@ def test_reads_are_counted_per_key_in_units_of_4_kb_half_for_eventually_consiste
     assert phase.reads[("t", "", "WH#Hamburg")] == 3 + 0.5
     assert phase.reads[("t", "GSI2", "WH#Hamburg")] == 0.5
     assert phase.requests["Query"] == 2 and phase.requests["GetItem"] == 1
+
+
+def test_the_levels_below_threshold_spread_over_gsi4s_shards_each_in_one_for_good():
+    from collections import Counter
+
+    from stock_pipeline.adapters.levels import BELOW_SHARDS, below_partitions, below_shard
+
+    shards = Counter(below_shard(f"Store {n % 50:02d}", f"sku-{n:06d}") for n in range(100_000))
+    assert set(shards) == set(below_partitions()) - {"BELOW"} and len(shards) == BELOW_SHARDS
+    assert max(shards.values()) < 1.1 * 100_000 / BELOW_SHARDS  # even: no shard is hot
+    assert below_shard("Berlin 1", "a1") == below_shard("Berlin 1", "a1")  # a retried claim lands where it did

@@ -4,6 +4,7 @@ thresholds and the alert flag (claim, mark sent, re-arm). Conditional writes mak
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -302,7 +303,8 @@ class StockLevels:
             warehouse,
             item_id,
             # GSI4PK puts the level into the sparse index of levels below their threshold (the console's
-            # overview reads it, sorted by alertedAt: the crossings of the last 24 hours are its newest)
+            # overview reads it, sorted by alertedAt: the crossings of the last 24 hours are its newest), in one of
+            # BELOW_SHARDS partitions: a stock-out wave's claims spread over them instead of one hot key
             "SET belowThreshold = :true, alertId = :id, alertThreshold = :threshold, GSI4PK = :below, "
             "alertedAt = if_not_exists(alertedAt, :now)",
             "quantity < :threshold"
@@ -313,7 +315,7 @@ class StockLevels:
                 ":false": {"BOOL": False},
                 ":id": {"S": alert_id},
                 ":threshold": {"N": str(threshold)},
-                ":below": {"S": BELOW_THRESHOLD},
+                ":below": {"S": below_shard(warehouse, item_id)},
                 ":now": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
             },
         )
@@ -353,7 +355,23 @@ class StockLevels:
         )
 
 
-BELOW_THRESHOLD = "BELOW"  # GSI4's one partition: the levels below their threshold (few; changed at crossings only)
+# GSI4's partitions of the levels below their threshold: written at every crossing, so one key value would take a
+# stock-out wave's claims alone, at most 1,000 write units a second (docs/scale.md). Each level has its shard
+# (`below_shard`, stable: a retried claim lands where the first did); readers read every shard, and "BELOW", the
+# one partition of levels claimed before the shards (they move to a shard at their next crossing).
+BELOW_THRESHOLD = "BELOW"
+BELOW_SHARDS = 10
+
+
+def below_shard(warehouse: str, item_id: str) -> str:
+    return f"{BELOW_THRESHOLD}#{zlib.crc32(f'{warehouse}\0{item_id}'.encode()) % BELOW_SHARDS}"
+
+
+def below_partitions() -> list[str]:
+    """Every GSI4 partition key a level below its threshold may have."""
+    return [BELOW_THRESHOLD, *(f"{BELOW_THRESHOLD}#{n}" for n in range(BELOW_SHARDS))]
+
+
 NO_THRESHOLD = -1  # previousRestockIfBelow of an item that had none (thresholds are never negative)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from stock_pipeline.adapters.levels import BELOW_THRESHOLD, WAREHOUSE_REGISTRY
+from stock_pipeline.adapters.levels import WAREHOUSE_REGISTRY, below_partitions
 from stock_pipeline.adapters.stock_table import plain_item, serializer
 
 
@@ -55,15 +55,16 @@ class StockQueries:
     def below_threshold(self) -> Iterator[dict[str, Any]]:
         """Every level below its threshold (GSI4, sparse: set with the alert flag, removed at the re-arm), page by
         page as it is read: a caller that keeps a few of them holds one page at a time, not tens of thousands."""
-        start = None
-        while True:
-            page = self._page(
-                1000, start, IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk", values={":pk": BELOW_THRESHOLD}
-            )
-            yield from page.items
-            if not page.last_key:
-                return
-            start = page.last_key
+        for partition in below_partitions():  # sharded: a crossing wave's writes spread over them (adapters.levels)
+            start = None
+            while True:
+                page = self._page(
+                    1000, start, IndexName="GSI4", KeyConditionExpression="GSI4PK = :pk", values={":pk": partition}
+                )
+                yield from page.items
+                if not page.last_key:
+                    break
+                start = page.last_key
 
     def warehouse_known(self, warehouse: str) -> bool:
         key = {"PK": {"S": WAREHOUSE_REGISTRY}, "SK": {"S": f"WH#{warehouse}"}}

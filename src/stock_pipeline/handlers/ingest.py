@@ -34,6 +34,7 @@ from stock_pipeline.domain.errors import ObjectGoneError, ObjectTooLargeError, U
 from stock_pipeline.domain.inventory import is_inventory_key
 from stock_pipeline.domain.listings import STORE_PREFIX, is_store_key
 from stock_pipeline.domain.objects import ObjectRef, check_object_size, set_inflation_limit
+from stock_pipeline.domain.pacing import Pacer
 from stock_pipeline.domain.products import is_product_table_key
 from stock_pipeline.domain.supplier_feeds import is_feed_key
 from stock_pipeline.domain.thresholds import is_thresholds_key
@@ -214,6 +215,7 @@ def _inventory(ref: ObjectRef, deps: Dependencies) -> None:
         lake=deps.lake,
         rejected_prefix=deps.settings.rejected_prefix,
         now=datetime.now(UTC),
+        pacer=Pacer(deps.settings.partition_write_units),
     )
     if report.duplicate_of is not None:
         reason = f"the same content as {report.duplicate_of}, which arrived first: not applied again"
