@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import logging
 import re
 import threading
 import time
@@ -28,6 +29,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from local_aws.runtime import LocalFunction
+
+log = logging.getLogger(__name__)
 
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
@@ -144,7 +147,8 @@ class LocalHttpApi:
             event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
         try:
             response = route.function.invoke(event)
-        except Exception:  # a function error is API Gateway's 500
+        except Exception as exc:  # a function error is API Gateway's 500 (and a line in the function's log)
+            log.warning("%s failed: %s: %s", route.function.name, type(exc).__name__, exc)
             return self._reply(request, 500, {"message": "Internal Server Error"})
         self._proxy_response(request, response)
 

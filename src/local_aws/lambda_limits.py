@@ -3,6 +3,7 @@ import of the rest of the local stack: both use it)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 # Lambda's invocation payload quota, request and response, for synchronous invocations: 6 MB
@@ -62,10 +63,12 @@ def check_response(result: Any) -> None:
 # and https://repost.aws/knowledge-center/lambda-memory-limit). Locally every function shares one process, so an
 # invocation's peak is modelled as the runtime's own footprint (Python, boto3, Powertools, pyarrow: the resident set
 # before the first invocation in `benchmarks.handler_run`) plus how far the process's resident set rose above where
-# it stood when the invocation began: the high-water mark is reset at the start (Linux's /proc/self/clear_refs "5").
-# What it cannot see: memory the function frees and another thread takes (one invocation runs at a time, but moto
-# serves the function's own requests in this process, so its work counts, as the network buffers of a real call
-# would not); and the kill comes after the handler returns, so its side effects are done (in AWS they stop midway).
+# it stood when the invocation began. Linux's high-water mark (VmHWM, reset by writing 5 to /proc/self/clear_refs)
+# gives the peaks; the local AWS answers the function's calls in this process (`local_aws.transport`), so each call
+# is taken out: the peak before it counts, what moto keeps after it (its caches) does not.
+# What it cannot see: memory another thread takes while the function runs (one invocation runs at a time; a test's
+# own calls meanwhile would count), and the kill comes after the handler returns, so its side effects are done (in
+# AWS they stop midway).
 RUNTIME_FOOTPRINT_MB = 130
 
 
@@ -80,22 +83,59 @@ def _status_mb(field: str) -> int | None:
     return None
 
 
-def start_memory_watch() -> int | None:
-    """Reset the process's high-water mark; the resident set now (MB), or None where Linux's /proc is missing."""
+def _reset_peak() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")
     except OSError:
+        return False
+    return True
+
+
+class MemoryWatch:
+    """One invocation's resident-set growth, the local AWS's share taken out."""
+
+    def __init__(self) -> None:
+        self.start = _status_mb("VmRSS") or 0
+        self.peak = self.start
+        self.kept_by_aws = 0
+        self._before = 0
+
+    def pause(self) -> None:
+        """A call into the local AWS begins: the function's peak so far is kept."""
+        self.peak = max(self.peak, (_status_mb("VmHWM") or 0) - self.kept_by_aws)
+        self._before = _status_mb("VmRSS") or 0
+
+    def resume(self) -> None:
+        """The call returned: what the local AWS kept is not the function's."""
+        self.kept_by_aws += max(0, (_status_mb("VmRSS") or 0) - self._before)
+        _reset_peak()
+
+    def used_mb(self) -> int:
+        return max(self.peak, (_status_mb("VmHWM") or 0) - self.kept_by_aws) - self.start
+
+
+WATCHING = threading.local()
+
+
+def start_memory_watch() -> MemoryWatch | None:
+    """Reset the process's high-water mark and watch this thread's invocation; None where /proc is missing."""
+    if not _reset_peak():
         return None
-    return _status_mb("VmRSS")
+    WATCHING.watch = MemoryWatch()
+    return WATCHING.watch
 
 
-def check_memory(memory_mb: int, started_at_mb: int | None) -> None:
+def stop_memory_watch() -> None:
+    WATCHING.watch = None
+
+
+def check_memory(memory_mb: int, watch: MemoryWatch | None) -> None:
     """Fail the invocation as Lambda would if its modelled peak passed the function's MemorySize."""
-    peak = _status_mb("VmHWM")
-    if started_at_mb is None or peak is None:
+    stop_memory_watch()
+    if watch is None:
         return
-    used = RUNTIME_FOOTPRINT_MB + max(0, peak - started_at_mb)
+    used = RUNTIME_FOOTPRINT_MB + max(0, watch.used_mb())
     if used > memory_mb:
         raise InvocationError(
             "Runtime.OutOfMemory",

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_aws.lambda_limits import check_memory, check_request, check_response, start_memory_watch
+from local_aws.lambda_limits import (
+    check_memory,
+    check_request,
+    check_response,
+    start_memory_watch,
+    stop_memory_watch,
+)
 
 # One invocation at a time: the process environment is shared, as a Lambda container's is not.
 _INVOKE_LOCK = threading.RLock()
@@ -134,6 +140,7 @@ class LocalFunction:
             check_response(result)
             return result
         except Exception:
+            stop_memory_watch()
             self.errors += 1
             raise
 

@@ -66,9 +66,13 @@ def deliver(request: Any) -> Any:
     from werkzeug.test import run_wsgi_app
 
     from local_aws.iam.enforcer import CALLER
+    from local_aws.lambda_limits import WATCHING
 
     environ = _environ(request, parts)
     saved = dict(CALLER.__dict__)  # a server thread per request kept the caller's own request state apart
+    watch = getattr(WATCHING, "watch", None)  # an invocation's memory: the local AWS's share is not the function's
+    if watch is not None:
+        watch.pause()
     try:
         app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
         try:
@@ -83,6 +87,8 @@ def deliver(request: Any) -> Any:
     finally:
         CALLER.__dict__.clear()
         CALLER.__dict__.update(saved)
+        if watch is not None:
+            watch.resume()
     code = int(status.split(" ", 1)[0])
     if request.method == "HEAD" or code in _NO_BODY_STATUS:
         body = b""

@@ -17,7 +17,7 @@ STACK_PARAMETERS = {"ConsoleUploadLimitMB": "1"}
 REGIONS = ["eu-central-1", "us-east-1"]
 
 
-def call(url, method="GET", body=None, token=None, headers=None):
+def call(url, method="GET", body=None, token=None, headers=None, timeout=30):
     request = urllib.request.Request(
         url,
         method=method,
@@ -29,7 +29,7 @@ def call(url, method="GET", body=None, token=None, headers=None):
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
