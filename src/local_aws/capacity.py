@@ -68,6 +68,8 @@ class CapacityMeter:
             self._phase.writes[(table.name, "", _value(key))] += units
             for index in table.global_indexes:
                 before, after = _index_key(index, old), _index_key(index, new)
+                if before is not None and before == after and _kept(table, index, old) == _kept(table, index, new):
+                    continue  # nothing the index holds changed: no write there
                 if before is not None and before != after:
                     self._phase.writes[(table.name, index.name, before)] += math.ceil(
                         _projected(table, index, old) / 1024
@@ -141,6 +143,16 @@ def install() -> None:
         with CAPACITY.transaction():
             return transact(self, transact_items)
 
+    def counted(operation: str, method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not getattr(CAPACITY._local, "transaction", False):  # a transaction's parts are one request
+                CAPACITY.request(operation)
+            return method(self, *args, **kwargs)
+
+        return call
+
+    for operation, name in (("UpdateItem", "update_item"), ("PutItem", "put_item"), ("DeleteItem", "delete_item")):
+        setattr(DynamoDBBackend, name, counted(operation, getattr(DynamoDBBackend, name)))
     StreamShard.add = metered_add
     Table.query = metered_query
     DynamoDBBackend.get_item = metered_get
@@ -150,6 +162,16 @@ def install() -> None:
 
 def _size(item: Any) -> int:
     return int(item.size()) if item is not None else 0
+
+
+def _kept(table: Any, index: Any, item: Any) -> dict[str, Any]:
+    """The attributes of the item the index holds, as plain JSON."""
+    projection = index.projection or {}
+    kind = projection.get("ProjectionType", "ALL")
+    kept = {table.hash_key_attr, table.range_key_attr, *index.schema_key_attrs}
+    if kind == "INCLUDE":
+        kept.update(projection.get("NonKeyAttributes", []))
+    return {n: v.to_json() for n, v in item.attrs.items() if kind == "ALL" or n in kept}
 
 
 def _projected(table: Any, index: Any, item: Any) -> int:

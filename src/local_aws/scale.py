@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "scale.md"
 WAREHOUSES = 50
 FILE_ROWS = 100_000
+REEVALUATION_CONCURRENCY = 4  # reevaluate.asl.json's MaxConcurrency
 
 # How fast each function issues its requests in AWS (what turns the counted units into rates). Latencies are
 # DynamoDB's typical single-digit milliseconds in the same Region, a transaction of 99 updates more.
@@ -161,7 +162,7 @@ def routes(stack: Any) -> list[dict[str, Any]]:
     return out
 
 
-def run(items: int, rows: int) -> dict[str, Any]:
+def run(items: int, rows: int, threshold_items: int) -> dict[str, Any]:
     from local_aws.stack import LocalStack
 
     capacity.install()
@@ -183,8 +184,32 @@ def run(items: int, rows: int) -> dict[str, Any]:
             stack.drain()
             file_s = time.monotonic() - started
         print(f"a {rows:,}-row file for Store 00 in {file_s:.0f} s locally", flush=True)
+
+        # purchasing raises the thresholds of some items: re-evaluated in every warehouse by the workflow
+        raised = {f"sku-{n:06d}": 150 for n in range(0, items, max(1, items // threshold_items))}
+        document = {"ThresholdList": [{"ItemId": k, "RestockIfBelow": v} for k, v in raised.items()]}
+        with CAPACITY.phase("thresholds") as thresholds_phase:
+            started = time.monotonic()
+            s3.put_object(
+                Bucket=bucket,
+                Key="restock_thresholds/2026/12/03/restock_thresholds.json",
+                Body=json.dumps(document).encode(),
+            )
+            stack.drain()
+            thresholds_s = time.monotonic() - started
+        print(f"thresholds of {len(raised):,} items re-evaluated in {thresholds_s:.0f} s locally", flush=True)
         served = routes(stack)
-    return {"items": items, "rows": rows, "filled": filled, "file": file_phase, "file_s": file_s, "routes": served}
+    return {
+        "items": items,
+        "rows": rows,
+        "filled": filled,
+        "file": file_phase,
+        "file_s": file_s,
+        "thresholds": thresholds_phase,
+        "thresholds_items": len(raised),
+        "thresholds_s": thresholds_s,
+        "routes": served,
+    }
 
 
 def ingest_seconds_in_aws(transactions: int, levels: float, *, paced: bool) -> float:
@@ -261,6 +286,8 @@ def report(result: dict[str, Any]) -> str:
             *header,
             *paced,
             "",
+            *thresholds_rows(result),
+            "",
             "**Each route at that size** (through the console's API on the local stack; read units counted):",
             "",
             "| route | status | bytes | time (local) | read units |",
@@ -270,14 +297,42 @@ def report(result: dict[str, Any]) -> str:
     )
 
 
+def thresholds_rows(result: dict[str, Any]) -> list[str]:
+    """The re-evaluation's keys over its time in AWS: the workflow's map runs MaxConcurrency (4) tasks, each reading
+    an item's levels (GSI1) and claiming its crossings one after another."""
+    phase: Phase = result["thresholds"]
+    requests = phase.requests["Query"] + phase.requests["GetItem"] + phase.requests["UpdateItem"]
+    seconds = max(requests * PACE["UpdateItem"] / REEVALUATION_CONCURRENCY, 0.001)
+    rows = [
+        f"**A thresholds change for {result['thresholds_items']:,} items** ({result['thresholds_s']:,.0f} s locally): "
+        f"the workflow re-evaluates each item in every warehouse, {REEVALUATION_CONCURRENCY} at a time "
+        f"({PACE['UpdateItem'] * 1000:.0f} ms a request: {seconds:,.1f} s in AWS).",
+        "",
+        "| | on | partition key | units | over (in AWS) | rate | of the partition's limit |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for kind, counter, limit in (
+        ("write", phase.writes, PARTITION_WRITE_UNITS),
+        ("read", phase.reads, PARTITION_READ_UNITS),
+    ):
+        for (_table, index, key), units in counter.most_common(3):
+            rate = units / seconds
+            rows.append(
+                f"| {kind} | {index or 'table'} | `{key[:60]}` | {units:,.0f} | {seconds:,.1f} s | {rate:,.0f}/s | "
+                f"**{rate / limit:.2f}** |"
+            )
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.common import write_section
 
     parser = argparse.ArgumentParser(prog="make scale", description=__doc__)
     parser.add_argument("--items", type=int, default=20_000, help="items per warehouse (50 warehouses)")
     parser.add_argument("--rows", type=int, default=FILE_ROWS, help="rows of the day's file for one warehouse")
+    parser.add_argument("--threshold-items", type=int, default=2_000, help="items whose threshold is raised")
     args = parser.parse_args(argv)
-    result = run(args.items, args.rows)
+    result = run(args.items, args.rows, args.threshold_items)
     markdown = report(result)
     print(markdown)
     write_section("scale", markdown, DOC)

@@ -292,16 +292,20 @@ def test_names_in_any_letter_case_are_ingested_and_folder_markers_skipped(stack,
 
 
 def test_an_object_larger_than_its_kind_may_be_is_refused_before_it_is_read_with_its_size_and_the_limit(
-    stack, s3, bucket
+    stack, deps, s3, bucket
 ):
-    # Given a counted file of 2.4 MB (a counted file may have 2 MB: three requests a row), uploaded to the stack
+    # Given a counted file of 2.4 MB (a counted file may have 2 MB: three requests a row), announced with its size
     notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="too-large-inbox")
     rows = "".join(f"Store 01,big-{n:07d},{n % 50}\n" for n in range(100_000))
     key = "stocktakes/2026/12/07/whole-chain.csv"
-    s3.put_object(Bucket=bucket, Key=key, Body=("warehouse,item_id,counted\n" + rows).encode())
+    etag = upload(s3, bucket, key, ("warehouse,item_id,counted\n" + rows).encode())
+    event = sqs_event_for([(bucket, key, etag)])
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["object"]["size"] = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    event["Records"][0]["body"] = json.dumps(body)
 
-    # When the pipeline gets its notification
-    stack.drain()
+    # When the ingest function gets its notification
+    assert handle(event, None, deps) == {"batchItemFailures": []}
 
     # Then one FAILED notice names its size and the limit, and not one count of it was applied
     [notice] = [n for n in notices.read() if n["subject"] == f"File FAILED: {key}"]

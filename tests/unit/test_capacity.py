@@ -61,7 +61,7 @@ def test_writes_are_counted_per_key_on_the_table_and_each_index_they_touch(ddb):
     assert phase.writes[("t", "GSI2", "WH#Berlin")] == 1 + 1 + 1  # GSI2 does not project `name`
     assert phase.writes[("t", "GSI1", "ITEM#a")] == 2 and phase.writes[("t", "GSI1", "ITEM#b")] == 2
     assert phase.writes[("t", "GSI4", "BELOW")] == 1
-    assert phase.requests["TransactWriteItems"] == 1
+    assert (phase.requests["TransactWriteItems"], phase.requests["PutItem"], phase.requests["UpdateItem"]) == (1, 2, 0)
     assert phase.hottest("write", 1) == [(("t", "", "WH#Berlin"), 5)]
 
 
@@ -95,3 +95,16 @@ def test_the_levels_below_threshold_spread_over_gsi4s_shards_each_in_one_for_goo
     assert set(shards) == set(below_partitions()) - {"BELOW"} and len(shards) == BELOW_SHARDS
     assert max(shards.values()) < 1.1 * 100_000 / BELOW_SHARDS  # even: no shard is hot
     assert below_shard("Berlin 1", "a1") == below_shard("Berlin 1", "a1")  # a retried claim lands where it did
+
+
+def test_a_change_the_index_does_not_hold_writes_nothing_there(ddb):
+    ddb.put_item(TableName="t", Item=level("Köln", "c", 5))
+    with capacity.CAPACITY.phase("unprojected") as phase:
+        ddb.update_item(
+            TableName="t",
+            Key={"PK": {"S": "WH#Köln"}, "SK": {"S": "ITEM#c"}},
+            UpdateExpression="SET alertSent = :s",  # GSI2 does not project it; GSI1 projects everything
+            ExpressionAttributeValues={":s": {"S": "a-1"}},
+        )
+    assert phase.writes[("t", "", "WH#Köln")] == 1 and phase.writes[("t", "GSI1", "ITEM#c")] == 1
+    assert ("t", "GSI2", "WH#Köln") not in phase.writes
