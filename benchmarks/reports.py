@@ -83,23 +83,13 @@ def measure_read_units(n: int) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
-    from local_aws.template import load_template
+    from local_aws.template import stock_table_request
     from stock_pipeline import reports
     from stock_pipeline.adapters.queries import StockQueries
 
-    table = load_template()["Resources"]["StockTable"]["Properties"]
-    indexes = [
-        {k: v for k, v in gsi.items() if k != "ProvisionedThroughput"} for gsi in table["GlobalSecondaryIndexes"]
-    ]
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="eu-central-1")
-        ddb.create_table(
-            TableName="bench",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=table["AttributeDefinitions"],
-            KeySchema=table["KeySchema"],
-            GlobalSecondaryIndexes=indexes,
-        )
+        ddb.create_table(**stock_table_request("bench"))
         warehouse = f"WH {n}"
         items = [level_item(warehouse, i, q) for i, q in enumerate(quantities(n))]
         ddb.put_item(

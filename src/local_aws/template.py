@@ -34,6 +34,23 @@ def _parsed(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
     return yaml_parse(Path(path).read_text())
 
 
+def stock_table_request(name: str, *, stream: bool = False) -> dict[str, Any]:
+    """CreateTable's arguments for a table like the template's single table (its keys and indexes, on demand): for
+    the benchmarks and the unit tests that need the table without a stack."""
+    table = load_template()["Resources"]["StockTable"]["Properties"]
+    indexes = [{k: v for k, v in g.items() if k != "ProvisionedThroughput"} for g in table["GlobalSecondaryIndexes"]]
+    request: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": table["AttributeDefinitions"],
+        "KeySchema": table["KeySchema"],
+        "GlobalSecondaryIndexes": indexes,
+    }
+    if stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    return request
+
+
 def code_dirs(template: dict[str, Any], template_dir: Path = ROOT) -> set[Path]:
     """Every function's CodeUri as a local folder: what `sam build` packages and Lambda puts on sys.path."""
     default = template.get("Globals", {}).get("Function", {}).get("CodeUri")

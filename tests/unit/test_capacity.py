@@ -6,25 +6,16 @@ import pytest
 from moto import mock_aws
 
 from local_aws import capacity, moto_patches
-from local_aws.template import load_template
+from local_aws.template import stock_table_request
 
 
 @pytest.fixture
 def ddb():
-    table = load_template()["Resources"]["StockTable"]["Properties"]
-    indexes = [{k: v for k, v in g.items() if k != "ProvisionedThroughput"} for g in table["GlobalSecondaryIndexes"]]
     with mock_aws():
         moto_patches.install()
         capacity.install()
         client = boto3.client("dynamodb", region_name="eu-central-1")
-        client.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=table["AttributeDefinitions"],
-            KeySchema=table["KeySchema"],
-            GlobalSecondaryIndexes=indexes,
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        client.create_table(**stock_table_request("t", stream=True))
         yield client
 
 

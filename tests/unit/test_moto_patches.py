@@ -182,22 +182,12 @@ def test_calls_without_a_token_each_get_their_own_from_botocore(table):
 @pytest.fixture
 def stock_table():
     """The template's table (its indexes and projections), patched moto."""
-    from local_aws.template import load_template
+    from local_aws.template import stock_table_request
 
-    properties = load_template()["Resources"]["StockTable"]["Properties"]
-    indexes = [
-        {k: v for k, v in g.items() if k != "ProvisionedThroughput"} for g in properties["GlobalSecondaryIndexes"]
-    ]
     moto_patches.install()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="eu-central-1")
-        ddb.create_table(
-            TableName="stock",
-            KeySchema=properties["KeySchema"],
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            GlobalSecondaryIndexes=indexes,
-            BillingMode="PAY_PER_REQUEST",
-        )
+        ddb.create_table(**stock_table_request("stock"))
         yield ddb
 
 

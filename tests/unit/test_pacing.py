@@ -1,23 +1,11 @@
 """The ingest's write pacing per warehouse: a small file goes at once, a large one at the partition's rate."""
 
 from stock_pipeline.domain.pacing import Pacer
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.unit.test_loadgen_sender import FakeClock
 
 
 def test_a_burst_of_one_seconds_worth_goes_at_once_and_more_waits_for_the_rate():
-    clock = Clock()
+    clock = FakeClock()
     pacer = Pacer(800, clock=clock, sleep=clock.sleep)
     for _ in range(4):
         pacer.spend("WH#Berlin", 198)  # a chunk of 99 levels in a transaction
@@ -29,7 +17,7 @@ def test_a_burst_of_one_seconds_worth_goes_at_once_and_more_waits_for_the_rate()
 
 
 def test_a_large_files_writes_to_one_partition_average_the_rate():
-    clock = Clock()
+    clock = FakeClock()
     pacer = Pacer(800, clock=clock, sleep=clock.sleep)
     for _ in range(203):  # 20,000 levels of one warehouse, two units each
         clock.now += 0.025  # the transaction's own time
