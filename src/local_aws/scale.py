@@ -330,7 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make scale", description=__doc__)
     parser.add_argument("--items", type=int, default=20_000, help="items per warehouse (50 warehouses)")
     parser.add_argument("--rows", type=int, default=FILE_ROWS, help="rows of the day's file for one warehouse")
-    parser.add_argument("--threshold-items", type=int, default=2_000, help="items whose threshold is raised")
+    parser.add_argument(
+        "--threshold-items", type=int, default=20, help="items whose threshold is raised (in every warehouse)"
+    )
     args = parser.parse_args(argv)
     result = run(args.items, args.rows, args.threshold_items)
     markdown = report(result)
