@@ -18,6 +18,7 @@ class Settings:
     rejected_prefix: str = "rejected/"
     write_concurrency: int = 32
     default_restock_threshold: int = 10
+    alert_freshness_hours: int = 24  # a crossing whose transaction is older is recorded, not e-mailed
     restock_topic_arn: str = ""
     state_machine_arn: str = ""
     feed_status_topic_arn: str = ""
@@ -102,6 +103,7 @@ class Settings:
             rejected_prefix=_prefix(env.get("REJECTED_PREFIX", "rejected/")),
             write_concurrency=integer("WRITE_CONCURRENCY", 32, 1),
             default_restock_threshold=integer("DEFAULT_RESTOCK_THRESHOLD", 10, 0),
+            alert_freshness_hours=integer("ALERT_FRESHNESS_HOURS", 24, 1),
             restock_topic_arn=env.get("RESTOCK_TOPIC_ARN", "").strip(),
             state_machine_arn=env.get("REEVALUATE_STATE_MACHINE_ARN", "").strip(),
             feed_status_topic_arn=env.get("FEED_STATUS_TOPIC_ARN", "").strip(),

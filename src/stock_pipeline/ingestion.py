@@ -188,6 +188,8 @@ class Levels(Protocol):
 
     def claim_content(self, *, digest: str, key: str, etag: str, seen_at: str, expires_at: int) -> tuple[str, str]: ...
 
+    def settle_first_seen(self, changes: list) -> int: ...
+
     def put_thresholds(
         self, thresholds: list, *, source_key: str, effective_from: str, source_file: str = ""
     ) -> list: ...
@@ -205,6 +207,7 @@ class InventoryReport:
     lake_files: int
     duplicate_of: str | None = None  # the key that brought the same content first: nothing applied
     paced_s: float = 0.0  # waited to keep each warehouse's partition under its write rate
+    first_seen_moved: int = 0  # levels whose first-seen time this file's history moved back
 
 
 def ingest_inventory_file(
@@ -218,6 +221,7 @@ def ingest_inventory_file(
     now: datetime,
     ledger_ttl_days: int = 30,
     pacer: Pacer | None = None,
+    history_before: datetime | None = None,
 ) -> InventoryReport:
     """Deltas, exactly once: each chunk of aggregated changes is applied in one transaction with its ledger entry.
 
@@ -270,6 +274,11 @@ def ingest_inventory_file(
             changed_by=ref.uploaded_by or "",
         ):
             applied += 1
+    # History (an import, a late file): a level's first-seen time moves back to its earliest transaction, so that
+    # its sales rate averages over the days it existed, not since the pipeline first heard of it. Live files are
+    # left out: their transactions are newer than any level's first-seen time but by minutes.
+    cutoff = utc_text(history_before or now - timedelta(days=1))
+    moved = levels.settle_first_seen([c for part in parts for c in part if c.first_at and c.first_at < cutoff])
     return InventoryReport(
         key=ref.key,
         records=parsed.records_read,
@@ -280,6 +289,7 @@ def ingest_inventory_file(
         chunks_already_applied=len(parts) - applied,
         lake_files=len(files),
         paced_s=pacer.waited_s if pacer is not None else 0.0,
+        first_seen_moved=moved,
     )
 
 

@@ -1,7 +1,7 @@
 """Inventory files, thresholds and alerts against moto: the template's table, real transactions and stream records."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import awswrangler as wr
 import numpy as np
@@ -16,6 +16,8 @@ from stock_pipeline.ingestion import ingest_inventory_file
 from tests.conftest import sqs_event_for
 
 HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+# A live file's transactions happen now: a crossing they cause is e-mailed (an older one is history: not e-mailed)
+LIVE = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +211,11 @@ def test_one_alert_per_crossing_and_a_restock_rearms(deps, s3, bucket, inbox, ru
         s3, deps, bucket, "restock_thresholds/2021/02/18/restock_thresholds.json", thresholds_file(18, ("x-1", 25))
     )
 
-    upload_and_ingest(s3, deps, bucket, key(10), rows("WH-alert", ("x-1", 30), ("x-2", 12)))
+    upload_and_ingest(s3, deps, bucket, key(10), rows("WH-alert", ("x-1", 30), ("x-2", 12), when=LIVE))
     run_alerts()
     assert inbox.read() == []  # both at or above their thresholds (25, and the default 10)
 
-    upload_and_ingest(s3, deps, bucket, key(11), rows("WH-alert", ("x-1", -6), ("x-2", -3)))  # 24 and 9
+    upload_and_ingest(s3, deps, bucket, key(11), rows("WH-alert", ("x-1", -6), ("x-2", -3), when=LIVE))  # 24 and 9
     run_alerts()
     first = inbox.read()
     assert sorted((m["attributes"]["itemId"], m["attributes"]["warehouse"]) for m in first) == [
@@ -224,14 +226,14 @@ def test_one_alert_per_crossing_and_a_restock_rearms(deps, s3, bucket, inbox, ru
     assert x1["subject"] == "Restock Name of x-1 at WH-alert: 24 left (below 25)"
     assert key(11) in x1["message"]
 
-    upload_and_ingest(s3, deps, bucket, key(12), rows("WH-alert", ("x-1", -1), ("x-2", -1)))  # stays below
+    upload_and_ingest(s3, deps, bucket, key(12), rows("WH-alert", ("x-1", -1), ("x-2", -1), when=LIVE))  # stays below
     run_alerts()
     assert inbox.read() == []
 
-    upload_and_ingest(s3, deps, bucket, key(13), rows("WH-alert", ("x-2", 20)))  # restocked: 28, re-armed
+    upload_and_ingest(s3, deps, bucket, key(13), rows("WH-alert", ("x-2", 20), when=LIVE))  # restocked: 28, re-armed
     run_alerts()
     assert deps.levels.level("WH-alert", "x-2")["belowThreshold"] is False
-    upload_and_ingest(s3, deps, bucket, key(14), rows("WH-alert", ("x-2", -25)))  # 3: crosses again
+    upload_and_ingest(s3, deps, bucket, key(14), rows("WH-alert", ("x-2", -25), when=LIVE))  # 3: crosses again
     run_alerts()
     again = inbox.read()
     assert [(m["attributes"]["itemId"], "3 left" in m["subject"]) for m in again] == [("x-2", True)]
@@ -307,7 +309,7 @@ def test_a_300_character_item_name_and_a_long_key_still_reach_the_inbox(stack, d
     inbox.read()
     notices = stack.inbox(stack.outputs["FeedStatusTopicArn"], name="integration-notices")
     name = "Überlanger Artikelname mit Umlauten " * 9
-    upload_and_ingest(s3, deps, bucket, key(30), HEADER + f"2021-02-15T12:00:00Z\tWH {'L' * 120}\tlong-1\t{name}\t3\n")
+    upload_and_ingest(s3, deps, bucket, key(30), HEADER + f"{LIVE}\tWH {'L' * 120}\tlong-1\t{name}\t3\n")
     run_alerts()
     [alert] = inbox.read()
     assert alert["subject"].startswith("Restock Uberlanger Artikelname") and len(alert["subject"]) < 100
@@ -380,8 +382,8 @@ def test_an_alert_batch_delivered_again_after_its_alerts_went_out_sends_nothing_
     inbox.read()
     invoke, events = poller.function.invoke, []
     monkeypatch.setattr(poller.function, "invoke", lambda event: events.append(event) or invoke(event))
-    upload_and_ingest(s3, deps, bucket, key(40), rows("WH-twice", ("y-1", 12)))
-    upload_and_ingest(s3, deps, bucket, key(41), rows("WH-twice", ("y-1", -5)))  # 7: below the default 10
+    upload_and_ingest(s3, deps, bucket, key(40), rows("WH-twice", ("y-1", 12), when=LIVE))
+    upload_and_ingest(s3, deps, bucket, key(41), rows("WH-twice", ("y-1", -5), when=LIVE))  # 7: below the default 10
     while poller.poll_once():
         pass
     assert [m["attributes"]["itemId"] for m in inbox.read()] == ["y-1"]
@@ -402,3 +404,69 @@ def test_recording_an_alert_as_sent_is_best_effort(deps, monkeypatch):
 
     monkeypatch.setattr(deps.levels._ddb, "update_item", throttled)
     assert deps.levels.mark_sent([("WH-x", "i-1", "a-1"), ("WH-x", "i-2", "a-2")]) == ["a-1", "a-2"]
+
+
+def test_an_import_of_sixty_days_emails_none_of_its_past_crossings_and_a_live_one_after_it(
+    deps, s3, bucket, inbox, run_alerts
+):
+    # Given sixty daily files from three months ago in which 12 levels of one warehouse cross their threshold again
+    # and again (a delivery of 30 every week, a sale of 5 a day: below 10 two days a week)
+    run_alerts()
+    inbox.read()
+    start = datetime.now(UTC) - timedelta(days=90)
+    crossings_in_history = 0
+    quantity = dict.fromkeys(range(12), 0)
+    for day in range(60):
+        when = start + timedelta(days=day)
+        entries = []
+        for i in range(12):
+            change = 30 if (day + i) % 7 == 0 else -5
+            crossings_in_history += quantity[i] >= 10 > quantity[i] + change
+            quantity[i] += change
+            entries.append((f"imp-{i:02d}", change))
+        text = rows("WH-import", *entries, when=when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        upload_and_ingest(s3, deps, bucket, f"inventory_files/{when:%Y/%m/%d}/{when:%Y%m%d}120000_inventory.csv", text)
+    run_alerts()
+
+    # Then none of the past crossings was e-mailed, though they happened (and are recorded)
+    assert crossings_in_history > 30
+    assert [m for m in inbox.read() if m["attributes"]["warehouse"] == "WH-import"] == []
+    below_now = {i for i, q in quantity.items() if q < 10}
+    assert below_now and len(below_now) < 12
+    for i in range(12):
+        stored = deps.levels.level("WH-import", f"imp-{i:02d}")
+        assert stored["quantity"] == quantity[i]
+        assert stored.get("belowThreshold", False) is (i in below_now)
+        if i in below_now:  # it crossed in the past: not one of today's crossings
+            assert stored["alertedAt"] < (start + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # first seen at its earliest transaction, not when the pipeline processed the first file
+        assert stored["firstSeenAt"] == f"{start:%Y-%m-%d}T{start:%H:%M:%S}.000000Z"
+
+    # When a live file then takes a level that is fine now below its threshold
+    fine = min(i for i in range(12) if i not in below_now)
+    upload_and_ingest(s3, deps, bucket, key(50), rows("WH-import", (f"imp-{fine:02d}", -quantity[fine]), when=LIVE))
+    run_alerts()
+
+    # Then that one crossing is e-mailed, once
+    assert [m["attributes"]["itemId"] for m in inbox.read() if m["attributes"]["warehouse"] == "WH-import"] == [
+        f"imp-{fine:02d}"
+    ]
+
+
+def test_a_levels_first_seen_time_moves_back_to_history_imported_after_it(deps, s3, bucket):
+    # Given a level the live feed made today
+    upload_and_ingest(s3, deps, bucket, key(51), rows("WH-late", ("late-1", 40), when=LIVE))
+    live = deps.levels.level("WH-late", "late-1")["firstSeenAt"]
+
+    # When its history of last month is imported afterwards (files arrive in any order), twice
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).replace(microsecond=0)
+    history = rows("WH-late", ("late-1", 5), when=month_ago.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for _ in range(2):
+        upload_and_ingest(
+            s3, deps, bucket, f"inventory_files/{month_ago:%Y/%m/%d}/{month_ago:%Y%m%d}080000_inventory.csv", history
+        )
+
+    # Then it was first seen a month ago (the minimum of its transactions), and its level counts both files once
+    stored = deps.levels.level("WH-late", "late-1")
+    assert live > stored["firstSeenAt"] == month_ago.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert stored["quantity"] == 45

@@ -112,6 +112,11 @@ def test_changes_are_summed_per_warehouse_and_item_and_the_latest_name_is_kept()
         ("A", "i1", "Old name", 7, 1),
         ("B", "i1", "New name", 3, 2),
     ]
+    # the earliest and the latest transaction of each: the level's first-seen time and the change's own time
+    assert [(c.first_at, c.last_at) for c in changes] == [
+        ("2021-02-15T12:00:00.000000Z", "2021-02-15T12:00:00.000000Z"),
+        ("2021-02-15T12:00:00.000000Z", "2021-02-15T13:00:00.000000Z"),
+    ]
 
 
 def test_chunks_fit_a_transaction_with_its_ledger_entry_and_are_deterministic():

@@ -87,3 +87,18 @@ def test_subjects_stay_within_the_sns_limit_and_ascii():
     text = subject(alert)
     assert len(text) <= 100
     assert text.isascii()
+
+
+def test_a_crossing_is_news_by_its_transactions_time_not_the_upload():
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from stock_pipeline.domain.alerts import is_news
+
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    day = timedelta(hours=24)
+    level = LevelState("Berlin 1", "a1", "Shirt", 3, False)
+    assert is_news(level, now, day)  # a level stored before the change time was kept
+    assert is_news(replace(level, changed_at="2026-12-06T12:00:00.000000Z"), now, day)
+    assert not is_news(replace(level, changed_at="2026-12-06T11:59:59.999999Z"), now, day)
+    assert not is_news(replace(level, changed_at="2026-10-01T08:00:00.000000Z"), now, day)

@@ -70,8 +70,8 @@ class StockLevels:
                             "ADD quantity :change "
                             "SET itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, "
                             "GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, updatedAt = :at, "
-                            "lastSourceKey = :source, lastSourceLines = :lines, "
-                            "firstSeenAt = if_not_exists(firstSeenAt, :at), lastChangedBy = :who"
+                            "lastSourceKey = :source, lastSourceLines = :lines, changedAt = :changed, "
+                            "firstSeenAt = if_not_exists(firstSeenAt, :first), lastChangedBy = :who"
                         ),
                         "ExpressionAttributeValues": {
                             ":change": {"N": str(change.change)},
@@ -83,6 +83,9 @@ class StockLevels:
                             ":gsi1sk": {"S": f"WH#{change.warehouse}"},
                             ":gsi2pk": {"S": f"WH#{change.warehouse}"},
                             ":at": {"S": processed_at},
+                            # when the change happened (its latest transaction), and since when the level exists
+                            ":changed": {"S": change.last_at or processed_at},
+                            ":first": {"S": change.first_at or processed_at},
                             ":source": {"S": source_key},
                             ":lines": {"S": change.lines or ""},
                             ":who": {"S": changed_by or "unknown"},
@@ -294,9 +297,32 @@ class StockLevels:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
+    def settle_first_seen(self, changes: list[Any]) -> int:
+        """A level's first-seen time is its earliest transaction, whatever order files arrive in: for each change
+        whose earliest transaction is older than the level's first-seen time, that time moves back (a conditional
+        write: a minimum, so repeating it changes nothing). Returns how many moved."""
+
+        def settle(change: Any) -> bool:
+            return written_if(
+                self._ddb.update_item,
+                TableName=self.name,
+                Key={"PK": {"S": f"WH#{change.warehouse}"}, "SK": {"S": f"ITEM#{change.item_id}"}},
+                UpdateExpression="SET firstSeenAt = :first",
+                ConditionExpression="attribute_exists(PK) AND firstSeenAt > :first",
+                ExpressionAttributeValues={":first": {"S": change.first_at}},
+            )
+
+        earlier = [change for change in changes if change.first_at]
+        if not earlier:
+            return 0
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="ddb-first-seen") as pool:
+            return sum(pool.map(settle, earlier))
+
     # ---------------------------------------------------------------- the alert flag
 
-    def claim_alert(self, warehouse: str, item_id: str, *, threshold: int, alert_id: str) -> bool:
+    def claim_alert(
+        self, warehouse: str, item_id: str, *, threshold: int, alert_id: str, crossed_at: str | None = None
+    ) -> bool:
         """Set belowThreshold if the level is below now and nobody alerted yet (or this very alert retries and
         has not gone out yet: `alertSent`, set after the publish, keeps a re-delivered batch from sending it again)."""
         return self._conditional_update(
@@ -316,7 +342,8 @@ class StockLevels:
                 ":id": {"S": alert_id},
                 ":threshold": {"N": str(threshold)},
                 ":below": {"S": below_shard(warehouse, item_id)},
-                ":now": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+                # when it crossed: the transaction's time (an import's crossing is not one of today's)
+                ":now": {"S": crossed_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
             },
         )
 

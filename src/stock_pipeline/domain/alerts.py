@@ -7,6 +7,7 @@ write) when the alert goes out, cleared when the level is back at or above the t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
 from stock_pipeline.domain.forecast import days_of_cover
@@ -29,6 +30,7 @@ class LevelState:
     source_key: str | None = None
     daily_sales: float | None = None  # the forecast job's rate, when the level has one
     window_days: int | None = None
+    changed_at: str | None = None  # when the change happened: its latest transaction's time (UTC text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,16 @@ def decide(level: LevelState, threshold: int) -> Decision:
     if not below and level.below_threshold:
         return Decision.REARM
     return Decision.NONE
+
+
+def is_news(level: LevelState, now: datetime, freshness: timedelta) -> bool:
+    """A crossing is e-mailed only if it happened within `freshness` of now: its transaction's time counts (the
+    row's timestamp), not when the file was uploaded. An import of last month's files records its crossings (the
+    history, the console's crossings and overview) without e-mailing the past; a level without that time (written
+    before it was kept) is news."""
+    if not level.changed_at:
+        return True
+    return datetime.fromisoformat(level.changed_at.replace("Z", "+00:00")) >= now - freshness
 
 
 def subject(alert: RestockAlert) -> str:

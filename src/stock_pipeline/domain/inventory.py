@@ -62,6 +62,11 @@ class LevelChange:
     transactions: int
     first_line: int | None = None  # the file lines the change sums (the history's cause)
     last_line: int | None = None
+    # the earliest and the latest transaction the change sums (UTC, as stored: "2026-12-07T10:00:00.000000Z"):
+    # the level's first-seen time is the earliest of all (a minimum, whatever order files arrive in), and the
+    # latest says whether a crossing it causes is news or history (alerts)
+    first_at: str | None = None
+    last_at: str | None = None
 
     @property
     def lines(self) -> str | None:
@@ -202,12 +207,24 @@ def aggregate_changes(transactions: pa.Table) -> list[LevelChange]:
         return []
     ordered = transactions.sort_by([("timestamp", "ascending"), ("source_line", "ascending")])
     grouped = ordered.group_by(["warehouse", "item_id"], use_threads=False).aggregate(
-        [("change", "sum"), ("item_name", "last"), ("change", "count"), ("source_line", "min"), ("source_line", "max")]
+        [
+            ("change", "sum"),
+            ("item_name", "last"),
+            ("change", "count"),
+            ("source_line", "min"),
+            ("source_line", "max"),
+            ("timestamp", "min"),
+            ("timestamp", "max"),
+        ]
     )
     grouped = grouped.sort_by([("warehouse", "ascending"), ("item_id", "ascending")])
+    stamps = {  # Arrow's %S carries the microseconds itself (and it has no %f)
+        name: pc.strftime(grouped.column(f"timestamp_{name}"), format="%Y-%m-%dT%H:%M:%SZ").to_pylist()
+        for name in ("min", "max")
+    }
     return [
-        LevelChange(w, i, name, int(total), int(count), first, last)
-        for w, i, name, total, count, first, last in zip(
+        LevelChange(w, i, name, int(total), int(count), first, last, first_at, last_at)
+        for w, i, name, total, count, first, last, first_at, last_at in zip(
             grouped.column("warehouse").to_pylist(),
             grouped.column("item_id").to_pylist(),
             grouped.column("item_name_last").to_pylist(),
@@ -215,6 +232,8 @@ def aggregate_changes(transactions: pa.Table) -> list[LevelChange]:
             grouped.column("change_count").to_pylist(),
             grouped.column("source_line_min").to_pylist(),
             grouped.column("source_line_max").to_pylist(),
+            stamps["min"],
+            stamps["max"],
             strict=True,
         )
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -14,7 +15,7 @@ from stock_pipeline.adapters.aws import client_config, new_session
 from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.sns import AlertPublisher
 from stock_pipeline.config import Settings
-from stock_pipeline.domain.alerts import Decision, LevelState, RestockAlert, decide
+from stock_pipeline.domain.alerts import Decision, LevelState, RestockAlert, decide, is_news
 from stock_pipeline.observability import logger, metrics, tracer
 
 
@@ -73,6 +74,7 @@ def level_changes(event: dict[str, Any]) -> list[_Change]:
                     source_key=image.get("lastSourceKey"),
                     daily_sales=_number(image.get("dailySales")),
                     window_days=_integer(image.get("salesWindowDays")),
+                    changed_at=image.get("changedAt"),
                 ),
             )
         )
@@ -97,6 +99,9 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
     thresholds = deps.levels.thresholds(c.level.item_id for c in changes) if changes else {}
     default = deps.settings.default_restock_threshold
     alerts: list[RestockAlert] = []
+    history: list[tuple[str, str, str]] = []
+    now = datetime.now(UTC)
+    freshness = timedelta(hours=deps.settings.alert_freshness_hours)
     sequence_of: dict[str, str] = {}
     failed_at: str | None = None
     for change in changes:
@@ -116,8 +121,15 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
                 metrics.add_metric(name="NegativeStockLevels", unit=MetricUnit.Count, value=1)
             decision = decide(level, threshold)
             if decision is Decision.ALERT and deps.levels.claim_alert(
-                level.warehouse, level.item_id, threshold=threshold, alert_id=change.event_id
+                level.warehouse,
+                level.item_id,
+                threshold=threshold,
+                alert_id=change.event_id,
+                crossed_at=level.changed_at,
             ):
+                if not is_news(level, now, freshness):  # history (an import): recorded, not e-mailed
+                    history.append((level.warehouse, level.item_id, change.event_id))
+                    continue
                 alerts.append(
                     RestockAlert(
                         change.event_id,
@@ -140,6 +152,9 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
             )
             failed_at = change.sequence
             break
+    if history:  # marked as sent at once: a re-delivered batch does not e-mail them either
+        deps.levels.mark_sent(history)
+        metrics.add_metric(name="HistoricalCrossingsNotEmailed", unit=MetricUnit.Count, value=len(history))
     not_published = deps.publisher.publish(alerts) if alerts else []
     unrecorded = deps.levels.mark_sent(
         (a.warehouse, a.item_id, a.alert_id) for a in alerts if a.alert_id not in not_published
