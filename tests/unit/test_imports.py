@@ -1,0 +1,62 @@
+"""`stockctl import`'s plan: every name and header checked before anything is uploaded, opening balances first,
+then the history in time order, and a second run leaves out what the first one uploaded."""
+
+import json
+
+from stock_pipeline.domain.imports import plan
+
+INVENTORY = (
+    "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2026-10-02T08:00:00Z\tBerlin 1\ta1\tShirt\t-2\n"
+)
+
+
+def folder():
+    return [
+        ("history/202610020800_inventory.csv", INVENTORY.encode()),
+        ("history/20261001080000_inventory.csv", INVENTORY.replace("10-02", "10-01").encode()),
+        (
+            "restock_thresholds_20261001.json",
+            json.dumps({"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 5}]}).encode(),
+        ),
+        ("opening/balances.csv", b"warehouse,item_id,counted\nBerlin 1,a1,40\n"),
+    ]
+
+
+def test_the_plan_puts_opening_balances_first_then_the_history_in_time_order():
+    result = plan(folder())
+    assert result.problems == []
+    assert [(f.kind, f.key) for f in result.files] == [
+        ("counted", "stocktakes/import/balances.csv"),
+        ("thresholds", "restock_thresholds/2026/10/01/restock_thresholds.json"),
+        ("inventory", "inventory_files/2026/10/01/20261001080000_inventory.csv"),
+        ("inventory", "inventory_files/2026/10/02/202610020800_inventory.csv"),
+    ]
+
+
+def test_every_file_that_cannot_go_is_named_with_its_reason_before_anything_is_uploaded():
+    result = plan(
+        [
+            *folder(),
+            ("notes.docx", b"PK..."),
+            ("202610030800_inventory.csv", b"Date;Store;Item;Qty\n2026-10-03;B;a;1\n"),  # another tool's export
+            ("restock_thresholds_20261002.json", b"{not json"),
+            ("history/copy/202610020800_inventory.csv", INVENTORY.encode()),  # the same key twice
+            ("stock.csv", b"col1,col2\n1,2\n"),
+        ]
+    )
+    problems = dict(result.problems)
+    assert "not a file the pipeline takes" in problems["notes.docx"]
+    assert "first line must be the tab-separated header" in problems["202610030800_inventory.csv"]
+    assert "must be JSON" in problems["restock_thresholds_20261002.json"]
+    assert "same key as history/202610020800_inventory.csv" in problems["history/copy/202610020800_inventory.csv"]
+    assert "not an inventory, thresholds or counted file" in problems["stock.csv"]
+    assert len(result.files) == 4
+
+
+def test_a_second_run_leaves_out_what_the_first_uploaded_and_takes_a_changed_file_again():
+    first = plan(folder())
+    manifest = {f.key: f.digest for f in first.files[:2]}
+    changed = [(n, d + b"\n" if n.endswith("balances.csv") else d) for n, d in folder()]
+    second = plan(changed, manifest)
+    assert [f.key for f in second.already] == ["restock_thresholds/2026/10/01/restock_thresholds.json"]
+    assert [f.kind for f in second.files] == ["counted", "inventory", "inventory"]
