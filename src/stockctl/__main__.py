@@ -14,6 +14,7 @@ python -m stockctl preflight                                    # check samconfi
 python -m stockctl lake-report --local --items a123v5           # HTML page of plots from the lake (`make report`)
 python -m stockctl smoke --stack stock-pipeline                 # prove a deployed stack works (`make smoke`)
 python -m stockctl redrive --queue ingest --stack stock-pipeline  # dead letters back to their source (runbook)
+python -m stockctl import history/ --stack stock-pipeline --dry-run  # a team's history: the plan, then the import
 """
 
 from __future__ import annotations
@@ -192,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
     rd.add_argument("--region", help="AWS region (default: your AWS configuration)")
     rd.add_argument("--poll", type=float, default=2.0, help="seconds between looks at a message move task")
+    im = commands.add_parser("import", help="a folder or zip of history into the pipeline, in order, resumable")
+    im.add_argument("source", help="a folder or a .zip of inventory, thresholds and counted files")
+    im.add_argument("--dry-run", action="store_true", help="print the plan and every problem; upload nothing")
+    im.add_argument("--ahead", type=int, default=10, help="files uploaded but not yet processed at most (default 10)")
+    where = im.add_mutually_exclusive_group()
+    where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
+    im.add_argument("--region", help="AWS region (default: your AWS configuration)")
     return parser
 
 
@@ -218,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stockctl import redrive
 
         return redrive.run(args)
+    if args.command == "import":
+        from stockctl import imports
+
+        return imports.run(args)
     needed = {"items": "warehouse", "total": "item", "stock": "retailer", "supplier": "supplier"}.get(args.report)
     if needed and not getattr(args, needed):
         parser.error(f"report {args.report} needs --{needed}")
