@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import awswrangler as wr
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from local_aws.pollers import DynamoDbStreamPoller
@@ -470,3 +471,37 @@ def test_a_levels_first_seen_time_moves_back_to_history_imported_after_it(deps, 
     stored = deps.levels.level("WH-late", "late-1")
     assert live > stored["firstSeenAt"] == month_ago.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert stored["quantity"] == 45
+
+
+def test_the_forecast_after_an_import_is_the_forecast_of_the_same_history_processed_day_by_day(deps, s3, bucket):
+    from stock_pipeline.domain.forecast import daily_rates
+    from stock_pipeline.domain.inventory import parse_inventory_file
+    from stock_pipeline.domain.validation import parse_utc
+
+    # Given sixty days of one level's history: stocked with 100 sixty days ago, sold only in its last three days
+    now = datetime.now(UTC).replace(microsecond=0)
+    days = [(now - timedelta(days=60), 100), (now - timedelta(days=2), -6), (now - timedelta(days=1), -6)]
+
+    def file_of(warehouse, when, change):
+        return rows(warehouse, ("fc-1", change), when=when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    # When one warehouse gets it day by day as it happened, and another imports it all this afternoon
+    texts = []
+    for when, change in days:
+        for warehouse, processed in (("WH-daily", when + timedelta(minutes=5)), ("WH-imported", now)):
+            text = file_of(warehouse, when, change)
+            texts.append(text)
+            k = f"inventory_files/{when:%Y/%m/%d}/{when:%Y%m%d%H%M}{len(texts):02d}_inventory.csv"
+            etag = s3.put_object(Bucket=bucket, Key=k, Body=text.encode())["ETag"].strip('"')
+            common = {"store": deps.store, "writer": deps.store, "lake": deps.lake, "rejected_prefix": "rejected/"}
+            ingest_inventory_file(ObjectRef(bucket, k, etag), levels=deps.levels, now=processed, **common)
+
+    # Then both levels were first seen sixty days ago, and the nightly rate of both is 12 units over the whole window
+    seen = {w: deps.levels.level(w, "fc-1")["firstSeenAt"] for w in ("WH-daily", "WH-imported")}
+    assert seen["WH-daily"] == seen["WH-imported"] == days[0][0].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    transactions = pa.concat_tables(parse_inventory_file(t.encode()).table for t in texts)
+    rates = daily_rates(
+        transactions, as_of=now, window_days=28, first_seen={(w, "fc-1"): parse_utc(s) for w, s in seen.items()}
+    ).to_pylist()
+    by_warehouse = {row["warehouse"]: row["daily_sales"] for row in rates}
+    assert by_warehouse["WH-daily"] == by_warehouse["WH-imported"] == pytest.approx(12 / 28)
