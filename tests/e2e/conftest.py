@@ -25,7 +25,10 @@ def local_stack(request):
     with LocalStack(
         stack_name="stock-pipeline-e2e" + (f"-{created}" if created else ""),
         region=request.param,
-        parameters={"ConsoleMfa": "OPTIONAL"},  # the console's users may turn two-factor sign-in on
+        # the console's users may turn two-factor sign-in on; the tests' files carry fixed days of this autumn,
+        # uploaded as if they were live: a year of freshness e-mails their crossings (the 24-hour default, which
+        # keeps an import's crossings from e-mailing, is tested in tests/integration/test_import.py)
+        parameters={"ConsoleMfa": "OPTIONAL", "AlertFreshnessHours": "8760"},
         function_environment={"POWERTOOLS_LOG_LEVEL": "WARNING"},
     ) as stack:
         yield stack

@@ -3,7 +3,7 @@ sign in, upload a workbook and a broken one, watch one processed and one FAILED 
 and download its CSV. Screenshots of each page land in test-output/ for a person to look at."""
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -173,11 +173,12 @@ def test_count_adjust_and_transfer_then_see_the_overview_and_the_item_chart_chan
     """A stocktake of two items, an adjustment, and a transfer that would go below zero, confirmed on a second
     click; the levels in the table say each happened once; the overview lists the level now below its threshold
     and the item's page charts its month with who changed what."""
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)  # a live file: its crossing is one of the day's
     upload(
         local_stack,
-        "inventory_files/2026/11/26/20261126073000_inventory.csv",
-        HEADER + "2026-11-26T07:30:00Z\tCount Hall\tcnt-1\tCount Shirt\t10\n"
-        "2026-11-26T07:30:00Z\tCount Hall\tcnt-2\tCount Mug\t5\n",
+        f"inventory_files/{hour_ago:%Y/%m/%d}/{hour_ago:%Y%m%d%H%M%S}_inventory.csv",
+        HEADER + f"{hour_ago:%Y-%m-%dT%H:%M:%SZ}\tCount Hall\tcnt-1\tCount Shirt\t10\n"
+        f"{hour_ago:%Y-%m-%dT%H:%M:%SZ}\tCount Hall\tcnt-2\tCount Mug\t5\n",
     )
     local_stack.drain()
     # a reader in New York, on a laptop's width

@@ -21,7 +21,11 @@ HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with LocalStack(stack_name="redrive-e2e", function_environment={"POWERTOOLS_LOG_LEVEL": "ERROR"}) as stack:
+    with LocalStack(
+        stack_name="redrive-e2e",
+        function_environment={"POWERTOOLS_LOG_LEVEL": "ERROR"},
+        parameters={"AlertFreshnessHours": "8760"},  # its files carry fixed days, uploaded as if live
+    ) as stack:
         state = tmp_path_factory.mktemp("redrive") / "local-stack.json"
         state.write_text(json.dumps(stack.describe()))
         stack.state = state

@@ -62,12 +62,13 @@ def test_a_dry_run_names_every_file_that_cannot_go_and_uploads_nothing(stack, st
     folder.mkdir()
     history(folder)
     (folder / "days" / "202611010800_inventory.csv").write_text("Date;Store;Item;Qty\n")
+    before = stack.client("s3").list_objects_v2(Bucket=stack.outputs["DataBucketName"]).get("KeyCount", 0)
     out = io.StringIO()
     assert imports.run(Namespace(**{**vars(args(folder, state)), "dry_run": True}), out=out) == 2
     assert "CANNOT IMPORT days/202611010800_inventory.csv: an inventory file's first line" in out.getvalue()
     assert "nothing was uploaded" in out.getvalue()
-    listed = stack.client("s3").list_objects_v2(Bucket=stack.outputs["DataBucketName"], Prefix="inventory_files/")
-    assert listed.get("KeyCount", 0) == 0
+    assert not (folder / ".stockctl-import.json").exists()  # no upload recorded, and none made
+    assert stack.client("s3").list_objects_v2(Bucket=stack.outputs["DataBucketName"]).get("KeyCount", 0) == before
 
 
 def test_an_import_interrupted_and_run_again_applies_each_file_once_and_sends_one_summary(stack, state, tmp_path):

@@ -65,8 +65,8 @@ class Movements:
                 "Update": {
                     "TableName": self.name,
                     "Key": _level_key(a.warehouse, a.item_id),
-                    "UpdateExpression": "ADD quantity :change SET updatedAt = :at, lastSourceKey = :cause, "
-                    "lastSourceLines = :none, lastChangedBy = :who",
+                    "UpdateExpression": "ADD quantity :change SET updatedAt = :at, changedAt = :at, "
+                    "lastSourceKey = :cause, lastSourceLines = :none, lastChangedBy = :who",
                     "ConditionExpression": "attribute_exists(PK)",
                     "ExpressionAttributeValues": {
                         ":change": {"N": str(a.change)},
@@ -107,8 +107,8 @@ class Movements:
                 "Update": {
                     "TableName": self.name,
                     "Key": _level_key(t.source, t.item_id),
-                    "UpdateExpression": "ADD quantity :out SET updatedAt = :at, lastSourceKey = :cause, "
-                    "lastSourceLines = :none, lastChangedBy = :who",
+                    "UpdateExpression": "ADD quantity :out SET updatedAt = :at, changedAt = :at, "
+                    "lastSourceKey = :cause, lastSourceLines = :none, lastChangedBy = :who",
                     "ConditionExpression": "attribute_exists(PK)" + enough,
                     "ExpressionAttributeValues": {
                         ":out": {"N": str(-t.quantity)},
@@ -126,8 +126,9 @@ class Movements:
                     "TableName": self.name,
                     "Key": _level_key(t.target, t.item_id),
                     # the target may not hold the item yet: the level is created with everything ingest sets
-                    "UpdateExpression": "ADD quantity :in SET updatedAt = :at, lastSourceKey = :cause, "
-                    "lastSourceLines = :none, lastChangedBy = :who, itemName = if_not_exists(itemName, :name), "
+                    "UpdateExpression": "ADD quantity :in SET updatedAt = :at, changedAt = :at, "
+                    "lastSourceKey = :cause, lastSourceLines = :none, lastChangedBy = :who, "
+                    "itemName = if_not_exists(itemName, :name), "
                     "warehouse = :warehouse, itemId = :item, entity = :entity, GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, "
                     "GSI2PK = :gsi2pk, firstSeenAt = if_not_exists(firstSeenAt, :at)",
                     "ExpressionAttributeValues": {
@@ -219,8 +220,8 @@ class Movements:
             ":who": {"S": user},
         }
         update = (
-            "SET quantity = :counted, updatedAt = :at, lastSourceKey = :cause, lastSourceLines = :none, "
-            "lastChangedBy = :who"
+            "SET quantity = :counted, updatedAt = :at, changedAt = :at, lastSourceKey = :cause, "
+            "lastSourceLines = :none, lastChangedBy = :who"
         )
         if previous is None:
             condition = "attribute_not_exists(PK)"
