@@ -15,33 +15,50 @@ e-mail of the import (its crossings of the past are recorded, not e-mailed: `Ale
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import sys
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from stock_pipeline.domain.imports import Plan, PlannedFile, plan
 
 MANIFEST = ".stockctl-import.json"
+SHOWN = 50  # levels below threshold the summary names, worst first (the console's overview lists them all)
 S3_PUT_DOLLARS = 0.005 / 1000  # us-east-1 S3 Standard PUT (benchmarks/prices.json has the pipeline's)
 
 
 def entries(source: Path) -> Iterator[tuple[str, bytes]]:
-    """The files of a folder (recursively) or a zip, hidden ones (the manifest) left out."""
+    """The files of a folder (recursively) or a zip, one at a time (a year of files is not held at once), hidden
+    ones (the manifest) left out."""
+    for name in names(source):
+        yield name, read(source, name)
+
+
+def names(source: Path) -> list[str]:
     if source.is_dir():
-        for path in sorted(source.rglob("*")):
-            relative = path.relative_to(source).as_posix()
-            if path.is_file() and not any(part.startswith(".") for part in relative.split("/")):
-                yield relative, path.read_bytes()
-        return
+        return [
+            path.relative_to(source).as_posix()
+            for path in sorted(source.rglob("*"))
+            if path.is_file() and not any(part.startswith(".") for part in path.relative_to(source).parts)
+        ]
     with zipfile.ZipFile(source) as archive:
-        for info in sorted(archive.infolist(), key=lambda i: i.filename):
-            if not info.is_dir() and not any(part.startswith((".", "__MACOSX")) for part in info.filename.split("/")):
-                yield info.filename, archive.read(info)
+        return sorted(
+            info.filename
+            for info in archive.infolist()
+            if not info.is_dir() and not any(part.startswith((".", "__MACOSX")) for part in info.filename.split("/"))
+        )
+
+
+def read(source: Path, name: str) -> bytes:
+    if source.is_dir():
+        return (source / name).read_bytes()
+    with zipfile.ZipFile(source) as archive:
+        return archive.read(name)
 
 
 def manifest_path(source: Path) -> Path:
@@ -76,7 +93,7 @@ class Importer:
     def run(
         self,
         the_plan: Plan,
-        bodies: Mapping[str, bytes],
+        read_file: Callable[[str], bytes],
         manifest: dict[str, str],
         save: Callable[[dict[str, str]], None],
     ) -> dict[str, Any]:
@@ -89,7 +106,7 @@ class Importer:
         for n, planned in enumerate(the_plan.files, 1):
             while len(uploaded) - len(done) >= self.ahead:  # the live feed keeps its share of the ingest
                 done = self._wait(outcomes, uploaded)
-            body = bodies[planned.name]
+            body = read_file(planned.name)  # read again when it goes up: the plan keeps no content
             etag = self.s3.put_object(Bucket=self.outputs["DataBucketName"], Key=planned.key, Body=body)["ETag"]
             uploaded.append((planned, etag.strip('"')))
             manifest[planned.key] = planned.digest
@@ -126,8 +143,16 @@ class Importer:
             for f, etag in uploaded
             if done[(f.key, etag)].get("status") == "FAILED"
         ]
-        below = list(StockQueries(self.ddb, self.outputs["StockTableName"]).below_threshold())
-        below.sort(key=lambda level: int(level.get("quantity") or 0) - int(level.get("alertThreshold") or 0))
+        counted = [0]
+
+        def every_below() -> Iterator[dict[str, Any]]:  # tens of thousands after a large import: counted, not kept
+            for level in StockQueries(self.ddb, self.outputs["StockTableName"]).below_threshold():
+                counted[0] += 1
+                yield level
+
+        below = heapq.nsmallest(
+            SHOWN, every_below(), key=lambda lv: int(lv.get("quantity") or 0) - int(lv.get("alertThreshold") or 0)
+        )
         puts = self.requests.get("s3.PutObject", 0)
         return {
             "files": len(uploaded),
@@ -135,6 +160,7 @@ class Importer:
             "statuses": dict(statuses),
             "rejected_rows": rejected,
             "failed": failed,
+            "below_count": counted[0],
             "below_threshold": [
                 (level.get("warehouse"), level.get("itemId"), level.get("quantity"), level.get("alertThreshold"))
                 for level in below
@@ -153,18 +179,18 @@ class Importer:
         )
 
 
-def summary_text(summary: dict[str, Any], shown: int = 50) -> tuple[str, str]:
-    below = summary["below_threshold"]
-    subject = f"Import done: {summary['files']} files, {len(below)} levels below threshold now"
+def summary_text(summary: dict[str, Any]) -> tuple[str, str]:
+    below, count = summary["below_threshold"], summary["below_count"]
+    subject = f"Import done: {summary['files']} files, {count} levels below threshold now"
     lines = [
         f"{summary['files']} files imported ({summary['already']} uploaded by an earlier run): "
         + ", ".join(f"{n} {status}" for status, n in sorted(summary["statuses"].items())),
         f"{summary['rejected_rows']} rows rejected (each file's rejected rows are in rejected/).",
         *(f"FAILED {key}: {why}" for key, why in summary["failed"]),
         "",
-        f"Levels below their threshold now, worst first ({len(below)}):",
-        *(f"  {w} / {item}: {q} (restock below {t})" for w, item, q, t in below[:shown]),
-        *([f"  ... and {len(below) - shown} more (the console's overview lists them)"] if len(below) > shown else []),
+        f"Levels below their threshold now, worst first ({count}):",
+        *(f"  {w} / {item}: {q} (restock below {t})" for w, item, q, t in below),
+        *([f"  ... and {count - len(below)} more (the console's overview lists them)"] if count > len(below) else []),
         "",
         "Crossings within the imported history are recorded (history, console) but were not e-mailed.",
     ]
@@ -175,10 +201,9 @@ def run(args: argparse.Namespace, settle: Callable[[], Any] | None = None, out: 
     from stockctl.stack import stack_access
 
     source = Path(args.source)
-    found = list(entries(source))
     path = manifest_path(source)
     manifest = json.loads(path.read_text()) if path.exists() else {}
-    the_plan = plan(found, manifest)
+    the_plan = plan(entries(source), manifest)
     for planned in the_plan.files:
         out.write(f"{'plan' if args.dry_run else 'will upload'}: {planned.name} -> {planned.key}\n")
     for planned in the_plan.already:
@@ -193,7 +218,10 @@ def run(args: argparse.Namespace, settle: Callable[[], Any] | None = None, out: 
     session, outputs, endpoint = stack_access(args)
     importer = Importer(session, outputs, endpoint, ahead=args.ahead, settle=settle, out=out)
     summary = importer.run(
-        the_plan, dict(found), manifest, lambda m: path.write_text(json.dumps(m, indent=1, sort_keys=True))
+        the_plan,
+        lambda name: read(source, name),
+        manifest,
+        lambda m: path.write_text(json.dumps(m, indent=1, sort_keys=True)),
     )
     subject, message = summary_text(summary)
     out.write(

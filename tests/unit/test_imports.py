@@ -60,3 +60,9 @@ def test_a_second_run_leaves_out_what_the_first_uploaded_and_takes_a_changed_fil
     second = plan(changed, manifest)
     assert [f.key for f in second.already] == ["restock_thresholds/2026/10/01/restock_thresholds.json"]
     assert [f.kind for f in second.files] == ["counted", "inventory", "inventory"]
+
+
+def test_a_file_larger_than_the_pipeline_takes_is_named_before_the_upload():
+    big = b'{"ThresholdList": []' + b" " * 21_000_000 + b"}"  # 21 MB: a thresholds file may have 20
+    result = plan([("restock_thresholds_20261001.json", big)])
+    assert result.files == [] and "21.0 MB, over the 20 MB such a file may have: split it" in result.problems[0][1]

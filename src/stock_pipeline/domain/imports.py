@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from stock_pipeline.domain.objects import MAX_OBJECT_MB
+
 INVENTORY_NAME = re.compile(r"^(?P<stamp>\d{12}|\d{14})_inventory\.csv$", re.IGNORECASE)
 THRESHOLDS_NAME = re.compile(r"^restock_thresholds[_-]?(?P<day>\d{8})\.json$", re.IGNORECASE)
 COUNTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".parquet")
@@ -53,6 +55,11 @@ def plan(entries: Iterable[tuple[str, bytes]], manifest: Mapping[str, str] | Non
             result.problems.append((name, problem))
             continue
         assert planned is not None
+        limit = MAX_OBJECT_MB[planned.kind]
+        if planned.size > limit * 1_000_000:  # the ingest would refuse it: said now, before anything goes up
+            problem = f"{planned.size / 1_000_000:,.1f} MB, over the {limit:,} MB such a file may have: split it"
+            result.problems.append((name, problem))
+            continue
         if planned.key in by_key:
             result.problems.append((name, f"goes under the same key as {by_key[planned.key]} ({planned.key})"))
             continue
