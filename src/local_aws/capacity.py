@@ -164,14 +164,22 @@ def _size(item: Any) -> int:
     return int(item.size()) if item is not None else 0
 
 
-def _kept(table: Any, index: Any, item: Any) -> dict[str, Any]:
-    """The attributes of the item the index holds, as plain JSON."""
+def _held(table: Any, index: Any) -> set[str] | None:
+    """The attribute names an index holds of an item; None for all of them (ProjectionType ALL)."""
     projection = index.projection or {}
     kind = projection.get("ProjectionType", "ALL")
-    kept = {table.hash_key_attr, table.range_key_attr, *index.schema_key_attrs}
+    if kind == "ALL":
+        return None
+    held = {table.hash_key_attr, table.range_key_attr, *index.schema_key_attrs}
     if kind == "INCLUDE":
-        kept.update(projection.get("NonKeyAttributes", []))
-    return {n: v.to_json() for n, v in item.attrs.items() if kind == "ALL" or n in kept}
+        held.update(projection.get("NonKeyAttributes", []))
+    return held
+
+
+def _kept(table: Any, index: Any, item: Any) -> dict[str, Any]:
+    """The attributes of the item the index holds, as plain JSON."""
+    held = _held(table, index)
+    return {n: v.to_json() for n, v in item.attrs.items() if held is None or n in held}
 
 
 def _projected(table: Any, index: Any, item: Any) -> int:
@@ -179,14 +187,10 @@ def _projected(table: Any, index: Any, item: Any) -> int:
     index read are charged for)."""
     if item is None:
         return 0
-    projection = index.projection or {}
-    kind = projection.get("ProjectionType", "ALL")
-    if kind == "ALL":
+    held = _held(table, index)
+    if held is None:
         return _size(item)
-    kept = {table.hash_key_attr, table.range_key_attr, *index.schema_key_attrs}
-    if kind == "INCLUDE":
-        kept.update(projection.get("NonKeyAttributes", []))
-    return sum(len(name.encode()) + value.size() for name, value in item.attrs.items() if name in kept)
+    return sum(len(name.encode()) + value.size() for name, value in item.attrs.items() if name in held)
 
 
 def _value(key: Any) -> str:

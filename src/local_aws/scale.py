@@ -84,30 +84,41 @@ def level_item(warehouse: str, n: int, rng: random.Random) -> dict[str, Any]:
     return item
 
 
-def fill(stack: Any, items: int) -> dict[str, int]:
-    """The tenant's levels straight into moto's table, the stream switched off meanwhile (a history, not news)."""
+def put_straight(stack: Any, items: Any) -> int:
+    """Items straight into the stack's table (moto's), its stream off meanwhile: a tenant's history, not news for the
+    stream's consumers to alert about. Returns how many."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][stack.region]
-    table = backend.get_table(stack.outputs["StockTableName"])
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][stack.region].get_table(stack.outputs["StockTableName"])
     shard, table.stream_shard = table.stream_shard, None
-    rng = random.Random(7)
-    below = 0
+    n = 0
     try:
-        with CAPACITY.phase("fill"):
-            for w in range(WAREHOUSES):
-                warehouse = f"Store {w:02d}"
-                table.put_item(
-                    {"PK": {"S": "WAREHOUSES"}, "SK": {"S": f"WH#{warehouse}"}, "warehouse": {"S": warehouse}}
-                )
-                for n in range(items):
-                    item = level_item(warehouse, n, rng)
-                    below += "GSI4PK" in item
-                    table.put_item(item)
+        for item in items:
+            table.put_item(item)
+            n += 1
     finally:
         table.stream_shard = shard
-    return {"levels": WAREHOUSES * items, "below": below}
+    return n
+
+
+def fill(stack: Any, items: int) -> dict[str, int]:
+    """The tenant's levels and its warehouse registry, straight into the table."""
+    rng = random.Random(7)
+    below = [0]
+
+    def levels() -> Any:
+        for w in range(WAREHOUSES):
+            warehouse = f"Store {w:02d}"
+            yield {"PK": {"S": "WAREHOUSES"}, "SK": {"S": f"WH#{warehouse}"}, "warehouse": {"S": warehouse}}
+            for n in range(items):
+                item = level_item(warehouse, n, rng)
+                below[0] += "GSI4PK" in item
+                yield item
+
+    with CAPACITY.phase("fill"):
+        put_straight(stack, levels())
+    return {"levels": WAREHOUSES * items, "below": below[0]}
 
 
 def day_file(items: int, rows: int) -> str:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from benchmarks.reports import level_item
+from local_aws.scale import put_straight
 from stock_pipeline.adapters.levels import below_shard
 from tests.integration.test_console import call
 
@@ -37,23 +38,13 @@ def below_threshold_level(n):
 
 @pytest.fixture(scope="module")
 def large_tenant(stack):
-    """The levels straight into the stack's table (moto's), its stream off meanwhile: a tenant's history, not news
-    to alert about; and the fifty warehouses in the registry."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
-    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][stack.region].get_table(stack.outputs["StockTableName"])
-    shard, table.stream_shard = table.stream_shard, None
-    try:
-        for w in range(50):
-            table.put_item(
-                {"PK": {"S": "WAREHOUSES"}, "SK": {"S": f"WH#Store {w:02d}"}, "warehouse": {"S": f"Store {w:02d}"}}
-            )
-        for n in range(BELOW):
-            table.put_item(below_threshold_level(n))
-    finally:
-        table.stream_shard = shard
-    return BELOW
+    """The levels and the fifty warehouses' registry straight into the stack's table, not through its stream."""
+    registry = (
+        {"PK": {"S": "WAREHOUSES"}, "SK": {"S": f"WH#Store {w:02d}"}, "warehouse": {"S": f"Store {w:02d}"}}
+        for w in range(50)
+    )
+    put_straight(stack, registry)
+    return put_straight(stack, (below_threshold_level(n) for n in range(BELOW)))
 
 
 def test_the_overview_of_a_large_first_import_lists_the_worst_and_counts_them_all(large_tenant, console, token):
