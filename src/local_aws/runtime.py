@@ -22,6 +22,7 @@ from local_aws.lambda_limits import (
     start_memory_watch,
     stop_memory_watch,
 )
+from local_aws.request_count import COUNT
 
 # One invocation at a time: the process environment is shared, as a Lambda container's is not.
 _INVOKE_LOCK = threading.RLock()
@@ -130,12 +131,13 @@ class LocalFunction:
         # one invocation at a time (killable): its memory is watched; concurrent ones would reset each other's mark
         watch = start_memory_watch() if killable else None
         try:
-            if injector is None:
-                result = handler(event, context)
-            else:
-                access_key = self.credentials.get("AWS_ACCESS_KEY_ID", "")
-                with injector.invocation(self.logical_id, access_key, killable=killable):
+            with COUNT.invocation(self.logical_id):
+                if injector is None:
                     result = handler(event, context)
+                else:
+                    access_key = self.credentials.get("AWS_ACCESS_KEY_ID", "")
+                    with injector.invocation(self.logical_id, access_key, killable=killable):
+                        result = handler(event, context)
             check_memory(self.memory_mb, watch)
             check_response(result)
             return result

@@ -67,6 +67,7 @@ def deliver(request: Any) -> Any:
 
     from local_aws.iam.enforcer import CALLER
     from local_aws.lambda_limits import WATCHING
+    from local_aws.request_count import COUNT
 
     environ = _environ(request, parts)
     saved = dict(CALLER.__dict__)  # a server thread per request kept the caller's own request state apart
@@ -74,7 +75,8 @@ def deliver(request: Any) -> Any:
     if watch is not None:
         watch.pause()
     try:
-        app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
+        with COUNT.request(request):
+            app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
         try:
             body = b"".join(app_iter)
         finally:
