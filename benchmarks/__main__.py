@@ -11,6 +11,7 @@ from benchmarks import (
     ebay,
     forecast,
     history,
+    import_year,
     local_iam,
     object_memory,
     reports,
@@ -30,6 +31,7 @@ SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "local-iam": local_iam.run,
     "forecast": forecast.run,
     "object-memory": object_memory.run,
+    "import": import_year.run,
 }
 
 

@@ -196,7 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     im = commands.add_parser("import", help="a folder or zip of history into the pipeline, in order, resumable")
     im.add_argument("source", help="a folder or a .zip of inventory, thresholds and counted files")
     im.add_argument("--dry-run", action="store_true", help="print the plan and every problem; upload nothing")
-    im.add_argument("--ahead", type=int, default=10, help="files uploaded but not yet processed at most (default 10)")
+    im.add_argument(
+        "--ahead",
+        type=int,
+        default=10,
+        help="files uploaded but not yet processed at most (default 10); never two of one warehouse",
+    )
+    im.add_argument("--summary", metavar="FILE", help="also write the summary as JSON to FILE")
     where = im.add_mutually_exclusive_group()
     where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
     where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")

@@ -15,7 +15,6 @@ e-mail of the import (its crossings of the past are recorded, not e-mailed: `Ale
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import sys
 import time
@@ -25,11 +24,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from stock_pipeline.domain.imports import Plan, PlannedFile, plan
+from stock_pipeline.domain.imports import Plan, PlannedFile, cost, may_go, plan, summarize, summary_text
 
 MANIFEST = ".stockctl-import.json"
-SHOWN = 50  # levels below threshold the summary names, worst first (the console's overview lists them all)
-S3_PUT_DOLLARS = 0.005 / 1000  # us-east-1 S3 Standard PUT (benchmarks/prices.json has the pipeline's)
 
 
 def entries(source: Path) -> Iterator[tuple[str, bytes]]:
@@ -104,7 +101,10 @@ class Importer:
         done: dict[tuple[str, str], dict[str, Any]] = {}
         total = len(the_plan.files)
         for n, planned in enumerate(the_plan.files, 1):
-            while len(uploaded) - len(done) >= self.ahead:  # the live feed keeps its share of the ingest
+            # the live feed keeps its share of the ingest, and no warehouse's partition gets two files at once
+            while len(in_flight := [f for f, etag in uploaded if (f.key, etag) not in done]) >= self.ahead or not (
+                may_go(planned, in_flight)
+            ):
                 done = self._wait(outcomes, uploaded)
             body = read_file(planned.name)  # read again when it goes up: the plan keeps no content
             etag = self.s3.put_object(Bucket=self.outputs["DataBucketName"], Key=planned.key, Body=body)["ETag"]
@@ -136,38 +136,15 @@ class Importer:
     ) -> dict[str, Any]:
         from stock_pipeline.adapters.queries import StockQueries
 
-        statuses = Counter(done[(f.key, etag)].get("status", "?") for f, etag in uploaded)
-        rejected = sum(int(done[(f.key, etag)].get("rejected") or 0) for f, etag in uploaded)
-        failed = [
-            (f.key, done[(f.key, etag)].get("summary", ""))
-            for f, etag in uploaded
-            if done[(f.key, etag)].get("status") == "FAILED"
-        ]
-        counted = [0]
-
-        def every_below() -> Iterator[dict[str, Any]]:  # tens of thousands after a large import: counted, not kept
-            for level in StockQueries(self.ddb, self.outputs["StockTableName"]).below_threshold():
-                counted[0] += 1
-                yield level
-
-        below = heapq.nsmallest(
-            SHOWN, every_below(), key=lambda lv: int(lv.get("quantity") or 0) - int(lv.get("alertThreshold") or 0)
+        rows = sum(f.rows for f, _ in uploaded)
+        return summarize(
+            [(f.key, done[(f.key, etag)]) for f, etag in uploaded],
+            StockQueries(self.ddb, self.outputs["StockTableName"]).below_threshold(),
+            already=len(the_plan.already),
+            rows=rows,
+            requests=dict(self.requests),
+            cost=cost(self.requests, rows),
         )
-        puts = self.requests.get("s3.PutObject", 0)
-        return {
-            "files": len(uploaded),
-            "already": len(the_plan.already),
-            "statuses": dict(statuses),
-            "rejected_rows": rejected,
-            "failed": failed,
-            "below_count": counted[0],
-            "below_threshold": [
-                (level.get("warehouse"), level.get("itemId"), level.get("quantity"), level.get("alertThreshold"))
-                for level in below
-            ],
-            "requests": dict(self.requests),
-            "upload_dollars": puts * S3_PUT_DOLLARS,
-        }
 
     def notify(self, summary: dict[str, Any]) -> None:
         subject, message = summary_text(summary)
@@ -177,24 +154,6 @@ class Importer:
             Message=message,
             MessageAttributes={"kind": {"DataType": "String", "StringValue": "import-summary"}},
         )
-
-
-def summary_text(summary: dict[str, Any]) -> tuple[str, str]:
-    below, count = summary["below_threshold"], summary["below_count"]
-    subject = f"Import done: {summary['files']} files, {count} levels below threshold now"
-    lines = [
-        f"{summary['files']} files imported ({summary['already']} uploaded by an earlier run): "
-        + ", ".join(f"{n} {status}" for status, n in sorted(summary["statuses"].items())),
-        f"{summary['rejected_rows']} rows rejected (each file's rejected rows are in rejected/).",
-        *(f"FAILED {key}: {why}" for key, why in summary["failed"]),
-        "",
-        f"Levels below their threshold now, worst first ({count}):",
-        *(f"  {w} / {item}: {q} (restock below {t})" for w, item, q, t in below),
-        *([f"  ... and {count - len(below)} more (the console's overview lists them)"] if count > len(below) else []),
-        "",
-        "Crossings within the imported history are recorded (history, console) but were not e-mailed.",
-    ]
-    return subject[:99], "\n".join(lines)
 
 
 def run(args: argparse.Namespace, settle: Callable[[], Any] | None = None, out: Any = sys.stdout) -> int:
@@ -224,9 +183,8 @@ def run(args: argparse.Namespace, settle: Callable[[], Any] | None = None, out: 
         lambda m: path.write_text(json.dumps(m, indent=1, sort_keys=True)),
     )
     subject, message = summary_text(summary)
-    out.write(
-        f"\n{subject}\n\n{message}\n\nrequests made: {summary['requests']} (uploads: "
-        f"${summary['upload_dollars']:.4f})\n"
-    )
+    out.write(f"\n{subject}\n\n{message}\n\nrequests the import made: {summary['requests']}\n")
+    if getattr(args, "summary", None):
+        Path(args.summary).write_text(json.dumps(summary, indent=1, default=list))
     importer.notify(summary)
     return 0 if not summary["failed"] else 1

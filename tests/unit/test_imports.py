@@ -2,8 +2,11 @@
 then the history in time order, and a second run leaves out what the first one uploaded."""
 
 import json
+from pathlib import Path
 
-from stock_pipeline.domain.imports import plan
+import pytest
+
+from stock_pipeline.domain.imports import PIPELINE_DOLLARS_PER_MILLION_ROWS, cost, may_go, plan
 
 INVENTORY = (
     "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2026-10-02T08:00:00Z\tBerlin 1\ta1\tShirt\t-2\n"
@@ -66,3 +69,41 @@ def test_a_file_larger_than_the_pipeline_takes_is_named_before_the_upload():
     big = b'{"ThresholdList": []' + b" " * 21_000_000 + b"}"  # 21 MB: a thresholds file may have 20
     result = plan([("restock_thresholds_20261001.json", big)])
     assert result.files == [] and "21.0 MB, over the 20 MB such a file may have: split it" in result.problems[0][1]
+
+
+def inventory(name, *warehouses):
+    rows = "".join(f"2026-10-02T08:00:00Z\t{w}\ta{n}\tShirt\t-2\n" for n, w in enumerate(warehouses))
+    return (name, (INVENTORY.splitlines(keepends=True)[0] + rows).encode())
+
+
+def test_an_inventory_file_is_planned_with_its_rows_and_the_warehouses_it_changes():
+    [planned] = plan([inventory("202610020800_inventory.csv", "Berlin 1", "Berlin 2", "Berlin 1")]).files
+    assert (planned.rows, planned.warehouses) == (3, frozenset({"Berlin 1", "Berlin 2"}))
+
+
+def test_files_of_other_warehouses_go_side_by_side_and_a_file_that_may_touch_any_goes_alone():
+    files = plan(
+        [
+            inventory("202610020800_inventory.csv", "Berlin 1"),
+            inventory("202610020900_inventory.csv", "Berlin 2"),
+            inventory("202610021000_inventory.csv", "Berlin 1", "Hamburg"),
+            folder()[2],  # a thresholds file: re-evaluated in every warehouse
+        ]
+    ).files
+    thresholds, berlin1, berlin2, both = files
+    assert thresholds.kind == "thresholds" and not thresholds.warehouses
+    assert may_go(berlin2, [berlin1])  # two partitions, each at the ingest's pace
+    assert not may_go(both, [berlin1, berlin2])  # Berlin 1's partition would get two files at once
+    assert not may_go(thresholds, [berlin2]) and not may_go(berlin1, [thresholds])
+    assert may_go(thresholds, [])
+
+
+def test_the_cost_of_an_import_is_its_own_requests_counted_and_the_pipelines_estimated_from_its_rows():
+    dollars = cost({"s3.PutObject": 1000, "sns.Publish": 1, "dynamodb.Query": 10}, rows=2_000_000)
+    assert dollars["the import's requests"] == pytest.approx(0.005 + 0.5e-6 + 10 * 0.125e-6)
+    assert dollars["the pipeline (estimated)"] == pytest.approx(2 * PIPELINE_DOLLARS_PER_MILLION_ROWS)
+
+
+def test_the_pipelines_cost_per_row_is_the_one_the_import_benchmark_measured():
+    measured = json.loads((Path(__file__).parents[2] / "docs" / "benchmarks.json").read_text())["import"]
+    assert pytest.approx(measured["dollars_per_million_rows"], rel=0.25) == PIPELINE_DOLLARS_PER_MILLION_ROWS

@@ -10,17 +10,34 @@ copy of the same content anyway).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from stock_pipeline.domain.objects import MAX_OBJECT_MB
 
 INVENTORY_NAME = re.compile(r"^(?P<stamp>\d{12}|\d{14})_inventory\.csv$", re.IGNORECASE)
 THRESHOLDS_NAME = re.compile(r"^restock_thresholds[_-]?(?P<day>\d{8})\.json$", re.IGNORECASE)
 COUNTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".parquet")
+# us-east-1 list prices, on-demand (benchmarks/prices.json, where they are dated): the import's own requests
+REQUEST_DOLLARS = {
+    "s3.PutObject": 0.005 / 1000,
+    "dynamodb.BatchGetItem": 0.125 / 1e6,  # a read unit a file's outcome, at most
+    "dynamodb.GetItem": 0.125 / 1e6,
+    "dynamodb.Query": 0.125 / 1e6,  # a read unit a page, at least
+    "sns.Publish": 0.5 / 1e6,
+    "cloudformation.DescribeStacks": 0.0,
+    "sts.AssumeRole": 0.0,
+}
+# What the pipeline's processing of a row costs in AWS, all services (the on-demand table's writes are most of it):
+# measured by `make bench ARGS="--only import"` (docs/benchmarks.md); a unit test holds this to the measured figure.
+PIPELINE_DOLLARS_PER_MILLION_ROWS = 4.4
+
 INVENTORY_HEADER = ("timestamp", "warehousename", "itemid", "itemname", "stocklevelchange")
 
 
@@ -32,6 +49,9 @@ class PlannedFile:
     at: str  # the time it speaks for (sort order); "" for opening balances
     digest: str  # SHA-256 of the content: what the manifest remembers
     size: int
+    rows: int = 0  # an inventory file's transactions (what the pipeline's cost grows with)
+    # the warehouses an inventory file changes; empty for a file that may touch any (thresholds, counts)
+    warehouses: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -85,7 +105,8 @@ def _classify(name: str, base: str, data: bytes) -> tuple[PlannedFile | None, st
             )
         at = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:10]}:{stamp[10:12]}:{stamp[12:14] or '00'}"
         key = f"inventory_files/{stamp[:4]}/{stamp[4:6]}/{stamp[6:8]}/{base}"
-        return PlannedFile(name, key, "inventory", at, digest, len(data)), None
+        rows, warehouses = _inventory_facts(data)
+        return PlannedFile(name, key, "inventory", at, digest, len(data), rows, warehouses), None
     if match := THRESHOLDS_NAME.match(base):
         day = match.group("day")
         try:
@@ -114,6 +135,121 @@ def _classify(name: str, base: str, data: bytes) -> tuple[PlannedFile | None, st
     )
 
 
+def _inventory_facts(data: bytes) -> tuple[int, frozenset[str]]:
+    rows, warehouses = 0, set()
+    for line in data.splitlines()[1:]:
+        parts = line.split(b"\t", 2)
+        if len(parts) > 2:
+            rows += 1
+            warehouses.add(parts[1].strip().strip(b'"').decode("utf-8", errors="replace"))
+    return rows, frozenset(warehouses)
+
+
+def cost(requests: Mapping[str, int], rows: int) -> dict[str, float]:
+    """An import's AWS cost in dollars: its own requests as counted, the pipeline's estimated from its rows."""
+    own = sum(n * REQUEST_DOLLARS.get(name, 0.0) for name, n in requests.items())
+    return {"the import's requests": own, "the pipeline (estimated)": rows * PIPELINE_DOLLARS_PER_MILLION_ROWS / 1e6}
+
+
+def may_go(planned: PlannedFile, in_flight: Iterable[PlannedFile]) -> bool:
+    """Whether a file may go up while these are uploaded and not yet processed. The ingest paces each warehouse's
+    writes at 80% of a partition's (`domain.pacing`) within one invocation, so two files of one warehouse processed
+    at once would pass the partition's limit: a file goes only when no file in flight shares a warehouse with it,
+    and a file that may touch any warehouse (thresholds re-evaluated everywhere, counts) goes alone. Files split by
+    warehouse are imported side by side; daily files of every warehouse one after another."""
+    others = list(in_flight)
+    if not others:
+        return True
+    if not planned.warehouses:
+        return False
+    return all(other.warehouses and not (other.warehouses & planned.warehouses) for other in others)
+
+
 def _first_line(data: bytes) -> str:
     text = data[:4096].decode("utf-8-sig", errors="replace")
     return text.splitlines()[0] if text.strip() else ""
+
+
+IMPORTED_PREFIXES = ("inventory_files/", "restock_thresholds/", "stocktakes/")
+MAX_SUMMARY_FILES = 100  # the console's import of a handful of files; stockctl import has no limit
+
+
+def summary_keys(body: Mapping[str, Any]) -> list[str]:
+    """The keys a console page asks an import summary for: 1-100 distinct keys under the imported prefixes."""
+    keys = body.get("keys")
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_SUMMARY_FILES:
+        raise ValueError(f"keys: a list of 1 to {MAX_SUMMARY_FILES} uploaded files' keys, please")
+    for key in keys:
+        if not isinstance(key, str) or not key.startswith(IMPORTED_PREFIXES) or ".." in key or key.endswith("/"):
+            raise ValueError(f"keys: {str(key)[:200]!r} is not an uploaded inventory, thresholds or counted file")
+    return sorted(set(keys))
+
+
+SHOWN = 50  # levels below threshold a summary names, worst first (the console's overview lists them all)
+
+
+def summarize(
+    files: Sequence[tuple[str, Mapping[str, Any]]],
+    below: Iterable[Mapping[str, Any]],
+    *,
+    already: int = 0,
+    rows: int = 0,
+    requests: Mapping[str, int] | None = None,
+    cost: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """An import's summary: what became of its files (key, outcome), and the levels below threshold now, worst
+    first (`below` is read once and counted; only the worst `SHOWN` are kept: tens of thousands after a large
+    import)."""
+    counted = [0]
+
+    def every_below() -> Iterator[Mapping[str, Any]]:
+        for level in below:
+            counted[0] += 1
+            yield level
+
+    worst = heapq.nsmallest(
+        SHOWN, every_below(), key=lambda lv: int(lv.get("quantity") or 0) - int(lv.get("alertThreshold") or 0)
+    )
+    return {
+        "files": len(files),
+        "already": already,
+        "statuses": dict(Counter(str(outcome.get("status", "?")) for _, outcome in files)),
+        "rejected_rows": sum(int(outcome.get("rejected") or 0) for _, outcome in files),
+        "failed": [(key, outcome.get("summary", "")) for key, outcome in files if outcome.get("status") == "FAILED"],
+        "below_count": counted[0],
+        "below_threshold": [
+            (level.get("warehouse"), level.get("itemId"), level.get("quantity"), level.get("alertThreshold"))
+            for level in worst
+        ],
+        "rows": rows,
+        "requests": dict(requests or {}),
+        "cost": dict(cost or {}),
+    }
+
+
+def summary_text(summary: Mapping[str, Any]) -> tuple[str, str]:
+    """The summary e-mail's subject (at most 99 characters, SNS's limit for e-mail) and text."""
+    below, count = summary["below_threshold"], summary["below_count"]
+    subject = f"Import done: {summary['files']} files, {count} levels below threshold now"
+    earlier = f" ({summary['already']} uploaded by an earlier run)" if summary.get("already") else ""
+    lines = [
+        f"{summary['files']} files imported{earlier}: "
+        + ", ".join(f"{n} {status}" for status, n in sorted(summary["statuses"].items())),
+        f"{summary['rejected_rows']} rows rejected (each file's rejected rows are in rejected/).",
+        *(f"FAILED {key}: {why}" for key, why in summary["failed"]),
+        "",
+        f"Levels below their threshold now, worst first ({count}):",
+        *(f"  {w} / {item}: {q} (restock below {t})" for w, item, q, t in below),
+        *([f"  ... and {count - len(below)} more (the console's overview lists them)"] if count > len(below) else []),
+        "",
+        "Crossings within the imported history are recorded (history, console) but were not e-mailed.",
+    ]
+    if summary.get("cost"):
+        lines += [
+            "",
+            "AWS cost (us-east-1 list prices, on-demand): "
+            + ", ".join(f"{what} ${dollars:,.2f}" for what, dollars in summary["cost"].items())
+            + f" for {summary['rows']:,} rows. The import's own requests are counted; the pipeline's share is"
+            " estimated from the rows at the cost per row `make bench` measured (docs/benchmarks.md).",
+        ]
+    return subject[:99], "\n".join(lines)
