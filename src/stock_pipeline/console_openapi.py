@@ -42,6 +42,24 @@ class UploadRequest(Model):
     supplier: str | None = None
 
 
+class ImportFiles(Model):
+    keys: list[str] = Field(min_length=1, max_length=100, description="the keys the uploads answered with")
+
+
+class ImportSummary(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    files: int
+    statuses: dict[str, int]
+    rejected_rows: int
+    below_count: int
+    emailed: bool = Field(description="false when the summary of these files went already")
+
+
+class Waiting(BaseModel):
+    waiting: int = Field(description="files without an outcome yet")
+    files: int
+
+
 class UploadTarget(BaseModel):
     key: str
     url: str
@@ -106,15 +124,24 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("/console/api/session", "post"): SignIn,
     ("/console/api/mfa", "post"): TwoFactor,
     ("/console/api/uploads", "post"): UploadRequest,
+    ("/console/api/imports", "post"): ImportFiles,
     ("/console/api/adjustments", "post"): Adjustment,
     ("/console/api/transfers", "post"): Transfer,
     ("/console/api/stocktakes", "post"): Stocktake,
 }
-ANSWERS: dict[tuple[str, str], tuple[type[BaseModel], dict[int, str]]] = {
+ANSWERS: dict[tuple[str, str], tuple[type[BaseModel], dict[int, Any]]] = {
     ("/console/api/session", "post"): (Page, {400: "no user name or password", 401: "refused"}),
     ("/console/api/profiles", "get"): (Page, {}),
     ("/console/api/mfa", "post"): (Page, {400: "not optional here, or no valid code"}),
     ("/console/api/uploads", "post"): (UploadTarget, {400: "the file cannot be taken (kind, name, size)"}),
+    ("/console/api/imports", "post"): (
+        ImportSummary,
+        {
+            202: ("some files wait to be processed: ask again", Waiting),
+            400: "not uploaded files' keys",
+            404: "not uploaded",
+        },
+    ),
     ("/console/api/files", "get"): (Page, {}),
     ("/console/api/overview", "get"): (Page, {}),
     ("/console/api/items/{item_id}", "get"): (Page, {404: "no warehouse holds the item"}),
@@ -128,7 +155,8 @@ PUBLIC = {"/console/api/session"}
 
 def openapi() -> dict[str, Any]:
     components: dict[str, Any] = {}
-    models = {*BODIES.values(), *(m for m, _ in ANSWERS.values()), Problem}
+    others = [why[1] for _, problems in ANSWERS.values() for why in problems.values() if isinstance(why, tuple)]
+    models = {*BODIES.values(), *(m for m, _ in ANSWERS.values()), *others, Problem}
     for model in sorted(models, key=lambda m: m.__name__):
         found = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
         components.update(found.pop("$defs", {}))
@@ -139,7 +167,7 @@ def openapi() -> dict[str, Any]:
             "operationId": f"{method}_{path.removeprefix('/console/api/').replace('/', '_').strip('{}')}",
             "responses": {
                 "200": {"description": "done", "content": _json(model)},
-                **{str(code): {"description": why, "content": _json(Problem)} for code, why in problems.items()},
+                **{str(code): _answer(why) for code, why in problems.items()},
             },
         }
         names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
@@ -170,6 +198,12 @@ def openapi() -> dict[str, Any]:
             },
         },
     }
+
+
+def _answer(why: str | tuple[str, type[BaseModel]]) -> dict[str, Any]:
+    """A problem (RFC 9457) unless the answer names its own model."""
+    text, model = why if isinstance(why, tuple) else (why, Problem)
+    return {"description": text, "content": _json(model)}
 
 
 def _json(model: type[BaseModel]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ def call(url, method="GET", body=None, token=None, headers=None, timeout=30):
 API_ROUTES = [
     ("GET", "/api/profiles"),
     ("POST", "/api/uploads"),
+    ("POST", "/api/imports"),
     ("GET", "/api/files"),
     ("GET", "/api/rejected?key=rejected/x.rejected.jsonl"),
     ("GET", "/api/reports/warehouses"),
@@ -288,3 +289,51 @@ def test_an_upload_names_who_made_it_in_its_outcome_its_levels_and_their_history
     # the history (an audit trail, read with SQL) keeps the id S3 gave; the console says what it is
     by = {r["item_id"]: (r["delta"], r["changed_by"]) for r in history}
     assert by["w-1"] == (9, user) and by["w-2"][0] == 9 and by["w-2"][1].startswith("AWS:AIDA")
+
+
+def test_files_uploaded_as_history_send_one_summary_when_all_are_processed_and_none_of_their_past(
+    stack, console, token, s3, bucket
+):
+    """The console's import of a handful of files: each goes up as an inventory upload (its rows keep their own
+    times); the page asks for the summary until every file is processed, and it is e-mailed once."""
+    inbox = stack.inbox(stack.outputs["RestockTopicArn"], name="console-history-inbox")
+    header = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=40)
+    days = [  # h-1 falls from 30 to 4 and back to 24; h-2 ends at 6: below the default threshold of 10 now
+        [("h-1", 30), ("h-2", 20)],
+        [("h-1", -26), ("h-2", -10)],
+        [("h-1", 20), ("h-2", -4)],
+    ]
+    keys = []
+    for n, changes in enumerate(days):
+        when = start + datetime.timedelta(days=n)
+        body = header + "".join(f"{when:%Y-%m-%dT%H:%M:%SZ}\tHistory Hall\t{i}\tMug\t{c}\n" for i, c in changes)
+        status, target = presign(
+            console, token, kind="inventory", filename=f"{when:%Y%m%d}0800_inventory.csv", size=len(body)
+        )
+        assert status == 200, target
+        sent = requests.post(target["url"], data=target["fields"], files={"file": ("f.csv", body.encode())}, timeout=30)
+        assert sent.status_code == 204
+        keys.append(target["key"])
+
+    status, _, body = call(f"{console}/api/imports", "POST", {"keys": keys}, token=token)
+    assert (status, json.loads(body)) == (202, {"waiting": 3, "files": 3})
+    stack.drain()
+    status, _, body = call(f"{console}/api/imports", "POST", {"keys": keys}, token=token)
+    summary = json.loads(body)
+    assert status == 200 and summary["emailed"] is True
+    assert summary["statuses"] == {"SUCCEEDED": 3} and summary["rejected_rows"] == 0
+    assert ["History Hall", "h-2", 6, 10] in summary["below_threshold"]
+    assert not any(w == "History Hall" and i == "h-1" for w, i, *_ in summary["below_threshold"])
+    # asked again (a second tab, a reload): the same summary, not a second e-mail
+    assert json.loads(call(f"{console}/api/imports", "POST", {"keys": keys}, token=token)[2])["emailed"] is False
+
+    messages = inbox.read()
+    [email] = [m for m in messages if m["attributes"].get("kind") == "import-summary"]
+    assert email["subject"].startswith("Import done: 3 files") and "History Hall / h-2: 6" in email["message"]
+    assert not [m for m in messages if "History Hall" in (m["message"] or "") and m is not email]  # the past: none
+
+    assert call(f"{console}/api/imports", "POST", {"keys": ["../etc/passwd"]}, token=token)[0] == 400
+    assert call(f"{console}/api/imports", "POST", {"keys": []}, token=token)[0] == 400
+    missing = call(f"{console}/api/imports", "POST", {"keys": ["inventory_files/2020/01/01/x.csv"]}, token=token)
+    assert missing[0] == 404

@@ -47,3 +47,26 @@ class FileOutcomes:
                     found[wanted[plain["PK"]]] = plain
                 request = response.get("UnprocessedKeys") or {}
         return found
+
+    def claim_summary(self, files: list[tuple[str, str]], *, at: str, expires_at: int) -> bool:
+        """True once for a set of files (key, etag): the one call that sends their import summary. A page that
+        asks again, or two people's pages, find it claimed."""
+        import hashlib
+
+        digest = hashlib.sha256("\n".join(sorted(f"{key}#{etag}" for key, etag in files)).encode()).hexdigest()
+        try:
+            self._ddb.put_item(
+                TableName=self.name,
+                Item={
+                    "PK": {"S": f"IMPORT#{digest}"},
+                    "SK": {"S": "SUMMARY"},
+                    "entity": {"S": "ImportSummary"},
+                    "files": {"N": str(len(files))},
+                    "at": {"S": at},
+                    "ttl": {"N": str(expires_at)},
+                },
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

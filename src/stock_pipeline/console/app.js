@@ -169,7 +169,11 @@ function kindChanged() {
   $("file").accept = kind ? kind.extensions.join(",") : "";
 }
 
-async function uploadFiles(files) {
+async function uploadFiles(chosen) {
+  const history = $("history").checked;
+  // history goes up in time order: names like 202610010800_inventory.csv sort by their time
+  const files = history ? [...chosen].sort((a, b) => a.name.localeCompare(b.name)) : chosen;
+  const keys = [];
   for (const file of files) {
     const item = document.createElement("li");
     item.textContent = file.name + ": asking for an upload link…";
@@ -189,11 +193,41 @@ async function uploadFiles(files) {
       if (!sent.ok) throw new Error("S3 refused the upload (" + sent.status + ")");
       item.textContent = file.name + ": uploaded as " + target.key + " (see Files for its processing)";
       item.className = "ok";
+      keys.push(target.key);
     } catch (error) {
       item.textContent = file.name + ": not uploaded: " + error.message;
       item.className = "bad";
     }
   }
+  if (history && keys.length) await importSummary(keys);
+}
+
+async function importSummary(keys) {
+  // asks until every file is processed (202 meanwhile); the console e-mails the summary once
+  const item = document.createElement("li");
+  $("upload-results").prepend(item);
+  for (let attempt = 0; attempt < 360; attempt++) {
+    const response = await api("imports", { method: "POST", body: JSON.stringify({ keys }) });
+    if (response.status === 202) {
+      const waiting = await response.json();
+      item.textContent = "History: " + waiting.waiting + " of " + waiting.files + " file(s) still being processed…";
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      continue;
+    }
+    if (!response.ok) {
+      item.textContent = "History: no summary: " + (await problem(response));
+      item.className = "bad";
+      return;
+    }
+    const summary = await response.json();
+    const statuses = Object.entries(summary.statuses).map(([s, n]) => n + " " + s).join(", ");
+    item.textContent = "History: " + summary.files + " file(s) processed (" + statuses + "), " +
+      summary.rejected_rows + " row(s) rejected, " + summary.below_count + " level(s) below threshold now. " +
+      (summary.emailed ? "The summary was e-mailed." : "Its summary had been e-mailed already.");
+    item.className = summary.failed.length ? "bad" : "ok";
+    return;
+  }
+  item.textContent = "History: still being processed after 30 minutes; see Files.";
 }
 
 // ------------------------------------------------------------------ files

@@ -29,6 +29,7 @@ from stock_pipeline.adapters.queries import StockQueries
 from stock_pipeline.adapters.recent_changes import RecentChanges
 from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
+from stock_pipeline.adapters.sns import NoticePublisher
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.console import (
     ITEM_CHARTED,
@@ -41,6 +42,7 @@ from stock_pipeline.domain.console import (
     todays_prefixes,
     upload_target,
 )
+from stock_pipeline.domain.imports import summarize, summary_keys, summary_text
 from stock_pipeline.domain.movements import (
     ChangesCatchingUp,
     MovementError,
@@ -58,6 +60,7 @@ STATIC = {
     "uPlot.min.css": "text/css; charset=utf-8",
 }
 MFA_CODE = re.compile(r"\d{6}")
+SUMMARY_DAYS = 35  # an import summary's claim is kept as long as its files' outcomes
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class Dependencies:
     levels: StockLevels
     recent: RecentChanges
     upload_origin: str  # where browsers POST their files (the bucket's endpoint), for the CSP's connect-src
+    notices: NoticePublisher  # the restock topic: an import's summary
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
@@ -90,6 +94,7 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         levels=StockLevels(session.client("dynamodb", config=client_config()), settings.table_name),
         recent=RecentChanges(session.client("dynamodb", config=client_config()), settings.table_name),
         upload_origin=f"{parts.scheme}://{parts.netloc}",
+        notices=NoticePublisher(session.client("sns", config=client_config()), settings.restock_topic_arn),
     )
 
 
@@ -406,6 +411,34 @@ def stocktake() -> Response:
         return _problem(400, str(exc))
     logger.info("stocktake applied", extra={"user": _user(), **asdict(applied)})
     return _json(200, asdict(applied))
+
+
+@app.post("/console/api/imports")
+def import_summary() -> Response:
+    """The summary of files a person uploaded as history, e-mailed once when every one of them is processed: 202
+    while some wait (the page asks again), then 200 with the summary (`emailed` false if it went already)."""
+    try:
+        keys = summary_keys(_body())
+    except ValueError as exc:
+        return _problem(400, str(exc))
+    store, bucket = deps().store, deps().settings.bucket_name
+    etags = {o["key"]: o["etag"] for key in keys for o in store.list_objects(bucket, key) if o["key"] == key}
+    if missing := [k for k in keys if k not in etags]:
+        return _problem(404, f"not uploaded: {', '.join(missing[:5])}")
+    files = [(key, etags[key]) for key in keys]
+    outcomes = deps().outcomes.outcomes(files)
+    if len(outcomes) < len(files):
+        return _json(202, {"waiting": len(files) - len(outcomes), "files": len(files)})
+    summary = summarize([(f[0], outcomes[f]) for f in files], deps().queries.below_threshold())
+    now = datetime.now(UTC)
+    claimed = deps().outcomes.claim_summary(
+        files, at=now.isoformat(), expires_at=int((now + timedelta(days=SUMMARY_DAYS)).timestamp())
+    )
+    if claimed:
+        subject, message = summary_text(summary)
+        deps().notices.publish(subject, message, {"kind": "import-summary"})
+        logger.info("import summary e-mailed", extra={"user": _user(), "files": len(files)})
+    return _json(200, {**summary, "emailed": claimed})
 
 
 def _now_text() -> str:
