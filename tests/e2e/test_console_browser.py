@@ -134,6 +134,15 @@ def test_sign_in_upload_watch_and_report_in_a_browser(local_stack, browser, data
     assert page.evaluate("sessionStorage.length") == 0
 
 
+def signed_in(page, local_stack):
+    """The console opened and signed in with the keyboard (Enter submits), on its landing page."""
+    page.goto(local_stack.outputs["ConsoleUrl"])
+    page.get_by_label("User name").fill(local_stack.console_credentials["username"])
+    page.get_by_label("Password").fill(local_stack.console_credentials["password"])
+    page.get_by_label("Password").press("Enter")
+    page.get_by_role("heading", name="What needs attention").wait_for()
+
+
 def test_a_user_turns_two_factor_sign_in_on_and_is_asked_for_the_code_from_then_on(local_stack, browser):
     """ConsoleMfa=OPTIONAL: the key shown in the console, the app's code to confirm it, then at every sign-in."""
     idp, pool = local_stack.client("cognito-idp"), local_stack.outputs["ConsoleUserPoolId"]
@@ -184,11 +193,7 @@ def test_count_adjust_and_transfer_then_see_the_overview_and_the_item_chart_chan
     local_stack.drain()
     # a reader in New York, on a laptop's width
     page = browser.new_page(viewport={"width": 1280, "height": 900}, timezone_id="America/New_York", locale="en-US")
-    page.goto(local_stack.outputs["ConsoleUrl"])
-    page.get_by_label("User name").fill(local_stack.console_credentials["username"])
-    page.get_by_label("Password").fill(local_stack.console_credentials["password"])
-    page.get_by_label("Password").press("Enter")
-    page.get_by_role("heading", name="What needs attention").wait_for()
+    signed_in(page, local_stack)
     page.get_by_role("link", name="Count & move").click()
     stock = page.locator("#stock")
 
@@ -286,11 +291,7 @@ def test_history_files_chosen_in_any_order_go_up_oldest_first_and_one_summary_is
         path.write_text(HEADER + f"{when:%Y-%m-%dT%H:%M:%SZ}\tArchive Hall\tarc-1\tArchive Mug\t{change}\n")
         paths.append(path)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(local_stack.outputs["ConsoleUrl"])
-    page.get_by_label("User name").fill(local_stack.console_credentials["username"])
-    page.get_by_label("Password").fill(local_stack.console_credentials["password"])
-    page.get_by_label("Password").press("Enter")
-    page.get_by_role("heading", name="What needs attention").wait_for()
+    signed_in(page, local_stack)
     page.get_by_role("link", name="Upload").click()
     page.get_by_label("What are you uploading?").select_option("inventory")
     page.get_by_label("These files are history").check()
