@@ -27,7 +27,8 @@ class EventSources:
         # The template's Environment, then local overrides (e.g. a quieter log level for the demo).
         # Lambda's environment values are strings (moto hands back Number parameters as numbers).
         variables = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
-        variables.update({k: str(v) for k, v in (resolved or {}).items() if "${" in variables.get(k, "")})
+        # a value naming a resource filled in locally: moto left it unresolved ("${...}") or dropped it (a Ref)
+        variables.update({k: str(v) for k, v in (resolved or {}).items() if k not in variables or "${" in variables[k]})
         environment = {**variables, **self.function_environment}
         # Lambda runs the function with a session of its execution role (the trust policy must let Lambda assume it:
         # https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html), session name = function

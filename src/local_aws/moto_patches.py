@@ -73,6 +73,10 @@ def install() -> None:
     from local_aws import sqs_move
 
     sqs_move.install()  # SQS's message move task (`stockctl redrive --queue ingest`)
+    from local_aws import athena, dynamodb_export
+
+    athena.install()  # queries run in DuckDB over moto's S3 through moto's Glue catalog
+    dynamodb_export.install()  # exports to S3 in DynamoDB's layout
     from werkzeug.serving import WSGIRequestHandler
 
     WSGIRequestHandler.protocol_version = "HTTP/1.1"

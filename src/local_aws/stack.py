@@ -43,6 +43,7 @@ from local_aws.stack_support import (
     EndpointSession,
     Inventory,
     StandIn,
+    after_fill_in,
     condition_holds,
     empty_zip,
     for_moto,
@@ -347,6 +348,7 @@ class LocalStack(ResourceFillers, EventSources):
                 self._note(
                     lid, "cloudformation", "NotificationConfiguration applied locally (moto's CloudFormation skips it)"
                 )
+        after_fill_in(self.client, self._note, active, created, set(pending), resource_map)
         self.outputs = {
             name: str(clean_json(output["Value"], resource_map))
             for name, output in self.cfn_template.get("Outputs", {}).items()

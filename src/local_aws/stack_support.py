@@ -174,3 +174,31 @@ def empty_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("python/.keep", "")
     return buffer.getvalue()
+
+
+def after_fill_in(
+    client: Any, note: Any, active: dict[str, Any], created: dict[str, str], filled: set[str], resource_map: Any
+) -> None:
+    """What CloudFormation does that moto's does not, once the resources filled in locally exist: a role's policy
+    naming one of them resolved again (moto wrote it before they existed), and a table's point-in-time recovery
+    (which moto's CloudFormation skips; an export to S3 needs it)."""
+    from moto.cloudformation.parsing import clean_json
+
+    for lid, resource in active.items():
+        if resource["Type"] != "AWS::IAM::Role" or lid not in created:
+            continue
+        policies = resource.get("Properties", {}).get("Policies") or []
+        text = json.dumps(policies)
+        if not any(f'"{name}"' in text or "${" + name in text for name in filled):
+            continue
+        for policy in clean_json(policies, resource_map):
+            name, document = policy["PolicyName"], json.dumps(policy["PolicyDocument"])
+            client("iam").put_role_policy(RoleName=created[lid], PolicyName=name, PolicyDocument=document)
+    for lid, resource in active.items():
+        recovery = resource.get("Properties", {}).get("PointInTimeRecoverySpecification") or {}
+        recovery = clean_json(recovery, resource_map)
+        if resource["Type"] == "AWS::DynamoDB::Table" and recovery.get("PointInTimeRecoveryEnabled") in (True, "true"):
+            client("dynamodb").update_continuous_backups(
+                TableName=created[lid], PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+            note(lid, "cloudformation", "PointInTimeRecoverySpecification applied locally (moto's skips it)")

@@ -37,6 +37,10 @@ class Settings:
     forecast_window_days: int = 28
     digest_when_empty: str = "skip"  # skip | line
     console_url: str = ""
+    table_arn: str = ""  # the full reconciliation: the table it exports, the catalog and workgroup it queries
+    lake_database: str = ""
+    athena_workgroup: str = ""
+    stack_name: str = ""
 
     @property
     def immediate_alerts(self) -> bool:
@@ -122,6 +126,10 @@ class Settings:
             forecast_window_days=integer("FORECAST_WINDOW_DAYS", 28, 1),
             digest_when_empty=choice("DIGEST_WHEN_EMPTY", "skip", ("skip", "line")),
             console_url=env.get("CONSOLE_URL", "").strip(),
+            table_arn=env.get("STOCK_TABLE_ARN", "").strip(),
+            lake_database=env.get("LAKE_DATABASE", "").strip(),
+            athena_workgroup=env.get("ATHENA_WORKGROUP", "").strip(),
+            stack_name=env.get("STACK_NAME", "").strip(),
         )
         if problems:
             raise ConfigError("invalid function configuration: " + "; ".join(problems))

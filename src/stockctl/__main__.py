@@ -15,6 +15,8 @@ python -m stockctl lake-report --local --items a123v5           # HTML page of p
 python -m stockctl smoke --stack stock-pipeline                 # prove a deployed stack works (`make smoke`)
 python -m stockctl redrive --queue ingest --stack stock-pipeline  # dead letters back to their source (runbook)
 python -m stockctl import history/ --stack stock-pipeline --dry-run  # a team's history: the plan, then the import
+python -m stockctl reconcile --wait                       # every level against all its sources (weekly by default)
+python -m stockctl repair --run RUN --reason "..."        # set a run's differences to their expected values
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from stockctl.stack import LOCAL_STATE, client_for, stack_access
+from stockctl.stack import start_workflow as _start
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -53,23 +56,6 @@ def validate(args: argparse.Namespace) -> int:
             subject, message = summary(report, f"s3://{outputs['DataBucketName']}/{key}")
             print(f"\nSubject: {subject}\n\n{message}")
     return 0 if execution["status"] == "SUCCEEDED" else 1
-
-
-def _start(sfn: Any, machine: str, args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Start a workflow as its schedule does; with --wait, follow it and print its status and output."""
-    import time
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)  # to the millisecond: two starts in one second are two executions, not a clash
-    name = args.name or f"manual-{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z"
-    arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))["executionArn"]
-    print(f"started {arn}", flush=True)
-    if not args.wait:
-        return None
-    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        time.sleep(args.poll)
-    print(f"{execution['status']}: {execution.get('output') or execution.get('cause') or ''}")
-    return execution
 
 
 def forecast(args: argparse.Namespace) -> int:
@@ -165,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     f = commands.add_parser("forecast", help="compute the sales rates now (as at 04:30 UTC), or send the digest")
     f.add_argument("--digest", action="store_true", help="send today's digest instead (once a day)")
     _workflow_start(f)
+    rc = commands.add_parser("reconcile", help="reconcile every level with all its sources now (weekly by default)")
+    _workflow_start(rc)
+    rp = commands.add_parser("repair", help="set the levels a reconciliation run found different to their expected")
+    rp.add_argument("--run", required=True, help="the run id (its e-mail, the console, `stockctl reconcile --wait`)")
+    rp.add_argument("--reason", required=True, help="why: kept in each level's history with who repaired it")
+    rp.add_argument("--dry-run", action="store_true", help="print what would be set; write nothing")
+    where = rp.add_mutually_exclusive_group()
+    where.add_argument("--local", nargs="?", const=str(LOCAL_STATE), metavar="STATE_FILE", help="the `make up` stack")
+    where.add_argument("--stack", default="stock-pipeline", help="the deployed stack (default stock-pipeline)")
+    rp.add_argument("--region", help="AWS region (default: your AWS configuration)")
     p = commands.add_parser("preflight", help="check the deploy parameters AWS checks only at function creation")
     p.add_argument("--config", default="samconfig.toml", help="the samconfig file `sam deploy` reads")
     p.add_argument("--config-env", default="default")
@@ -233,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stockctl import redrive
 
         return redrive.run(args)
+    if args.command in ("reconcile", "repair"):
+        from stockctl import reconcile
+
+        return reconcile.run_now(args) if args.command == "reconcile" else reconcile.repair(args)
     if args.command == "import":
         from stockctl import imports
 

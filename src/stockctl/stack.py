@@ -117,3 +117,20 @@ class _EndpointSession:
 
     def client(self, service: str, **kwargs: Any) -> Any:
         return self._session.client(service, endpoint_url=self._endpoint, **kwargs)
+
+
+def start_workflow(sfn: Any, machine: str, args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Start a workflow as its schedule does; with --wait, follow it and print its status and output."""
+    import time
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)  # to the millisecond: two starts in one second are two executions, not a clash
+    name = args.name or f"manual-{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z"
+    arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))["executionArn"]
+    print(f"started {arn}", flush=True)
+    if not args.wait:
+        return None
+    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        time.sleep(args.poll)
+    print(f"{execution['status']}: {execution.get('output') or execution.get('cause') or ''}")
+    return execution

@@ -10,6 +10,8 @@ import pytest
 import sqlglot
 
 from loadgen.workbooks import product_table_csv, supplier_feed
+from local_aws.athena import QueryFailed
+from local_aws.athena import _static_values as static_values
 from local_aws.template import load_template
 from stock_pipeline import reports
 from stock_pipeline.adapters.levels import StockLevels
@@ -151,7 +153,19 @@ def db(lake):
     return con
 
 
+def glue_tables():
+    return {
+        r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+        for r in load_template()["Resources"].values()
+        if r["Type"] == "AWS::Glue::Table"
+    }
+
+
 def run(db, name, *params):
+    # what Athena refuses before reading anything: a table projecting an injected partition needs its values
+    statement = sqlglot.parse_one(saved_queries()[name], read="athena")
+    for table in {t.name for t in statement.find_all(sqlglot.exp.Table)} & set(glue_tables()):
+        static_values(statement, glue_tables()[table])
     sql = sqlglot.transpile(saved_queries()[name], read="athena", write="duckdb")[0]
     cursor = db.execute(sql, list(params))
     names = [d[0] for d in cursor.description]
@@ -173,7 +187,7 @@ PARAMETERS = {
     "supplier-stock-over-time": ("acme",),
     "stock-history-of-item": ("a1", "Berlin 1", "2020-01-01", "2099-12-31"),
     "stock-over-time-per-item": ("a1", "2020-01-01", "2099-12-31"),
-    "sales-per-item-per-day": ("2026-11-24", "2026-11-25"),
+    "sales-per-item-per-day": ("Berlin 1", "2026-11-24", "2026-11-25"),
     "ebay-listings-changed-today": ("Store S", datetime.datetime.now(datetime.UTC).date().isoformat()),
     "stockouts-forecast": ("2026-11-26", 7),
 }
@@ -253,12 +267,22 @@ def test_the_history_in_sql_replays_to_the_stored_levels_and_sales_are_per_item_
         == {row["warehouse"]: row["quantity"] for row in levels.levels_of_item("a1")}
         == {"Berlin 1": 23, "Borkum 1": 7}
     )
-    sales = run(db, "sales-per-item-per-day", "2026-11-24", "2026-11-25")
+    sales = [
+        row
+        for warehouse in ("Berlin 1", "Borkum 1")
+        for row in run(db, "sales-per-item-per-day", warehouse, "2026-11-24", "2026-11-25")
+    ]
     assert [(str(r["dt"]), r["warehouse"], r["item_id"], r["units_sold"]) for r in sales] == [
         ("2026-11-25", "Berlin 1", "a1", 7),
         ("2026-11-25", "Berlin 1", "b2", 5),
         ("2026-11-25", "Borkum 1", "a1", 2),
     ]
+
+
+def test_a_saved_query_over_an_injected_partition_without_its_values_is_refused_as_athena_refuses_it():
+    unnamed = "SELECT item_id FROM inventory_transactions WHERE dt BETWEEN '2026-01-01' AND '2026-12-31'"
+    with pytest.raises(QueryFailed, match="CONSTRAINT_VIOLATION"):
+        static_values(sqlglot.parse_one(unnamed, read="athena"), glue_tables()["inventory_transactions"])
 
 
 def test_the_ebay_listings_of_a_store_upload_are_in_sql_with_the_supplier_quantities(db, api):

@@ -150,6 +150,11 @@ def _dynamodb(
         return [Need(f"dynamodb:{name}", p["StreamArn"])]
     elif name == "GetRecords":
         return [Need("dynamodb:GetRecords", stream_of_iterator(p.get("ShardIterator", "")))]
+    elif name == "ExportTableToPointInTime":
+        # the table; the export's objects are written with the caller's S3 permission (local_aws.dynamodb_export)
+        return [Need("dynamodb:ExportTableToPointInTime", table(p["TableArn"]))]
+    elif name == "DescribeExport":
+        return [Need("dynamodb:DescribeExport", p["ExportArn"])]
     elif "TableName" in p:
         found = [Need(f"dynamodb:{name}", table(p["TableName"]))]
     else:
@@ -338,6 +343,49 @@ def _ssm(op: Operation, request: HttpRequest, region: str, account: str, resourc
     return None
 
 
+def _athena(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    """A query's actions on its workgroup (https://docs.aws.amazon.com/athena/latest/ug/workgroups-iam-policy.html);
+    the tables and objects it reads are checked as the query runs (local_aws.athena)."""
+    p = op.params
+    if op.name == "StartQueryExecution":
+        workgroup = p.get("WorkGroup") or "primary"
+    elif op.name in ("GetQueryExecution", "GetQueryResults", "StopQueryExecution"):
+        workgroup = _workgroup_of(account, region, p.get("QueryExecutionId", ""))
+    else:
+        return None
+    return [Need(f"athena:{op.name}", f"arn:aws:athena:{region}:{account}:workgroup/{workgroup}")]
+
+
+def _workgroup_of(account: str, region: str, execution_id: str) -> str:
+    from moto.athena.models import athena_backends
+
+    execution = athena_backends[account][region].executions.get(execution_id)
+    return execution.workgroup.name if execution is not None and execution.workgroup is not None else "primary"
+
+
+def _glue(op: Operation, request: HttpRequest, region: str, account: str, resources: Resources) -> list[Need] | None:
+    """Glue's catalog, database and table resources, each of which an action on a table needs
+    (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html)."""
+    p = op.params
+    database, table = p.get("DatabaseName"), p.get("TableName") or p.get("Name")
+    if not database or op.name not in (
+        "GetTable",
+        "GetPartition",
+        "GetPartitions",
+        "CreatePartition",
+        "BatchCreatePartition",
+        "DeletePartition",
+        "BatchDeletePartition",
+    ):
+        return None
+    arns = [
+        f"arn:aws:glue:{region}:{account}:catalog",
+        f"arn:aws:glue:{region}:{account}:database/{database}",
+        f"arn:aws:glue:{region}:{account}:table/{database}/{table}",
+    ]
+    return [Need(f"glue:{op.name}", arn) for arn in arns]
+
+
 _MAPPERS: dict[str, Callable[[Operation, HttpRequest, str, str, Resources], list[Need] | None]] = {
     "s3": s3_needs,
     "dynamodb": _dynamodb,
@@ -349,4 +397,6 @@ _MAPPERS: dict[str, Callable[[Operation, HttpRequest, str, str, Resources], list
     "logs": _logs,
     "cognito-idp": _cognito,
     "ssm": _ssm,
+    "athena": _athena,
+    "glue": _glue,
 }

@@ -79,6 +79,7 @@ class Movements:
             },
         ]
         actions.append(self._register(a.movement_id, at, [(a.warehouse, a.item_id, a.change)]))
+        _levels_on_ledger(actions[0], [(a.warehouse, a.item_id, a.change)])
         status = self._transact(a.movement_id, actions, missing=f"no stock of {a.item_id} in {a.warehouse} to adjust")
         return Applied(a.movement_id, status, {a.warehouse: self._quantity(a.warehouse, a.item_id)})
 
@@ -149,9 +150,9 @@ class Movements:
             },
             _registry(t.target, at, self.name),
         ]
-        actions.append(
-            self._register(t.movement_id, at, [(t.source, t.item_id, -t.quantity), (t.target, t.item_id, t.quantity)])
-        )
+        moved = [(t.source, t.item_id, -t.quantity), (t.target, t.item_id, t.quantity)]
+        actions.append(self._register(t.movement_id, at, moved))
+        _levels_on_ledger(actions[0], moved)
         status = self._transact(
             t.movement_id, actions, missing=f"no stock of {t.item_id} in {t.source} to transfer", transfer=t
         )
@@ -182,6 +183,7 @@ class Movements:
                     created_in.add(count.warehouse)  # (once: a transaction takes one action per item)
                     actions.append(_registry(count.warehouse, at, self.name))
             actions.append(self._register(take.movement_id, at, deltas))
+            _levels_on_ledger(actions[0], deltas)
             try:
                 self._ddb.transact_write_items(TransactItems=actions)
             except ClientError as exc:
@@ -332,6 +334,15 @@ class Movements:
     def _applied(self, movement_id: str) -> bool:
         key = {"PK": {"S": f"MOVE#{movement_id}"}, "SK": {"S": "MOVE"}}
         return "Item" in self._ddb.get_item(TableName=self.name, Key=key, ConsistentRead=True)
+
+
+def _levels_on_ledger(ledger: dict[str, Any], deltas: list[tuple[str, str, int]]) -> None:
+    """The movement's change of each level on its ledger item, which is kept for good (the register expires): a
+    full reconciliation adds every movement ever made to the files' transactions, from the table's export, where
+    a list of maps reads as typed columns (`levels.L[].M.warehouse.S`)."""
+    ledger["Put"]["Item"]["levels"] = {
+        "L": [{"M": {"warehouse": {"S": w}, "itemId": {"S": i}, "delta": {"N": str(d)}}} for w, i, d in deltas]
+    }
 
 
 def _level_key(warehouse: str, item_id: str) -> dict[str, Any]:
