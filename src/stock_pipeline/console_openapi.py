@@ -55,6 +55,18 @@ class ImportSummary(BaseModel):
     emailed: bool = Field(description="false when the summary of these files went already")
 
 
+class RepairRequest(Model):
+    run: str = Field(pattern=r"^\d{8}T\d{6}Z-[0-9a-f]{8}$", description="the reconciliation run")
+    warehouse: str = Text
+    item_id: str = Text
+    reason: str = Field(min_length=1, max_length=200, description="kept in the level's history")
+
+
+class Repaired(BaseModel):
+    repaired: bool
+    quantity: int
+
+
 class Waiting(BaseModel):
     waiting: int = Field(description="files without an outcome yet")
     files: int
@@ -125,6 +137,7 @@ BODIES: dict[tuple[str, str], type[BaseModel]] = {
     ("/console/api/mfa", "post"): TwoFactor,
     ("/console/api/uploads", "post"): UploadRequest,
     ("/console/api/imports", "post"): ImportFiles,
+    ("/console/api/repairs", "post"): RepairRequest,
     ("/console/api/adjustments", "post"): Adjustment,
     ("/console/api/transfers", "post"): Transfer,
     ("/console/api/stocktakes", "post"): Stocktake,
@@ -141,6 +154,10 @@ ANSWERS: dict[tuple[str, str], tuple[type[BaseModel], dict[int, Any]]] = {
             400: "not uploaded files' keys",
             404: "not uploaded",
         },
+    ),
+    ("/console/api/repairs", "post"): (
+        Repaired,
+        {400: "no run id or no reason", 404: "the run names no such difference", 409: "the level moved since the run"},
     ),
     ("/console/api/files", "get"): (Page, {}),
     ("/console/api/overview", "get"): (Page, {}),

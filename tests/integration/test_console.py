@@ -39,6 +39,7 @@ API_ROUTES = [
     ("GET", "/api/profiles"),
     ("POST", "/api/uploads"),
     ("POST", "/api/imports"),
+    ("POST", "/api/repairs"),
     ("GET", "/api/files"),
     ("GET", "/api/rejected?key=rejected/x.rejected.jsonl"),
     ("GET", "/api/reports/warehouses"),

@@ -426,6 +426,39 @@ async function loadOverview() {
     $(id).hidden = listed >= total;
     $(id).textContent = "Showing " + listed.toLocaleString() + " of " + total.toLocaleString() + "; " + where + ".";
   }
+  showReconciliation(view.reconciliation);
+}
+
+function showReconciliation(run) {
+  // the last run of the weekly comparison of every level with all its sources, its largest differences repairable
+  if (!run) return;
+  $("overview-reconciliation").textContent = "Run " + run.run + " (" + (parseTime(run.at) ? MINUTES.format(parseTime(run.at)) : run.at) +
+    "): " + run.differences.toLocaleString() + " level(s) differ from what their sources add up to" +
+    (run.differences > run.worst.length ? "; the " + run.worst.length + " largest are listed (all of them: stockctl repair --run " + run.run + ")." : ".");
+  fillTable($("overview-differences"), [["warehouse", "Warehouse"], ["item_id", "Item"], ["stored", "Stored"],
+    ["expected", "Its sources add up to"], ["repair", "Repair"]], run.worst.map((d) => Object.assign({}, d, { stored: d.stored === null ? "no level" : d.stored, repair: "" })));
+  for (const [n, d] of run.worst.entries()) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = "Repair";
+    button.setAttribute("aria-label", "Set " + d.item_id + " in " + d.warehouse + " to " + d.expected);
+    button.addEventListener("click", () => repairLevel(run.run, d, button));
+    $("overview-differences").tBodies[0].rows[n].cells[4].replaceChildren(button);
+  }
+}
+
+async function repairLevel(run, d, button) {
+  const reason = window.prompt("Why is " + d.item_id + " in " + d.warehouse + " set to " + d.expected + "? (kept in its history)");
+  if (!reason || !reason.trim()) return;
+  const response = await api("repairs", { method: "POST",
+    body: JSON.stringify({ run, warehouse: d.warehouse, item_id: d.item_id, reason }) });
+  const cell = button.parentElement;
+  if (response.ok) {
+    cell.textContent = "repaired: " + d.expected;
+    return;
+  }
+  cell.textContent = "not repaired: " + (await problem(response));
 }
 
 async function loadItem(itemId) {

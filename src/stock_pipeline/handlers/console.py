@@ -27,6 +27,7 @@ from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.movements import BelowZeroError, Movements
 from stock_pipeline.adapters.queries import StockQueries
 from stock_pipeline.adapters.recent_changes import RecentChanges
+from stock_pipeline.adapters.reconciliation import Repairs, Runs
 from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
@@ -50,6 +51,7 @@ from stock_pipeline.domain.movements import (
     stocktake_from,
     transfer_from,
 )
+from stock_pipeline.domain.reconciliation import Difference, ReconciliationError, checked_run, repair_cause
 from stock_pipeline.domain.supplier_profiles import ProfileError
 from stock_pipeline.observability import logger, tracer
 
@@ -76,6 +78,8 @@ class Dependencies:
     recent: RecentChanges
     upload_origin: str  # where browsers POST their files (the bucket's endpoint), for the CSP's connect-src
     notices: NoticePublisher  # the restock topic: an import's summary
+    runs: Runs  # the full reconciliation's runs, and the repair of one level
+    repairs: Repairs
 
 
 def build_dependencies(settings: Settings, session: Any) -> Dependencies:
@@ -95,6 +99,8 @@ def build_dependencies(settings: Settings, session: Any) -> Dependencies:
         recent=RecentChanges(session.client("dynamodb", config=client_config()), settings.table_name),
         upload_origin=f"{parts.scheme}://{parts.netloc}",
         notices=NoticePublisher(session.client("sns", config=client_config()), settings.restock_topic_arn),
+        runs=Runs(session.client("dynamodb", config=client_config()), settings.table_name),
+        repairs=Repairs(session.client("dynamodb", config=client_config()), settings.table_name),
     )
 
 
@@ -341,7 +347,8 @@ def _todays_files(day: Any) -> list[dict[str, Any]]:
 def landing() -> Response:
     """What needs attention: levels below threshold worst first, today's files failed first, the day's alerts."""
     now = datetime.now(UTC)
-    return _json(200, overview(deps().queries.below_threshold(), _todays_files(now.date()), now=now))
+    view = overview(deps().queries.below_threshold(), _todays_files(now.date()), now=now)
+    return _json(200, {**view, "reconciliation": deps().runs.latest()})
 
 
 @app.get("/console/api/items/<item_id>")
@@ -439,6 +446,35 @@ def import_summary() -> Response:
         deps().notices.publish(subject, message, {"kind": "import-summary"})
         logger.info("import summary e-mailed", extra={"user": _user(), "files": len(files)})
     return _json(200, {**summary, "emailed": claimed})
+
+
+@app.post("/console/api/repairs")
+def repair() -> Response:
+    """One level of a reconciliation run's examples set to its expected value, if it still holds what the run saw
+    (409 with the reason otherwise), recorded in its history with the signed-in user and the reason given."""
+    body = _body()
+    try:
+        run = checked_run(str(body.get("run")))
+        cause = repair_cause(run, str(body.get("reason") or ""))
+    except ReconciliationError as exc:
+        return _problem(400, str(exc))
+    found = deps().runs.get(run)
+    wanted = (body.get("warehouse"), body.get("item_id"))
+    example = next((w for w in (found or {}).get("worst", []) if (w["warehouse"], w["item_id"]) == wanted), None)
+    if example is None:
+        return _problem(404, f"run {run} names no difference of {wanted[1]!r} in {wanted[0]!r}")
+    difference = Difference(
+        example["warehouse"],
+        example["item_id"],
+        int(example["expected"]),
+        None if example["stored"] is None else int(example["stored"]),
+        0,
+    )
+    repaired, why = deps().repairs.repair(difference, cause=cause, who=_user(), at=_now_text())
+    if not repaired:
+        return _json(409, {"title": "Not repaired", "status": 409, "detail": why})
+    logger.info("level repaired", extra={"user": _user(), "run": run, "warehouse": wanted[0], "item": wanted[1]})
+    return _json(200, {"repaired": True, "quantity": difference.expected})
 
 
 def _now_text() -> str:
