@@ -196,11 +196,7 @@ def test_the_export_is_laid_out_as_dynamodb_writes_it(stack, history):
     base = summary_key.rsplit("/", 1)[0]
     assert {f"{base}/_started", f"{base}/manifest-files.json", f"{base}/manifest-summary.checksum"} <= set(keys)
     summary = json.loads(s3.get_object(Bucket=bucket, Key=summary_key)["Body"].read())
-    assert (
-        summary["exportArn"].startswith(f"{stack.outputs['StockTableArn']}/export/")
-        if "StockTableArn" in (stack.outputs)
-        else "/export/" in summary["exportArn"]
-    )
+    assert f":table/{stack.outputs['StockTableName']}/export/" in summary["exportArn"]
     assert summary["exportArn"].endswith(base.rsplit("/", 1)[1]) and summary["outputFormat"] == "DYNAMODB_JSON"
     files = [
         json.loads(line)
