@@ -14,6 +14,7 @@ from benchmarks import (
     import_year,
     local_iam,
     object_memory,
+    reconcile,
     reports,
     stock_updates,
     validation,
@@ -32,6 +33,7 @@ SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "forecast": forecast.run,
     "object-memory": object_memory.run,
     "import": import_year.run,
+    "reconcile": reconcile.run,
 }
 
 
