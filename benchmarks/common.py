@@ -89,3 +89,22 @@ def isolate() -> None:
     """A benchmark subprocess talks to no AWS and no moto server: fake credentials, no endpoint, quiet Powertools."""
     os.environ.update(BENCH_ENVIRONMENT)
     os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def measured_apart(module: str, *args: object) -> dict:
+    """`python -m <module> <args>` in a process of its own (its moto, its memory, no AWS): the JSON it prints last."""
+    import json
+    import subprocess
+    import sys
+
+    completed = subprocess.run(  # noqa: S603 (our own module, our interpreter)
+        [sys.executable, "-m", module, *(str(a) for a in args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "HOME": str(ROOT)},
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr[-4000:])
+    return json.loads(completed.stdout.strip().splitlines()[-1])

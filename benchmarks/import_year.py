@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, stamp
+from benchmarks.common import ROOT, measured_apart, stamp
 
 PRICES = json.loads(Path(__file__).with_name("prices.json").read_text())
 RESULTS_JSON = ROOT / "docs" / "benchmarks.json"
@@ -242,17 +241,7 @@ def year_time_s(items: int, warehouses: int) -> dict[str, float]:
 
 def run(quick: bool = False) -> tuple[str, bool]:
     shape = QUICK if quick else SAMPLE
-    completed = subprocess.run(  # noqa: S603 (our own module, our interpreter): a process of its own for moto
-        [sys.executable, "-m", "benchmarks.import_year", *(str(shape[k]) for k in ("warehouses", "items", "days"))],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "HOME": str(ROOT)},
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(completed.stderr[-4000:])
-    m = json.loads(completed.stdout.strip().splitlines()[-1])
+    m = measured_apart("benchmarks.import_year", *(shape[k] for k in ("warehouses", "items", "days")))
     memory = memory_mb()
     live, imp = m["Live"], m["Imp"]
     live_cost, imp_cost = dollars(live, memory), dollars(imp, memory)

@@ -23,7 +23,8 @@ def test_a_run_id_is_its_start_and_the_executions_digest_so_a_retried_task_is_th
     start = datetime(2026, 12, 6, 5, 0, 3, tzinfo=UTC)
     assert new_run_id(start, "sched-1") == new_run_id(start, "sched-1")
     assert new_run_id(start, "sched-1") != new_run_id(start, "sched-2")
-    assert checked_run(new_run_id(start, "sched-1")).startswith("20261206T050003Z-")
+    assert checked_run(new_run_id(start, "sched-1")).startswith("20261206T050003000Z-")
+    assert new_run_id(start, "b") < new_run_id(start.replace(microsecond=1000), "a")  # the later run sorts last
     for bad in ("../x", "20261206", "20261206T050003Z-1234567'", None):
         with pytest.raises(ReconciliationError):
             checked_run(bad)

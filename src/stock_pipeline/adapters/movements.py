@@ -227,21 +227,9 @@ class Movements:
         )
         if previous is None:
             condition = "attribute_not_exists(PK)"
-            update += (
-                ", itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, GSI1PK = :gsi1pk, "
-                "GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, firstSeenAt = :at"
-            )
-            values.update(
-                {
-                    ":name": {"S": ""},
-                    ":warehouse": {"S": count.warehouse},
-                    ":item": {"S": count.item_id},
-                    ":entity": {"S": "StockLevel"},
-                    ":gsi1pk": {"S": f"ITEM#{count.item_id}"},
-                    ":gsi1sk": {"S": f"WH#{count.warehouse}"},
-                    ":gsi2pk": {"S": f"WH#{count.warehouse}"},
-                }
-            )
+            clause, created = new_level(count.warehouse, count.item_id)
+            update += clause
+            values.update(created)
         else:
             condition = "quantity = :previous"
             values[":previous"] = {"N": str(previous)}
@@ -334,6 +322,24 @@ class Movements:
     def _applied(self, movement_id: str) -> bool:
         key = {"PK": {"S": f"MOVE#{movement_id}"}, "SK": {"S": "MOVE"}}
         return "Item" in self._ddb.get_item(TableName=self.name, Key=key, ConsistentRead=True)
+
+
+def new_level(warehouse: str, item_id: str) -> tuple[str, dict[str, Any]]:
+    """What an update that creates a level sets besides its quantity (what the ingest sets on a new level: the
+    indexes' keys, the first-seen time as `:at`), as a SET clause to append and its values."""
+    return (
+        ", itemName = :name, warehouse = :warehouse, itemId = :item, entity = :entity, GSI1PK = :gsi1pk, "
+        "GSI1SK = :gsi1sk, GSI2PK = :gsi2pk, firstSeenAt = :at",
+        {
+            ":name": {"S": ""},
+            ":warehouse": {"S": warehouse},
+            ":item": {"S": item_id},
+            ":entity": {"S": "StockLevel"},
+            ":gsi1pk": {"S": f"ITEM#{item_id}"},
+            ":gsi1sk": {"S": f"WH#{warehouse}"},
+            ":gsi2pk": {"S": f"WH#{warehouse}"},
+        },
+    )
 
 
 def _levels_on_ledger(ledger: dict[str, Any], deltas: list[tuple[str, str, int]]) -> None:

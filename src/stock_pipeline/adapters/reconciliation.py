@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stock_pipeline.adapters.movements import new_level
 from stock_pipeline.adapters.stock_table import plain_item
 from stock_pipeline.domain.reconciliation import EXPORT_TABLE, Difference, RunSummary, export_prefix
 
@@ -176,20 +177,8 @@ class Repairs:
         }
         if difference.stored is None:
             condition = "attribute_not_exists(PK)"
-            extra = (
-                ", warehouse = :warehouse, itemId = :item, entity = :entity, GSI1PK = :gsi1pk, GSI1SK = :gsi1sk, "
-                "GSI2PK = :gsi2pk, firstSeenAt = :at, itemName = :none"
-            )
-            values.update(
-                {
-                    ":warehouse": {"S": difference.warehouse},
-                    ":item": {"S": difference.item_id},
-                    ":entity": {"S": "StockLevel"},
-                    ":gsi1pk": {"S": f"ITEM#{difference.item_id}"},
-                    ":gsi1sk": {"S": f"WH#{difference.warehouse}"},
-                    ":gsi2pk": {"S": f"WH#{difference.warehouse}"},
-                }
-            )
+            extra, created = new_level(difference.warehouse, difference.item_id)
+            values.update(created)
         else:
             condition = "quantity = :seen"
             values[":seen"] = {"N": str(difference.stored)}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+RUN_ID = re.compile(r"^\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{8}$")
 EXPORT_PREFIX = "exports/stock-table"
 DIFFERENCES_TABLE = "reconciliation_differences"
 EXPORT_TABLE = "stock_table_export"
@@ -36,7 +36,8 @@ def new_run_id(now: datetime, execution: str | None = None) -> str:
     """The run's id: its start (UTC) and 8 hex digits, of the workflow's execution when there is one (a retried
     task gets the same run, and its export the same client token)."""
     tail = hashlib.sha256(execution.encode()).hexdigest()[:8] if execution else uuid.uuid4().hex[:8]
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{tail}"
+    at = now.astimezone(UTC)
+    return f"{at:%Y%m%dT%H%M%S}{at.microsecond // 1000:03d}Z-{tail}"  # to the millisecond: runs sort by their start
 
 
 def checked_run(run: str) -> str:
