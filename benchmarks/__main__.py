@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks import (
+    cold_start,
     ebay,
     forecast,
     history,
@@ -34,6 +35,7 @@ SUITES: dict[str, Callable[[bool], tuple[str, bool]]] = {
     "object-memory": object_memory.run,
     "import": import_year.run,
     "reconcile": reconcile.run,
+    "cold-start": cold_start.run,
 }
 
 

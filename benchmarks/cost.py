@@ -330,6 +330,66 @@ retry could not overwrite its file), and neither runs on the local stack.
 (1,769 MB = one vCPU):
 
 {memory_rows(bench, prices, memory)}
+
+{cold_start_section(bench, prices)}
+"""
+
+
+PEOPLE_WAIT_ON = {
+    "ConsoleFunction": "the console's pages and uploads: 512 MB, its answers read up to 1 MB of levels a page",
+    "ReportsFunction": "the reports API: 512 MB, the same pages as the console's reports",
+    "ConsoleInviteFunction": "Cognito's custom message trigger: 256 MB, it formats one e-mail; Cognito waits 5 s",
+    "AlertFunction": "the restock e-mails: 512 MB, a stream batch of claims and publishes",
+}
+SECONDS_A_MONTH = 730 * 3600
+COLD_HEADER = (
+    "| function | MemorySize (MB) | import (x floor) | under its share | provisioned concurrency, one environment "
+    "a month | SnapStart cache a month | why this size |\n|---|---:|---:|---:|---:|---:|---|"
+)
+
+
+def cold_start_section(bench: dict[str, Any], prices: dict[str, Any]) -> str:
+    """The person-facing functions' memory and start-up, from `make bench ARGS="--only cold-start"`."""
+    cold = bench.get("cold_start")
+    if not cold:
+        return '## Cold starts\n\nRun `make bench ARGS="--only cold-start"` for these figures.'
+    floor = cold["floor_s"]
+    rows = []
+    for lid, why in PEOPLE_WAIT_ON.items():
+        f = cold["functions"].get(lid)
+        if f is None:
+            continue
+        gb = f["memory_mb"] / 1024
+        provisioned = gb * SECONDS_A_MONTH * prices["lambda_arm64_provisioned_per_gb_second"]
+        snapstart = gb * SECONDS_A_MONTH * prices["lambda_snapstart_cache_per_gb_second"]
+        share = f"{f['import_share_s'] * 1000:,.0f} ms" if "import_share_s" in f else "not measured"
+        rows.append(
+            f"| {lid} | {f['memory_mb']:,} | {f['import_s'] * 1000:,.0f} ms ({f['import_s'] / floor:.2f}x) | {share} | "
+            f"${provisioned:,.2f} | ${snapstart:,.2f} | {why} |"
+        )
+    table = "\n".join(rows)
+    return f"""## Cold starts: memory and start-up of the functions people wait on
+
+`make bench ARGS="--only cold-start"` imports each handler in a fresh interpreter (the floor, `boto3` and
+Powertools' Logger, took {floor * 1000:,.0f} ms in the same run); "under its share" is the same with the CPU of
+its MemorySize only. An on-demand init phase runs on a full vCPU for up to 10 s (AWS's serverless guidance), so
+the first column is what a cold start imports; the platform's own start (about 100-300 ms for Python on arm64)
+comes on top. Since August 2025 the init phase is billed like the invocation on managed runtimes, so the import
+is also what a cold start costs.
+
+{COLD_HEADER}
+{table}
+
+**Choices.** None of these functions imports Arrow, pandas, NumPy or the X-Ray SDK any more (their traces are
+Lambda's own segments), so a first answer is the platform's start plus a few hundred milliseconds: well under a
+second without provisioned concurrency or SnapStart. Keeping one environment warm would cost the amounts above
+per function a month at the project's reference usage (a handful of people, a few hundred requests a day), for
+a fraction of a second saved once per idle spell: not worth it. SnapStart (Python 3.12+) would restore a snapshot
+instead of importing, but adds its cache and restore charges and a restore that is not faster than these
+imports. The invitation trigger, at 256 MB, is far inside Cognito's 5 s even without the init burst. Memory is
+not raised to speed starts: the burst already gives the init a full vCPU. The reports function is the one still
+above 1.5x the floor: its typed query parameters and OpenAPI document come from Powertools' request validation,
+which imports pydantic (about 100 ms of its start); validating the few parameters by hand would remove it.
 """
 
 

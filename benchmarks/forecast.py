@@ -26,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmarks.common import interleaved, stamp
-from stock_pipeline.domain.forecast import DEFAULT_WINDOW_DAYS, daily_rates
+from stock_pipeline.domain.forecast import DEFAULT_WINDOW_DAYS
+from stock_pipeline.domain.rates import daily_rates
 
 LEVELS, WAREHOUSES, DAYS, EVERY = 100_000, 100, 365, 4
 ROUNDS = 3

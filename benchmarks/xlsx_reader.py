@@ -9,7 +9,7 @@ import io
 
 from benchmarks.common import interleaved, stamp
 from loadgen.workbooks import LAYOUTS, supplier_feed
-from stock_pipeline.adapters.reference import bundled_profiles
+from stock_pipeline.adapters.profiles import bundled_profiles
 from stock_pipeline.domain.supplier_feeds import stock_value
 from stock_pipeline.domain.workbooks import read_feed_rows
 

@@ -15,6 +15,23 @@ from local_aws.stack import LocalStack
 from local_aws.template import ROOT
 
 
+def cold_starts(stack: LocalStack) -> None:
+    """Each function's cold start as its init phase imports it (a fresh interpreter), against the floor every
+    function imports: a change that slows a start shows here, where it is made (`make bench` measures it well)."""
+    from local_aws.runtime import COLD_FLOOR, fresh_import_seconds
+
+    code_dir = next(iter(stack.functions.values())).code_dir
+    floor = fresh_import_seconds(COLD_FLOOR, code_dir)
+    for lid, function in sorted(stack.functions.items()):
+        module = function.handler.rsplit(".", 1)[0]
+        seconds = fresh_import_seconds(f"import {module}", code_dir)
+        print(
+            f"cold start: {lid:<24} imports in {seconds * 1000:5.0f} ms ({seconds / floor:.1f}x the floor of "
+            f"{floor * 1000:.0f} ms), MemorySize {function.memory_mb} MB",
+            flush=True,
+        )
+
+
 def up(state_file: Path, port: int) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -46,6 +63,7 @@ def up(state_file: Path, port: int) -> int:
             "Ctrl-C stops it.",
             flush=True,
         )
+        threading.Thread(target=cold_starts, args=(stack,), name="cold-starts", daemon=True).start()
         stopping.wait()
     finally:
         stack.stop()

@@ -20,11 +20,11 @@ from stock_pipeline.domain.forecast import (
     DigestEntry,
     RateWrite,
     compose_digest,
-    daily_rates,
     days_of_cover,
     digest_entries,
     rate_writes,
 )
+from stock_pipeline.domain.rates import daily_rates
 from stock_pipeline.domain.reports import to_csv
 from stock_pipeline.domain.validation import parse_utc, utc_text
 

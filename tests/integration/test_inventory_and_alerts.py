@@ -474,8 +474,8 @@ def test_a_levels_first_seen_time_moves_back_to_history_imported_after_it(deps, 
 
 
 def test_the_forecast_after_an_import_is_the_forecast_of_the_same_history_processed_day_by_day(deps, s3, bucket):
-    from stock_pipeline.domain.forecast import daily_rates
     from stock_pipeline.domain.inventory import parse_inventory_file
+    from stock_pipeline.domain.rates import daily_rates
     from stock_pipeline.domain.validation import parse_utc
 
     # Given sixty days of one level's history: stocked with 100 sixty days ago, sold only in its last three days

@@ -11,13 +11,13 @@ from stock_pipeline.domain.alerts import message as alert_message
 from stock_pipeline.domain.forecast import (
     DIGEST_MAX_BYTES,
     compose_digest,
-    daily_rates,
     days_of_cover,
     digest_entries,
     rate_writes,
     stockout_rows,
 )
 from stock_pipeline.domain.inventory import TRANSACTIONS_SCHEMA
+from stock_pipeline.domain.rates import daily_rates
 from stock_pipeline.domain.reports import level_row
 
 AS_OF = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loadgen.workbooks import LAYOUTS, Layout, product_table_csv, supplier_feed, workbook
-from stock_pipeline.adapters.reference import bundled_profiles
+from stock_pipeline.adapters.profiles import bundled_profiles
 from stock_pipeline.domain.products import (
     ProductTableError,
     mapping_from_table,

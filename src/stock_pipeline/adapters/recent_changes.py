@@ -5,13 +5,13 @@ Query instead of reading a month of the whole history from the lake."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any
 
 from stock_pipeline.adapters.stock_table import plain_item, write_batches
 from stock_pipeline.domain.movements import change_sort_key
+
+if TYPE_CHECKING:  # the history function writes with Arrow; the console only reads (and imports no Arrow)
+    import pyarrow as pa
 
 KEPT_DAYS = 31
 
@@ -29,6 +29,8 @@ class RecentChanges:
         """The warehouse-level rows of a history batch; keyed by time and stream sequence, so a retried batch
         writes the same items again (idempotent puts). A level's removal (an operator's cleanup, `make smoke`)
         is no change of stock: the lake's history keeps it, the item page has no level to show it on."""
+        import pyarrow.compute as pc
+
         levels = rows.filter(
             pc.and_(pc.equal(rows["entity"], "warehouse_level"), pc.not_equal(rows["event_name"], "REMOVE"))
         )

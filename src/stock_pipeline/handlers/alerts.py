@@ -16,7 +16,7 @@ from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.sns import AlertPublisher
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.alerts import Decision, LevelState, RestockAlert, decide, is_news
-from stock_pipeline.observability import logger, metrics, tracer
+from stock_pipeline.observability import logger, metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +174,6 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event, context, _dependencies())

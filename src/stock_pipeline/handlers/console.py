@@ -25,10 +25,10 @@ from stock_pipeline.adapters.cognito import ConsoleAuth, SignInError
 from stock_pipeline.adapters.file_outcomes import FileOutcomes
 from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.movements import BelowZeroError, Movements
+from stock_pipeline.adapters.profiles import ProfileStore
 from stock_pipeline.adapters.queries import StockQueries
 from stock_pipeline.adapters.recent_changes import RecentChanges
 from stock_pipeline.adapters.reconciliation import Repairs, Runs
-from stock_pipeline.adapters.reference import ProfileStore
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
 from stock_pipeline.config import Settings
@@ -53,7 +53,7 @@ from stock_pipeline.domain.movements import (
 )
 from stock_pipeline.domain.reconciliation import Difference, ReconciliationError, checked_run, repair_cause
 from stock_pipeline.domain.supplier_profiles import ProfileError
-from stock_pipeline.observability import logger, tracer
+from stock_pipeline.observability import logger
 
 STATIC = {
     "app.js": "text/javascript; charset=utf-8",
@@ -495,6 +495,5 @@ def handle(event: dict[str, Any], context: LambdaContext | None, dependencies: D
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

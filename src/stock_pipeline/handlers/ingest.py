@@ -22,7 +22,8 @@ from stock_pipeline.adapters.lake import LakeWriter
 from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.movements import Movements
 from stock_pipeline.adapters.parking import ParkingQueue
-from stock_pipeline.adapters.reference import ProductCatalog, ProfileStore
+from stock_pipeline.adapters.profiles import ProfileStore
+from stock_pipeline.adapters.reference import ProductCatalog
 from stock_pipeline.adapters.s3 import ObjectStore
 from stock_pipeline.adapters.sns import NoticePublisher
 from stock_pipeline.adapters.stock_table import StockTable

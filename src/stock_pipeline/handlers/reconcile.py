@@ -27,7 +27,6 @@ from stock_pipeline.domain.reconciliation import (
     summary_text,
     warehouses_sql,
 )
-from stock_pipeline.domain.validation import parse_utc
 from stock_pipeline.observability import logger, metrics, tracer
 
 
@@ -65,7 +64,8 @@ def handle(event: dict[str, Any], context: LambdaContext | None, deps: Dependenc
     job = event.get("job")
     if job == "export":
         started = event.get("startedAt")
-        when = parse_utc(started) if isinstance(started, str) and started else datetime.now(UTC)
+        when = datetime.fromisoformat(started.replace("Z", "+00:00")) if isinstance(started, str) and started else None
+        when = when or datetime.now(UTC)
         run = new_run_id(when, str(event.get("execution") or "") or None)
         export_arn = deps.exports.start(run)
         logger.info("reconciliation export started", extra={"run": run, "export": export_arn})

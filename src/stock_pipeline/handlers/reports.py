@@ -26,7 +26,7 @@ from stock_pipeline.adapters.levels import StockLevels
 from stock_pipeline.adapters.queries import StockQueries
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.reports import MAX_LIMIT, NotFoundError, Page, ReportError, to_csv
-from stock_pipeline.observability import logger, tracer
+from stock_pipeline.observability import logger
 
 PROBLEM = "application/problem+json"
 
@@ -350,7 +350,6 @@ def handle(event: dict[str, Any], context: LambdaContext | None, dependencies: D
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
 
