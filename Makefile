@@ -149,7 +149,7 @@ cost: $(VENV)/.installed ## dollars per million stock updates from the benchmark
 	$(PY) -m benchmarks.cost
 
 openapi: $(VENV)/.installed ## docs/openapi.json (reports) and docs/console-openapi.json (tests keep them in sync)
-	$(PY) -m stock_pipeline.handlers.reports > docs/openapi.json
+	$(PY) -m stock_pipeline.reports_openapi > docs/openapi.json
 	$(PY) -m stock_pipeline.console_openapi > docs/console-openapi.json
 
 clean:

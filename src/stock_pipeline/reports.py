@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from stock_pipeline.adapters.queries import QueryPage
 from stock_pipeline.domain import reports as domain
 from stock_pipeline.domain.forecast import STOCKOUT_COLUMNS, stockout_candidates, stockout_order
+from stock_pipeline.domain.report_params import MAX_WITHIN_DAYS
 from stock_pipeline.domain.reports import NotFoundError, Page, Query, ReportError
 
 
@@ -135,7 +136,6 @@ def supplier_stock(queries: Queries, supplier: str, *, limit: int | None, token:
     return Page(page.columns, page.rows, page.next_token, {"supplier": supplier}, page.read_capacity)
 
 
-MAX_WITHIN_DAYS = 366
 SELLING_PAGE = 1000
 
 

@@ -1,6 +1,6 @@
 """What each function imports when Lambda starts it (its handler module, in a fresh interpreter), held to what it
-uses: the functions people wait on import no Arrow, pandas, NumPy or X-Ray SDK (their cold start), and exactly the
-functions that import Arrow, pandas or NumPy carry the AWS SDK for pandas layer (which provides them)."""
+uses: the functions people wait on import no Arrow, pandas, NumPy, X-Ray SDK or pydantic (their cold start), and
+exactly the functions that import Arrow, pandas or NumPy carry the AWS SDK for pandas layer (which provides them)."""
 
 import json
 import subprocess
@@ -12,7 +12,7 @@ import pytest
 from local_aws.template import load_template
 
 ROOT = Path(__file__).parents[2]
-HEAVY = {"pyarrow", "pandas", "numpy", "awswrangler", "aws_xray_sdk"}
+HEAVY = {"pyarrow", "pandas", "numpy", "awswrangler", "aws_xray_sdk", "pydantic"}
 LAYER_PROVIDES = {"pyarrow", "pandas", "numpy", "awswrangler"}
 PEOPLE_WAIT_ON = {"ConsoleFunction", "ReportsFunction", "ConsoleInviteFunction", "AlertFunction"}
 PROBE = """
@@ -49,7 +49,7 @@ def imported():
     return found
 
 
-def test_the_functions_people_wait_on_import_no_arrow_pandas_numpy_or_xray_sdk(imported):
+def test_the_functions_people_wait_on_import_no_arrow_pandas_numpy_xray_sdk_or_pydantic(imported):
     assert set(imported) >= PEOPLE_WAIT_ON
     for lid in PEOPLE_WAIT_ON:
         assert not imported[lid] & HEAVY, f"{lid} imports {sorted(imported[lid] & HEAVY)}"
