@@ -342,9 +342,15 @@ PEOPLE_WAIT_ON = {
     "AlertFunction": "the restock e-mails: 512 MB, a stream batch of claims and publishes",
 }
 SECONDS_A_MONTH = 730 * 3600
+# the reference usage of a person-facing function: a few people, a few hundred requests a day, a cold start after
+# each idle spell (Lambda keeps an idle environment for minutes, not hours: about one in ten requests starts cold)
+REFERENCE_REQUESTS_A_DAY = 300
+REFERENCE_COLD_SHARE = 0.1
+REFERENCE_ANSWER_S = 0.2  # a warm answer's duration (a page of levels, one Query or a few)
 COLD_HEADER = (
-    "| function | MemorySize (MB) | import (x floor) | under its share | provisioned concurrency, one environment "
-    "a month | SnapStart cache a month | why this size |\n|---|---:|---:|---:|---:|---:|---|"
+    "| function | MemorySize (MB) | import (x floor) | under its share | a month at the reference usage | provisioned "
+    "concurrency, one environment a month | SnapStart cache a month | why this size |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
@@ -363,9 +369,15 @@ def cold_start_section(bench: dict[str, Any], prices: dict[str, Any]) -> str:
         provisioned = gb * SECONDS_A_MONTH * prices["lambda_arm64_provisioned_per_gb_second"]
         snapstart = gb * SECONDS_A_MONTH * prices["lambda_snapstart_cache_per_gb_second"]
         share = f"{f['import_share_s'] * 1000:,.0f} ms" if "import_share_s" in f else "not measured"
+        ratio = f.get("ratio", f["import_s"] / floor)
+        billed = REFERENCE_ANSWER_S + REFERENCE_COLD_SHARE * f["import_s"]  # the init is billed since August 2025
+        requests = REFERENCE_REQUESTS_A_DAY * 30
+        usage = requests * (
+            billed * gb * prices["lambda_arm64_per_gb_second"] + prices["lambda_per_million_requests"] / 1e6
+        )
         rows.append(
-            f"| {lid} | {f['memory_mb']:,} | {f['import_s'] * 1000:,.0f} ms ({f['import_s'] / floor:.2f}x) | {share} | "
-            f"${provisioned:,.2f} | ${snapstart:,.2f} | {why} |"
+            f"| {lid} | {f['memory_mb']:,} | {f['import_s'] * 1000:,.0f} ms ({ratio:.2f}x) | {share} | "
+            f"${usage:,.2f} | ${provisioned:,.2f} | ${snapstart:,.2f} | {why} |"
         )
     table = "\n".join(rows)
     return f"""## Cold starts: memory and start-up of the functions people wait on
@@ -382,12 +394,13 @@ is also what a cold start costs.
 
 **Choices.** None of these functions imports Arrow, pandas, NumPy or the X-Ray SDK any more (their traces are
 Lambda's own segments), so a first answer is the platform's start plus a few hundred milliseconds: well under a
-second without provisioned concurrency or SnapStart. Keeping one environment warm would cost the amounts above
-per function a month at the project's reference usage (a handful of people, a few hundred requests a day), for
-a fraction of a second saved once per idle spell: not worth it. SnapStart (Python 3.12+) would restore a snapshot
-instead of importing, but adds its cache and restore charges and a restore that is not faster than these
-imports. The invitation trigger, at 256 MB, is far inside Cognito's 5 s even without the init burst. Memory is
-not raised to speed starts: the burst already gives the init a full vCPU. The reports function checks its
+second without provisioned concurrency or SnapStart. At the project's reference usage ({REFERENCE_REQUESTS_A_DAY}
+requests a day, one in {round(1 / REFERENCE_COLD_SHARE)} cold, {REFERENCE_ANSWER_S:.1f} s an answer) each function
+costs cents a month; keeping one environment warm would cost the amounts in the next column, a hundred times
+more, for a fraction of a second saved once per idle spell: not worth it. SnapStart (Python 3.12+) would
+restore a snapshot instead of importing, but adds its cache and restore charges and a restore that is not faster
+than these imports. The invitation trigger, at 256 MB, is far inside Cognito's 5 s even without the init burst.
+Memory is not raised to speed starts: the burst already gives the init a full vCPU. The reports function checks its
 parameters from `domain/report_params.py` instead of Powertools' request validation, which imports pydantic
 (about 100 ms of its start); the OpenAPI document is generated apart (`stock_pipeline/reports_openapi.py`) and a
 unit test holds the two together. What remains above the floor for the console and the reports is mostly

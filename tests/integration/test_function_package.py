@@ -46,5 +46,11 @@ def test_every_function_is_built_by_the_makefile_into_a_package_of_stock_pipelin
     ]
     assert (artifacts / "tzdata" / "zoneinfo" / "Europe" / "Berlin").exists()
     assert list((artifacts / "python_calamine").glob("*aarch64-linux-gnu.so"))
-    assert not list(artifacts.rglob("__pycache__"))
+    # and its bytecode, for the runtime's Python, used without a look at the sources (Lambda's /var/task is
+    # read-only: a module without it would be compiled at every cold start)
+    sources = list((artifacts / "stock_pipeline").rglob("*.py"))
+    for source in sources:
+        [compiled] = (source.parent / "__pycache__").glob(f"{source.stem}.cpython-312.pyc")
+        flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{compiled}: not unchecked-hash bytecode"  # hash-based, source not checked (PEP 552)
     assert (artifacts / "stock_pipeline" / "handlers" / "ingest.py").exists()
