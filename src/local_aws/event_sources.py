@@ -22,7 +22,15 @@ from local_aws.stack_support import ACCOUNT_ID, CREDENTIALS, InboxReader
 class EventSources:
     # ------------------------------------------------------------------ functions and their event sources
 
-    def _register_function(self, lid: str, name: str, code_dir: Path, resolved: dict[str, Any] | None = None) -> None:
+    def _register_function(
+        self,
+        lid: str,
+        name: str,
+        code_dir: Path,
+        resolved: dict[str, Any] | None = None,
+        *,
+        pandas_layer: bool = True,
+    ) -> None:
         config = self.client("lambda").get_function_configuration(FunctionName=name)
         # The template's Environment, then local overrides (e.g. a quieter log level for the demo).
         # Lambda's environment values are strings (moto hands back Number parameters as numbers).
@@ -45,6 +53,7 @@ class EventSources:
             base_environment=self._runtime_environment(),
             credentials=credential.as_environment(),
             role_arn=config["Role"],
+            pandas_layer=pandas_layer,
         )
         lambda_api.register(self.functions[lid])  # Invoke (stockctl redrive's replays) runs it in-process
         if self.faults is not None:  # the calls this function makes are the ones faults are injected into

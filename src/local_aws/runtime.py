@@ -23,6 +23,7 @@ from local_aws.lambda_limits import (
     start_memory_watch,
     stop_memory_watch,
 )
+from local_aws.layers import without_pandas_layer
 from local_aws.request_count import COUNT
 
 # One invocation at a time: the process environment is shared, as a Lambda container's is not.
@@ -79,6 +80,7 @@ class LocalFunction:
     base_environment: Mapping[str, str]
     credentials: Mapping[str, str] = field(default_factory=dict)  # its execution role's session, as Lambda sets it
     role_arn: str = ""
+    pandas_layer: bool = True  # carries the AWS SDK for pandas layer (else its libraries cannot be imported)
     invocations: int = 0
     errors: int = 0
     _handlers: dict[int, Callable[[dict[str, Any], Any], Any]] = field(default_factory=dict, repr=False)
@@ -117,7 +119,8 @@ class LocalFunction:
             _environment({**self.base_environment, **self.credentials, **self.environment, **self._lambda_vars()}),
         ):
             for container in range(len(events)):
-                self._resolve(container)
+                with without_pandas_layer(not self.pandas_layer):
+                    self._resolve(container)
             outcomes: list[Any] = [None] * len(events)
 
             def run(n: int) -> None:
@@ -137,7 +140,8 @@ class LocalFunction:
         from local_aws import faults
 
         check_request(event)  # before the function runs (and for each of concurrent deliveries too)
-        handler = self._resolve(container)
+        with without_pandas_layer(not self.pandas_layer):
+            handler = self._resolve(container)
         context = LambdaContext(
             function_name=self.name,
             memory_limit_in_mb=self.memory_mb,
@@ -153,7 +157,7 @@ class LocalFunction:
         # one invocation at a time (killable): its memory is watched; concurrent ones would reset each other's mark
         watch = start_memory_watch() if killable else None
         try:
-            with COUNT.invocation(self.logical_id):
+            with COUNT.invocation(self.logical_id), without_pandas_layer(not self.pandas_layer):
                 if injector is None:
                     result = handler(event, context)
                 else:

@@ -25,6 +25,7 @@ import boto3
 from local_aws import faults as local_faults
 from local_aws import firehose as local_firehose
 from local_aws import lambda_api, moto_patches
+from local_aws import layers as local_layers
 from local_aws import stepfunctions as local_stepfunctions
 from local_aws import transport as local_transport
 from local_aws.event_sources import EventSources
@@ -140,6 +141,7 @@ class LocalStack(ResourceFillers, EventSources):
         self.firehose = local_firehose.LocalFirehose(self._firehose_s3_client)
         local_firehose.install(self.firehose)
         moto_patches.install()
+        local_layers.install()
         self.faults = local_faults.activate(self.fault_plan)
         self.deploy()
         return self
@@ -282,6 +284,7 @@ class LocalStack(ResourceFillers, EventSources):
         # the public parameter the template names (AWS publishes one per Powertools version)
         ssm_name = load_template(self.template_path)["Parameters"]["PowertoolsLayerArn"]["Default"]
         seed_public_ssm_parameter(self.region, ssm_name, powertools_arn)
+        self._pandas_layer_arn = pandas_arn
         return {"PandasLayerArn": pandas_arn, **self.parameters}
 
     @property
@@ -333,7 +336,9 @@ class LocalStack(ResourceFillers, EventSources):
                 # naming one (the console's URL) is resolved again now, as CloudFormation would have
                 template_env = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
                 resolved = clean_json(template_env, resource_map) if template_env else {}
-                self._register_function(lid, created[lid], code_dir, resolved)
+                layers = clean_json(resource.get("Properties", {}).get("Layers", []), resource_map)
+                carries = self._pandas_layer_arn in layers  # moto keeps no layers: the template says
+                self._register_function(lid, created[lid], code_dir, resolved, pandas_layer=carries)
         for lid, resource in active.items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
                 self._executable_state_machine(lid, created[lid], clean_json(resource["Properties"], resource_map))

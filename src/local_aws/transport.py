@@ -67,6 +67,7 @@ def deliver(request: Any) -> Any:
 
     from local_aws.iam.enforcer import CALLER
     from local_aws.lambda_limits import WATCHING
+    from local_aws.layers import local_aws_call
     from local_aws.request_count import COUNT
 
     environ = _environ(request, parts)
@@ -75,7 +76,7 @@ def deliver(request: Any) -> Any:
     if watch is not None:
         watch.pause()
     try:
-        with COUNT.request(request):
+        with COUNT.request(request), local_aws_call():  # moto's code, not the function's
             app_iter, status, headers = run_wsgi_app(app, environ, buffered=True)
         try:
             body = b"".join(app_iter)

@@ -206,3 +206,9 @@ def test_the_export_is_laid_out_as_dynamodb_writes_it(stack, history):
     assert all(
         f["dataFileS3Key"].startswith(f"{base}/data/") and f["dataFileS3Key"].endswith(".json.gz") for f in files
     )
+
+
+def test_only_the_functions_the_template_gives_the_pandas_layer_may_import_its_libraries(stack, history):
+    """The reconciliation above ran without the layer: in AWS it would have no pyarrow either."""
+    carrying = {lid for lid, function in stack.functions.items() if function.pandas_layer}
+    assert carrying == {"IngestFunction", "HistoryFunction", "ValidationFunction", "ForecastFunction"}
