@@ -183,6 +183,8 @@ def run(args: argparse.Namespace, settle: Callable[[], Any] | None = None, out: 
         lambda m: path.write_text(json.dumps(m, indent=1, sort_keys=True)),
     )
     subject, message = summary_text(summary)
+    for key, why in summary["failed"]:  # all of them here; the e-mail names the first ones
+        out.write(f"FAILED {key}: {why}\n")
     out.write(f"\n{subject}\n\n{message}\n\nrequests the import made: {summary['requests']}\n")
     if getattr(args, "summary", None):
         Path(args.summary).write_text(json.dumps(summary, indent=1, default=list))

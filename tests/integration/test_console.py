@@ -336,5 +336,6 @@ def test_files_uploaded_as_history_send_one_summary_when_all_are_processed_and_n
 
     assert call(f"{console}/api/imports", "POST", {"keys": ["../etc/passwd"]}, token=token)[0] == 400
     assert call(f"{console}/api/imports", "POST", {"keys": []}, token=token)[0] == 400
+    assert call(f"{console}/api/imports", "POST", {"keys": ["inventory_files/" + "x" * 2000]}, token=token)[0] == 400
     missing = call(f"{console}/api/imports", "POST", {"keys": ["inventory_files/2020/01/01/x.csv"]}, token=token)
     assert missing[0] == 404

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stock_pipeline.domain.imports import PIPELINE_DOLLARS_PER_MILLION_ROWS, cost, may_go, plan
+from stock_pipeline.domain.imports import PIPELINE_DOLLARS_PER_MILLION_ROWS, cost, may_go, plan, summarize, summary_text
 
 INVENTORY = (
     "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2026-10-02T08:00:00Z\tBerlin 1\ta1\tShirt\t-2\n"
@@ -107,3 +107,14 @@ def test_the_cost_of_an_import_is_its_own_requests_counted_and_the_pipelines_est
 def test_the_pipelines_cost_per_row_is_the_one_the_import_benchmark_measured():
     measured = json.loads((Path(__file__).parents[2] / "docs" / "benchmarks.json").read_text())["import"]
     assert pytest.approx(measured["dollars_per_million_rows"], rel=0.25) == PIPELINE_DOLLARS_PER_MILLION_ROWS
+
+
+def test_a_summary_of_hundreds_of_failed_files_names_the_first_and_counts_the_rest():
+    failed = [
+        (f"inventory_files/2025/01/{n:03d}_inventory.csv", {"status": "FAILED", "summary": "x" * 5000})
+        for n in range(400)
+    ]
+    summary = summarize(failed, [], rows=0)
+    subject, message = summary_text(summary)
+    assert message.count("FAILED inventory_files/") == 50 and "... and 350 more FAILED" in message
+    assert len(message.encode()) < 64_000 and len(subject) < 100  # SNS: 256 KB a message, 100 characters a subject

@@ -180,7 +180,14 @@ def summary_keys(body: Mapping[str, Any]) -> list[str]:
     if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_SUMMARY_FILES:
         raise ValueError(f"keys: a list of 1 to {MAX_SUMMARY_FILES} uploaded files' keys, please")
     for key in keys:
-        if not isinstance(key, str) or not key.startswith(IMPORTED_PREFIXES) or ".." in key or key.endswith("/"):
+        too_long = isinstance(key, str) and len(key.encode()) > 1024  # S3's longest key: no object could have it
+        if (
+            not isinstance(key, str)
+            or too_long
+            or not key.startswith(IMPORTED_PREFIXES)
+            or ".." in key
+            or key.endswith("/")
+        ):
             raise ValueError(f"keys: {str(key)[:200]!r} is not an uploaded inventory, thresholds or counted file")
     return sorted(set(keys))
 
@@ -236,7 +243,12 @@ def summary_text(summary: Mapping[str, Any]) -> tuple[str, str]:
         f"{summary['files']} files imported{earlier}: "
         + ", ".join(f"{n} {status}" for status, n in sorted(summary["statuses"].items())),
         f"{summary['rejected_rows']} rows rejected (each file's rejected rows are in rejected/).",
-        *(f"FAILED {key}: {why}" for key, why in summary["failed"]),
+        *(f"FAILED {key}: {str(why)[:300]}" for key, why in summary["failed"][:SHOWN]),
+        *(  # a year's import could fail hundreds: the e-mail stays far under SNS's 256 KB
+            [f"... and {len(summary['failed']) - SHOWN} more FAILED (every one in the import's output)"]
+            if len(summary["failed"]) > SHOWN
+            else []
+        ),
         "",
         f"Levels below their threshold now, worst first ({count}):",
         *(f"  {w} / {item}: {q} (restock below {t})" for w, item, q, t in below),
