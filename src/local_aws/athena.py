@@ -90,7 +90,22 @@ def install() -> None:
             answer["QueryExecution"]["Status"]["AthenaError"] = {"ErrorCategory": 2, "ErrorMessage": reason}
         return json.dumps(answer)
 
+    original_start = responses.AthenaResponse.start_query_execution
+
+    def start_with_token(self: Any) -> Any:
+        """ClientRequestToken: "the same response is returned and another query is not created" for a request sent
+        again with the token (https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html)."""
+        token = self._get_param("ClientRequestToken")
+        tokens = self.athena_backend.__dict__.setdefault("_local_tokens", {})
+        if token and token in tokens:
+            return json.dumps({"QueryExecutionId": tokens[token]})
+        answer = original_start(self)
+        if token and isinstance(answer, str):
+            tokens[token] = json.loads(answer)["QueryExecutionId"]
+        return answer
+
     models.AthenaBackend.start_query_execution = start_query_execution  # type: ignore[method-assign]
+    responses.AthenaResponse.start_query_execution = start_with_token  # type: ignore[method-assign]
     responses.AthenaResponse.get_query_execution = get_query_execution  # type: ignore[method-assign]
     models.AthenaBackend._local_duckdb = True  # type: ignore[attr-defined]
 

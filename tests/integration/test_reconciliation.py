@@ -212,3 +212,16 @@ def test_only_the_functions_the_template_gives_the_pandas_layer_may_import_its_l
     """The reconciliation above ran without the layer: in AWS it would have no pyarrow either."""
     carrying = {lid for lid, function in stack.functions.items() if function.pandas_layer}
     assert carrying == {"IngestFunction", "HistoryFunction", "ValidationFunction", "ForecastFunction"}
+
+
+def test_a_retried_comparison_waits_for_its_query_and_counts_each_difference_once(stack, history):
+    """Step Functions retries a task whose function timed out while Athena wrote the differences: the same UNLOAD
+    (its client request token) is waited for, not started again into a half-written folder."""
+    first = reconciled(stack)
+    again = stack.functions["ReconcileFunction"].invoke(
+        {"job": "compare", "run": first["run"], "exportArn": first["exportArn"], "items": first["items"]}
+    )
+    assert (again["differences"], again["total_units"]) == (first["differences"], first["total_units"])
+    s3, bucket = stack.client("s3"), stack.outputs["DataBucketName"]
+    written = s3.list_objects_v2(Bucket=bucket, Prefix=f"curated/reconciliation_differences/run={first['run']}/")
+    assert written["KeyCount"] == 1  # one UNLOAD's file

@@ -74,10 +74,14 @@ class Queries:
         self._athena, self.workgroup, self.database, self.poll_s = athena_client, workgroup, database, poll_s
         self.scanned_bytes = 0
 
-    def run(self, sql: str, *, timeout_s: float = 600) -> list[dict[str, Any]]:
-        """The rows of a query (every value as Athena's text, NULL as None); [] for an UNLOAD."""
+    def run(self, sql: str, *, token: str | None = None, timeout_s: float = 600) -> list[dict[str, Any]]:
+        """The rows of a query (every value as Athena's text, NULL as None); [] for an UNLOAD. With a `token`, a
+        task retried (a Lambda timeout while the query ran) gets the same execution back and waits for it."""
         execution = self._athena.start_query_execution(
-            QueryString=sql, QueryExecutionContext={"Database": self.database}, WorkGroup=self.workgroup
+            QueryString=sql,
+            QueryExecutionContext={"Database": self.database},
+            WorkGroup=self.workgroup,
+            **({"ClientRequestToken": token} if token else {}),
         )["QueryExecutionId"]
         deadline = time.monotonic() + timeout_s
         while True:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from stock_pipeline.adapters.aws import client_config, new_session
-from stock_pipeline.adapters.reconciliation import Catalog, Queries, QueryError, Runs, TableExports
+from stock_pipeline.adapters.reconciliation import Catalog, Queries, Runs, TableExports
 from stock_pipeline.adapters.sns import NoticePublisher
 from stock_pipeline.config import Settings
 from stock_pipeline.domain.reconciliation import (
@@ -86,12 +86,9 @@ def compare(run: str, export_arn: str, items: int, deps: Dependencies) -> dict[s
     deps.catalog.add_export(run, deps.exports.data_location(run, export_arn))
     warehouses = [str(r["warehouse"]) for r in deps.queries.run(warehouses_sql(run)) if r.get("warehouse")]
     location = differences_location(settings.bucket_name, settings.lake_prefix, run)
-    try:
-        deps.queries.run(differences_sql(run, warehouses, location))
-    except QueryError as exc:
-        if "HIVE_PATH_ALREADY_EXISTS" not in str(exc):
-            raise
-        logger.info("the run's differences were written by an earlier attempt", extra={"run": run})  # kept
+    # one UNLOAD per run: a retried task (the function timed out while Athena wrote) waits for the same query
+    # instead of starting one that finds the folder half written
+    deps.queries.run(differences_sql(run, warehouses, location), token=f"{run}-differences")
     summary = summary_from_rows(run, deps.queries.run(summary_sql(run)))
     deps.runs.record(summary, at=datetime.now(UTC).isoformat(), export_arn=export_arn, items=items)
     metrics.add_metric(name="ReconciliationDifferences", unit=MetricUnit.Count, value=summary.differences)
@@ -100,7 +97,7 @@ def compare(run: str, export_arn: str, items: int, deps: Dependencies) -> dict[s
     deps.notices.publish(subject, message, {"kind": "reconciliation"})
     result = {k: v for k, v in asdict(summary).items() if k != "worst"}
     logger.info("reconciliation compared", extra={**result, "warehouses": len(warehouses)})
-    return {**result, "warehouses": len(warehouses), "location": location}
+    return {**result, "warehouses": len(warehouses), "location": location, "exportArn": export_arn, "items": items}
 
 
 @logger.inject_lambda_context
